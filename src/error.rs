@@ -1,0 +1,153 @@
+//! Every way a usersync call can fail, with a stable numeric code.
+//!
+//! Codes are grouped by area (1xx secrets, 2xx envelopes, …). A retired code is never reused:
+//! hosts store and compare them. The C ABI exposes the same numbers as `usersync_result`.
+
+use std::ffi::CStr;
+use std::fmt;
+
+/// A usersync failure. `code()` is stable across versions; `message()` is for people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum Error {
+    // General (1–99)
+    NullArgument = 1,
+    InvalidArgument = 2,
+    BufferTooSmall = 3,
+    Panic = 4,
+    RandomUnavailable = 5,
+
+    // Link secrets (100–199)
+    SecretPrefix = 100,
+    SecretLength = 101,
+    SecretEncoding = 102,
+    SecretAllZero = 103,
+    NoSecrets = 104,
+    TooManySecrets = 105,
+    DuplicateSecret = 106,
+
+    // Envelopes (200–299)
+    TooLarge = 200,
+    MalformedEncoding = 201,
+    MalformedEnvelope = 202,
+    UnsupportedVersion = 203,
+    /// Unknown key id, bad tag, bad padding: deliberately one answer (no key or padding oracle).
+    AuthenticationFailed = 204,
+}
+
+impl Error {
+    /// Every variant, for tables and tests.
+    pub const ALL: &'static [Error] = &[
+        Error::NullArgument,
+        Error::InvalidArgument,
+        Error::BufferTooSmall,
+        Error::Panic,
+        Error::RandomUnavailable,
+        Error::SecretPrefix,
+        Error::SecretLength,
+        Error::SecretEncoding,
+        Error::SecretAllZero,
+        Error::NoSecrets,
+        Error::TooManySecrets,
+        Error::DuplicateSecret,
+        Error::TooLarge,
+        Error::MalformedEncoding,
+        Error::MalformedEnvelope,
+        Error::UnsupportedVersion,
+        Error::AuthenticationFailed,
+    ];
+
+    /// The stable numeric code.
+    pub fn code(self) -> u32 {
+        self as u32
+    }
+
+    /// The variant with this code, if any.
+    pub fn from_code(code: u32) -> Option<Error> {
+        Error::ALL.iter().copied().find(|e| e.code() == code)
+    }
+
+    /// A short snake_case name, used in test vectors and logs.
+    pub fn name(self) -> &'static str {
+        self.name_c().to_str().expect("names are ASCII")
+    }
+
+    /// The name as a NUL-terminated string, for the C ABI.
+    pub fn name_c(self) -> &'static CStr {
+        match self {
+            Error::NullArgument => c"null_argument",
+            Error::InvalidArgument => c"invalid_argument",
+            Error::BufferTooSmall => c"buffer_too_small",
+            Error::Panic => c"panic",
+            Error::RandomUnavailable => c"random_unavailable",
+            Error::SecretPrefix => c"secret_prefix",
+            Error::SecretLength => c"secret_length",
+            Error::SecretEncoding => c"secret_encoding",
+            Error::SecretAllZero => c"secret_all_zero",
+            Error::NoSecrets => c"no_secrets",
+            Error::TooManySecrets => c"too_many_secrets",
+            Error::DuplicateSecret => c"duplicate_secret",
+            Error::TooLarge => c"too_large",
+            Error::MalformedEncoding => c"malformed_encoding",
+            Error::MalformedEnvelope => c"malformed_envelope",
+            Error::UnsupportedVersion => c"unsupported_version",
+            Error::AuthenticationFailed => c"authentication_failed",
+        }
+    }
+
+    /// What went wrong and, where the caller can act, what to do about it.
+    /// What went wrong and, where the caller can act, what to do about it.
+    pub fn message(self) -> &'static str {
+        self.message_c().to_str().expect("messages are ASCII")
+    }
+
+    /// The message as a NUL-terminated string, for the C ABI.
+    pub fn message_c(self) -> &'static CStr {
+        match self {
+            Error::NullArgument => c"a required pointer argument was NULL",
+            Error::InvalidArgument => c"an argument was out of range",
+            Error::BufferTooSmall => c"the output buffer is too small: size it with the matching _len function",
+            Error::Panic => c"internal error in usersync (a panic was caught); please report it",
+            Error::RandomUnavailable => c"the operating system's random number generator failed",
+            Error::SecretPrefix => c"a link secret must start with \"usk1_\"",
+            Error::SecretLength => c"a link secret must be \"usk1_\" followed by exactly 43 base64url characters (32 bytes)",
+            Error::SecretEncoding => c"a link secret must use only base64url characters (A-Z a-z 0-9 - _), without padding",
+            Error::SecretAllZero => c"a link secret must not be all zero bytes: generate one with `usersync secret`",
+            Error::NoSecrets => c"a link needs at least one secret",
+            Error::TooManySecrets => c"a link holds at most 3 secrets (one sealing, two for rotation)",
+            Error::DuplicateSecret => c"the same secret (key id) is listed twice for one link",
+            Error::TooLarge => c"the message is larger than the configured maximum size",
+            Error::MalformedEncoding => c"the message is not canonical unpadded base64url",
+            Error::MalformedEnvelope => c"the message is too short or its length is not that of a usersync envelope",
+            Error::UnsupportedVersion => c"the message has an unsupported protocol version",
+            Error::AuthenticationFailed => c"authentication failed",
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_and_names_are_unique_and_round_trip() {
+        let codes: HashSet<u32> = Error::ALL.iter().map(|e| e.code()).collect();
+        let names: HashSet<&str> = Error::ALL.iter().map(|e| e.name()).collect();
+        assert_eq!(codes.len(), Error::ALL.len());
+        assert_eq!(names.len(), Error::ALL.len());
+        for e in Error::ALL {
+            assert_eq!(Error::from_code(e.code()), Some(*e));
+            assert!(!e.message().is_empty());
+        }
+        assert_eq!(Error::from_code(0), None);
+    }
+}

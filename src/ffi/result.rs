@@ -1,0 +1,122 @@
+//! The one result-code enum of the C ABI, the version, and descriptions of codes.
+
+use crate::Error;
+use std::ffi::{c_char, CStr};
+
+/// The result of every fallible usersync call. Codes are grouped by area (1xx secrets, 2xx
+/// envelopes); a retired code is never reused.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum usersync_result {
+    /// Success.
+    Ok = 0,
+    /// A required pointer argument was NULL.
+    NullArgument = 1,
+    /// An argument was out of range.
+    InvalidArgument = 2,
+    /// The output buffer is too small; nothing was written.
+    BufferTooSmall = 3,
+    /// A bug inside the library was caught; nothing was written.
+    Panic = 4,
+    /// The operating system's random number generator failed.
+    RandomUnavailable = 5,
+    /// A link secret does not start with "usk1_".
+    SecretPrefix = 100,
+    /// A link secret is not "usk1_" plus 43 characters.
+    SecretLength = 101,
+    /// A link secret is not canonical unpadded base64url.
+    SecretEncoding = 102,
+    /// A link secret is all zero bytes.
+    SecretAllZero = 103,
+    /// A link has no secret.
+    NoSecrets = 104,
+    /// A link has more than 3 secrets.
+    TooManySecrets = 105,
+    /// A link lists the same secret twice.
+    DuplicateSecret = 106,
+    /// The message is larger than the configured maximum.
+    TooLarge = 200,
+    /// The message is not canonical unpadded base64url.
+    MalformedEncoding = 201,
+    /// The message is too short or has an impossible length.
+    MalformedEnvelope = 202,
+    /// The message has an unsupported protocol version.
+    UnsupportedVersion = 203,
+    /// Authentication failed (unknown key id, wrong tag or padding: deliberately one answer).
+    AuthenticationFailed = 204,
+}
+
+impl From<Error> for usersync_result {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::NullArgument => usersync_result::NullArgument,
+            Error::InvalidArgument => usersync_result::InvalidArgument,
+            Error::BufferTooSmall => usersync_result::BufferTooSmall,
+            Error::Panic => usersync_result::Panic,
+            Error::RandomUnavailable => usersync_result::RandomUnavailable,
+            Error::SecretPrefix => usersync_result::SecretPrefix,
+            Error::SecretLength => usersync_result::SecretLength,
+            Error::SecretEncoding => usersync_result::SecretEncoding,
+            Error::SecretAllZero => usersync_result::SecretAllZero,
+            Error::NoSecrets => usersync_result::NoSecrets,
+            Error::TooManySecrets => usersync_result::TooManySecrets,
+            Error::DuplicateSecret => usersync_result::DuplicateSecret,
+            Error::TooLarge => usersync_result::TooLarge,
+            Error::MalformedEncoding => usersync_result::MalformedEncoding,
+            Error::MalformedEnvelope => usersync_result::MalformedEnvelope,
+            Error::UnsupportedVersion => usersync_result::UnsupportedVersion,
+            Error::AuthenticationFailed => usersync_result::AuthenticationFailed,
+        }
+    }
+}
+
+/// The library version, e.g. "0.1.0", as a static NUL-terminated string (never freed).
+/// Hosts refuse a library whose version they were not written for.
+#[no_mangle]
+pub extern "C" fn usersync_version() -> *const c_char {
+    static VERSION: &CStr =
+        match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+            Ok(v) => v,
+            Err(_) => panic!("version has no NUL"),
+        };
+    VERSION.as_ptr()
+}
+
+/// A sentence describing result `code`, as a static NUL-terminated string (never freed).
+/// Unknown codes get "unknown result code"; USERSYNC_RESULT_OK gets "ok".
+#[no_mangle]
+pub extern "C" fn usersync_result_message(code: u32) -> *const c_char {
+    match code {
+        0 => c"ok",
+        _ => Error::from_code(code).map_or(c"unknown result code", Error::message_c),
+    }
+    .as_ptr()
+}
+
+/// The snake_case name of result `code` (e.g. "authentication_failed", as used in the test
+/// vectors), as a static NUL-terminated string (never freed). Unknown codes get "unknown".
+#[no_mangle]
+pub extern "C" fn usersync_result_name(code: u32) -> *const c_char {
+    match code {
+        0 => c"ok",
+        _ => Error::from_code(code).map_or(c"unknown", Error::name_c),
+    }
+    .as_ptr()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_keeps_its_code_across_the_abi() {
+        for e in Error::ALL {
+            assert_eq!(usersync_result::from(*e) as u32, e.code(), "{e:?}");
+            let name = unsafe { CStr::from_ptr(usersync_result_name(e.code())) };
+            assert_eq!(name.to_str().unwrap(), e.name());
+        }
+        let unknown = unsafe { CStr::from_ptr(usersync_result_message(9999)) };
+        assert_eq!(unknown, c"unknown result code");
+    }
+}
