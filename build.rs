@@ -7,6 +7,8 @@ use std::path::Path;
 fn main() {
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
+    // So a hand edit of the committed header is regenerated (and caught by make check-header).
+    println!("cargo:rerun-if-changed=include/usersync.h");
     let root = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     let root = Path::new(&root);
     let config = cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("cbindgen.toml");

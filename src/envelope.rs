@@ -103,27 +103,31 @@ impl Keyring {
         if text_len > self.max_text_len {
             return Err(Error::TooLarge);
         }
+        Ok(base64url::encode(&self.seal_bytes(aad, plaintext)?))
+    }
+
+    /// Seals like [`Keyring::seal`] but returns the binary envelope (no size limit applied).
+    pub fn seal_bytes(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, Error> {
         let mut iv = [0u8; IV_LEN];
         getrandom::fill(&mut iv).map_err(|_| Error::RandomUnavailable)?;
-        Ok(base64url::encode(&seal_with_iv(
-            &self.keys[0],
-            &iv,
-            aad,
-            plaintext,
-        )))
+        Ok(seal_with_iv(&self.keys[0], &iv, aad, plaintext))
     }
 
     /// Opens an envelope text: size → decode → version → key id → tag (constant time) →
     /// decrypt → unpad. Every failure from the key id on is `AuthenticationFailed`.
     pub fn open(&self, aad: &[u8], text: &[u8]) -> Result<Vec<u8>, Error> {
-        let envelope = decode_text(text, self.max_text_len)?;
-        let kid = envelope_kid(&envelope)?;
+        self.open_bytes(aad, &decode_text(text, self.max_text_len)?)
+    }
+
+    /// Opens a binary envelope, from the version check on.
+    pub fn open_bytes(&self, aad: &[u8], envelope: &[u8]) -> Result<Vec<u8>, Error> {
+        let kid = envelope_kid(envelope)?;
         let keys = self
             .keys
             .iter()
             .find(|k| &k.kid == kid)
             .ok_or(Error::AuthenticationFailed)?;
-        open_with(keys, aad, &envelope)
+        open_with(keys, aad, envelope)
     }
 }
 
@@ -354,12 +358,22 @@ mod vectors {
         for case in cases {
             let secret = LinkSecret::parse(case["secret"].as_str().unwrap().as_bytes()).unwrap();
             let keys = LinkKeys::derive(&secret);
-            assert_eq!(keys.kid().to_vec(), hex(&case["kid_hex"]), "{}", case["desc"]);
+            assert_eq!(
+                keys.kid().to_vec(),
+                hex(&case["kid_hex"]),
+                "{}",
+                case["desc"]
+            );
             let iv: [u8; IV_LEN] = hex(&case["iv_hex"]).try_into().unwrap();
             let aad = hex(&case["aad_hex"]);
             let pt = hex(&case["plaintext_hex"]);
             let sealed = base64url::encode(&seal_with_iv(&keys, &iv, &aad, &pt));
-            assert_eq!(sealed, case["envelope"].as_str().unwrap(), "{}", case["desc"]);
+            assert_eq!(
+                sealed,
+                case["envelope"].as_str().unwrap(),
+                "{}",
+                case["desc"]
+            );
             let ring = Keyring::new(&[secret]).unwrap();
             assert_eq!(ring.open(&aad, sealed.as_bytes()).unwrap(), pt);
         }
@@ -372,7 +386,12 @@ mod vectors {
                 &hex(&case["aad_hex"]),
                 case["envelope"].as_str().unwrap().as_bytes(),
             );
-            assert_eq!(opened.unwrap(), hex(&case["plaintext_hex"]), "{}", case["desc"]);
+            assert_eq!(
+                opened.unwrap(),
+                hex(&case["plaintext_hex"]),
+                "{}",
+                case["desc"]
+            );
         }
     }
 
@@ -387,7 +406,12 @@ mod vectors {
                     case["envelope"].as_str().unwrap().as_bytes(),
                 )
                 .unwrap_err();
-            assert_eq!(err.name(), case["error"].as_str().unwrap(), "{}", case["desc"]);
+            assert_eq!(
+                err.name(),
+                case["error"].as_str().unwrap(),
+                "{}",
+                case["desc"]
+            );
         }
     }
 
@@ -395,7 +419,12 @@ mod vectors {
     fn secret_vectors() {
         for case in load("secret.json") {
             let got = LinkSecret::parse(case["secret"].as_str().unwrap().as_bytes());
-            assert_eq!(got.err().map(Error::name), case["error"].as_str(), "{}", case["desc"]);
+            assert_eq!(
+                got.err().map(Error::name),
+                case["error"].as_str(),
+                "{}",
+                case["desc"]
+            );
         }
     }
 }

@@ -6,7 +6,7 @@ standard library (hmac, hashlib, base64), following docs/protocol.md. The Rust, 
 all run the JSON files this writes; none of them produced any byte of it.
 
 Deterministic: inputs are derived from fixed labels, so running it again gives the same files.
-    pip install cryptography && python3 tests/vectors/generate.py
+    pip install cryptography && python3 tests/vectors/generate.py [--out DIR]
 """
 import base64
 import hashlib
@@ -211,6 +211,10 @@ def write(name, cases):
 
 
 if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) == 3 and sys.argv[1] == "--out":  # write elsewhere, to compare
+        HERE = sys.argv[2]
     write("envelope-generate.json", generate_cases())
     write("envelope-verify.json", verify_cases())
     write("envelope-invalid.json", invalid_cases())

@@ -1,0 +1,77 @@
+# usersync — build, demo, tests and benchmarks. `make help` lists the targets.
+
+CARGO   ?= cargo
+LIBDIR  := target/release
+CFLAGS_STRICT := -std=c99 -Wall -Wextra -Wpedantic -Werror -Iinclude
+C_TESTS := $(wildcard tests/c/*.c)
+C_LINK  := -L$(LIBDIR) -lusersync -lcjson -lpthread -Wl,-rpath,$(abspath $(LIBDIR))
+
+.PHONY: help build demo test check-header test-rust test-c test-c-sanitize test-c-valgrind \
+        check-php-ffi check-vectors lint bench bench-smoke clean
+
+help:
+	@echo "make demo   - two sites exchange a user through one sealed link (the main job)"
+	@echo "make test   - every test: header check, lint, Rust, C (plain, ASan+UBSan, valgrind),"
+	@echo "              PHP FFI::cdef load, vector regeneration, benchmark smoke run"
+	@echo "make bench  - seal/open benchmark against OpenSSL (docs/benchmarks.md)"
+
+build:
+	$(CARGO) build --release
+
+demo: build
+	$(LIBDIR)/usersync demo
+
+# check-header runs first: any later cargo build would regenerate the header it checks.
+test: check-header lint test-rust test-c test-c-sanitize test-c-valgrind check-php-ffi \
+      check-vectors bench-smoke
+	@echo "make test: all checks passed"
+
+check-header:
+	bash scripts/check-header.sh
+	bash tests/header/hand_edit_is_caught.sh
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+test-rust:
+	$(CARGO) test
+
+build/c-tests: build $(C_TESTS) tests/c/harness.h include/usersync.h
+	@mkdir -p build
+	$(CC) $(CFLAGS_STRICT) -O1 $(C_TESTS) $(C_LINK) -o $@
+
+build/c-tests-sanitize: build $(C_TESTS) tests/c/harness.h include/usersync.h
+	@mkdir -p build
+	$(CC) $(CFLAGS_STRICT) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -fno-omit-frame-pointer $(C_TESTS) $(C_LINK) -o $@
+
+test-c: build/c-tests
+	./build/c-tests tests/vectors
+
+test-c-sanitize: build/c-tests-sanitize
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    ./build/c-tests-sanitize tests/vectors
+
+test-c-valgrind: build/c-tests
+	valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite \
+	    ./build/c-tests tests/vectors
+
+check-php-ffi: build
+	php tests/php/ffi_cdef_check.php $(abspath $(LIBDIR))/libusersync.so
+
+check-vectors:
+	@rm -rf build/vectors && mkdir -p build/vectors
+	python3 tests/vectors/generate.py --out build/vectors
+	diff -r --exclude=generate.py build/vectors tests/vectors && \
+	    echo "tests/vectors/*.json are exactly what tests/vectors/generate.py makes"
+
+bench:
+	$(CARGO) bench --bench envelope
+
+bench-smoke:
+	$(CARGO) bench --bench envelope -- --quick
+
+clean:
+	$(CARGO) clean
+	rm -rf build

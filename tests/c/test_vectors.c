@@ -1,0 +1,136 @@
+/* The shared JSON vectors (tests/vectors/), made by an independent Python implementation. */
+#include "harness.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+static cJSON *load(const char *dir, const char *name) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "cannot open %s\n", path);
+        exit(2);
+    }
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *json = malloc((size_t)size + 1);
+    size_t got = fread(json, 1, (size_t)size, f);
+    fclose(f);
+    json[got] = '\0';
+    cJSON *doc = cJSON_Parse(json);
+    free(json);
+    if (doc == NULL) {
+        fprintf(stderr, "cannot parse %s\n", path);
+        exit(2);
+    }
+    return doc;
+}
+
+static const char *str(const cJSON *obj, const char *key) {
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsString(item) ? item->valuestring : NULL;
+}
+
+static char *unhex(const char *hex, size_t *len) {
+    size_t n = strlen(hex) / 2;
+    char *out = malloc(n ? n : 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned v = 0;
+        sscanf(hex + 2 * i, "%2x", &v);
+        out[i] = (char)v;
+    }
+    *len = n;
+    return out;
+}
+
+/* A keyring from a case: "secret" or the "secrets" list, and an optional max_text_len. */
+static usersync_keyring *ring_for(const cJSON *c) {
+    char list[1024] = "";
+    const char *one = str(c, "secret");
+    if (one) {
+        snprintf(list, sizeof list, "%s", one);
+    } else {
+        const cJSON *s;
+        cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(c, "secrets")) {
+            size_t used = strlen(list);
+            snprintf(list + used, sizeof list - used, "%s%s", used ? "," : "", s->valuestring);
+        }
+    }
+    const cJSON *max = cJSON_GetObjectItemCaseSensitive(c, "max_text_len");
+    return t_ring(list, cJSON_IsNumber(max) ? (size_t)max->valuedouble : 0);
+}
+
+/* Opens a case's envelope; returns the code and compares with plaintext_hex when given. */
+static usersync_result open_case(const cJSON *c, int *plaintext_matches) {
+    usersync_keyring *ring = ring_for(c);
+    size_t aad_len = 0, want_len = 0, n = 0;
+    char *aad = unhex(str(c, "aad_hex"), &aad_len);
+    const char *env = str(c, "envelope");
+    char *out = NULL;
+    usersync_result rc = t_open(ring, aad, aad_len, env, strlen(env), &out, &n);
+    const char *want_hex = str(c, "plaintext_hex");
+    if (want_hex && plaintext_matches) {
+        char *want = unhex(want_hex, &want_len);
+        *plaintext_matches = out && n == want_len && memcmp(out, want, n) == 0;
+        free(want);
+    }
+    free(out);
+    free(aad);
+    usersync_keyring_free(ring);
+    return rc;
+}
+
+void test_vectors(const char *dir) {
+    const cJSON *c;
+    int cases = 0, good = 0;
+
+    cJSON *gen = load(dir, "envelope-generate.json");
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(gen, "cases")) {
+        int match = 0;
+        cases++;
+        good += open_case(c, &match) == USERSYNC_RESULT_OK && match;
+    }
+    CHECK(cases >= 10 && good == cases, "every generate vector opens to its plaintext");
+    cJSON_Delete(gen);
+
+    cases = good = 0;
+    cJSON *ver = load(dir, "envelope-verify.json");
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(ver, "cases")) {
+        int match = 0;
+        cases++;
+        good += open_case(c, &match) == USERSYNC_RESULT_OK && match;
+    }
+    CHECK(cases >= 4 && good == cases, "every verify vector opens to its plaintext");
+    cJSON_Delete(ver);
+
+    cases = good = 0;
+    cJSON *inv = load(dir, "envelope-invalid.json");
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(inv, "cases")) {
+        usersync_result rc = open_case(c, NULL);
+        const char *want = str(c, "error");
+        int ok = want && strcmp(usersync_result_name((uint32_t)rc), want) == 0;
+        if (!ok) {
+            fprintf(stderr, "invalid vector \"%s\": got %s, want %s\n", str(c, "desc"),
+                    usersync_result_name((uint32_t)rc), want);
+        }
+        cases++;
+        good += ok;
+    }
+    CHECK(cases >= 40 && good == cases, "every invalid vector refused with its reason");
+    cJSON_Delete(inv);
+
+    cases = good = 0;
+    cJSON *sec = load(dir, "secret.json");
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(sec, "cases")) {
+        const char *text = str(c, "secret");
+        const char *want = str(c, "error");
+        usersync_result rc = usersync_secret_check(text, strlen(text));
+        cases++;
+        good += strcmp(usersync_result_name((uint32_t)rc), want ? want : "ok") == 0;
+    }
+    CHECK(cases >= 10 && good == cases, "every secret vector gives its result");
+    cJSON_Delete(sec);
+}
