@@ -6,7 +6,7 @@ CFLAGS_STRICT := -std=c99 -Wall -Wextra -Wpedantic -Werror -Iinclude
 C_TESTS := $(wildcard tests/c/*.c)
 C_LINK  := -L$(LIBDIR) -lusersync -lcjson -lpthread -Wl,-rpath,$(abspath $(LIBDIR))
 
-.PHONY: help build demo test check-header test-rust test-c test-c-sanitize test-c-valgrind \
+.PHONY: help deps build demo test check-header test-rust test-c test-c-sanitize test-c-valgrind \
         check-php-ffi check-vectors lint bench bench-smoke clean
 
 help:
@@ -21,9 +21,13 @@ build:
 demo: build
 	$(LIBDIR)/usersync demo
 
+deps:
+	bash scripts/install-deps.sh
+
 # check-header runs first: any later cargo build would regenerate the header it checks.
-test: check-header lint test-rust test-c test-c-sanitize test-c-valgrind check-php-ffi \
-      check-vectors bench-smoke
+test: deps
+	$(MAKE) --no-print-directory check-header lint test-rust test-c test-c-sanitize test-c-valgrind check-php-ffi \
+	    check-vectors bench-smoke
 	@echo "make test: all checks passed"
 
 check-header:

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a Debian machine (as root), skipping what is present:
+# the C compiler and cJSON for the C header tests, valgrind, PHP with FFI, OpenSSL headers for
+# the benchmark baseline, Python's cryptography for the vector generator, rustfmt and clippy.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+packages=(gcc make pkg-config libssl-dev libcjson-dev valgrind php8.2-cli)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+python3 -c 'import cryptography' 2>/dev/null || python3 -m pip install -q cryptography
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
