@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 // The result of every fallible usersync call. Codes are grouped by area (1xx secrets, 2xx
-// envelopes); a retired code is never reused.
+// envelopes, 3xx configuration, 4xx messages and policy); a retired code is never reused.
 typedef enum {
   // Success.
   USERSYNC_RESULT_OK = 0,
@@ -62,6 +62,42 @@ typedef enum {
   USERSYNC_RESULT_UNSUPPORTED_VERSION = 203,
   // Authentication failed (unknown key id, wrong tag or padding: deliberately one answer).
   USERSYNC_RESULT_AUTHENTICATION_FAILED = 204,
+  // The configuration is invalid; the error detail names the field.
+  USERSYNC_RESULT_CONFIG_INVALID = 300,
+  // No peer with this id is configured.
+  USERSYNC_RESULT_UNKNOWN_PEER = 301,
+  // Not a UTF-8 JSON object within the size and depth limits.
+  USERSYNC_RESULT_MALFORMED_JSON = 400,
+  // Claims missing, mistyped or unknown.
+  USERSYNC_RESULT_CLAIMS_INVALID = 401,
+  // iss/aud do not match the link the message was sealed for.
+  USERSYNC_RESULT_WRONG_SITE = 402,
+  // The message has expired.
+  USERSYNC_RESULT_EXPIRED = 403,
+  // The message was issued in the future (beyond the clock skew).
+  USERSYNC_RESULT_NOT_YET_VALID = 404,
+  // exp - iat is negative or over the limit.
+  USERSYNC_RESULT_LIFETIME_TOO_LONG = 405,
+  // The remote IP is outside the peer's ip_allow list.
+  USERSYNC_RESULT_IP_NOT_ALLOWED = 406,
+  // Unknown action, or not valid for this message type.
+  USERSYNC_RESULT_UNKNOWN_ACTION = 407,
+  // The peer's accept policy does not take this action.
+  USERSYNC_RESULT_ACTION_NOT_ACCEPTED = 408,
+  // The action data does not match its schema.
+  USERSYNC_RESULT_DATA_INVALID = 409,
+  // The action data has a field the protocol does not define.
+  USERSYNC_RESULT_UNKNOWN_FIELD = 410,
+  // A privileged role without explicit permission.
+  USERSYNC_RESULT_PRIVILEGED_ROLE = 411,
+  // A protected meta key (never accepted).
+  USERSYNC_RESULT_PROTECTED_META = 412,
+  // pass_hash is not a recognised password hash.
+  USERSYNC_RESULT_PASS_HASH_FORMAT = 413,
+  // The return URL is not on this site or a configured peer.
+  USERSYNC_RESULT_RETURN_URL_REFUSED = 414,
+  // This site's send policy for the peer does not include the action.
+  USERSYNC_RESULT_ACTION_NOT_SENT = 415,
 } usersync_result;
 
 // The secrets of one link (1 to 3; the first seals, all open) and a size limit.

@@ -92,6 +92,11 @@ impl Keyring {
         self.max_text_len
     }
 
+    /// The key ids of all secrets, sealing one first.
+    pub fn kids(&self) -> impl Iterator<Item = &KeyId> {
+        self.keys.iter().map(|k| &k.kid)
+    }
+
     /// The key id of the sealing secret.
     pub fn sealing_kid(&self) -> &KeyId {
         &self.keys[0].kid

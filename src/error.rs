@@ -33,6 +33,28 @@ pub enum Error {
     UnsupportedVersion = 203,
     /// Unknown key id, bad tag, bad padding: deliberately one answer (no key or padding oracle).
     AuthenticationFailed = 204,
+
+    // Configuration (300–399); the detail names the field, e.g. `peers[1].secrets[0]: …`.
+    ConfigInvalid = 300,
+    UnknownPeer = 301,
+
+    // Messages and policy (400–499)
+    MalformedJson = 400,
+    ClaimsInvalid = 401,
+    WrongSite = 402,
+    Expired = 403,
+    NotYetValid = 404,
+    LifetimeTooLong = 405,
+    IpNotAllowed = 406,
+    UnknownAction = 407,
+    ActionNotAccepted = 408,
+    DataInvalid = 409,
+    UnknownField = 410,
+    PrivilegedRole = 411,
+    ProtectedMeta = 412,
+    PassHashFormat = 413,
+    ReturnUrlRefused = 414,
+    ActionNotSent = 415,
 }
 
 impl Error {
@@ -55,6 +77,24 @@ impl Error {
         Error::MalformedEnvelope,
         Error::UnsupportedVersion,
         Error::AuthenticationFailed,
+        Error::ConfigInvalid,
+        Error::UnknownPeer,
+        Error::MalformedJson,
+        Error::ClaimsInvalid,
+        Error::WrongSite,
+        Error::Expired,
+        Error::NotYetValid,
+        Error::LifetimeTooLong,
+        Error::IpNotAllowed,
+        Error::UnknownAction,
+        Error::ActionNotAccepted,
+        Error::DataInvalid,
+        Error::UnknownField,
+        Error::PrivilegedRole,
+        Error::ProtectedMeta,
+        Error::PassHashFormat,
+        Error::ReturnUrlRefused,
+        Error::ActionNotSent,
     ];
 
     /// The stable numeric code.
@@ -92,6 +132,24 @@ impl Error {
             Error::MalformedEnvelope => c"malformed_envelope",
             Error::UnsupportedVersion => c"unsupported_version",
             Error::AuthenticationFailed => c"authentication_failed",
+            Error::ConfigInvalid => c"config_invalid",
+            Error::UnknownPeer => c"unknown_peer",
+            Error::MalformedJson => c"malformed_json",
+            Error::ClaimsInvalid => c"claims_invalid",
+            Error::WrongSite => c"wrong_site",
+            Error::Expired => c"expired",
+            Error::NotYetValid => c"not_yet_valid",
+            Error::LifetimeTooLong => c"lifetime_too_long",
+            Error::IpNotAllowed => c"ip_not_allowed",
+            Error::UnknownAction => c"unknown_action",
+            Error::ActionNotAccepted => c"action_not_accepted",
+            Error::DataInvalid => c"data_invalid",
+            Error::UnknownField => c"unknown_field",
+            Error::PrivilegedRole => c"privileged_role",
+            Error::ProtectedMeta => c"protected_meta",
+            Error::PassHashFormat => c"pass_hash_format",
+            Error::ReturnUrlRefused => c"return_url_refused",
+            Error::ActionNotSent => c"action_not_sent",
         }
     }
 
@@ -121,6 +179,24 @@ impl Error {
             Error::MalformedEnvelope => c"the message is too short or its length is not that of a usersync envelope",
             Error::UnsupportedVersion => c"the message has an unsupported protocol version",
             Error::AuthenticationFailed => c"authentication failed",
+            Error::ConfigInvalid => c"the usersync configuration is invalid (the detail names the field)",
+            Error::UnknownPeer => c"no peer with this id is configured",
+            Error::MalformedJson => c"the message or input is not a UTF-8 JSON object within the size and depth limits",
+            Error::ClaimsInvalid => c"the message claims are missing, mistyped or unknown (v, typ, iss, aud, iat, exp, jti, act, data)",
+            Error::WrongSite => c"the message names another sender or receiver than the link it was sealed for",
+            Error::Expired => c"the message has expired: check that both sites' clocks are right (NTP) and that deliveries are not delayed",
+            Error::NotYetValid => c"the message was issued in the future: the sender's clock is ahead by more than the allowed skew",
+            Error::LifetimeTooLong => c"the message lifetime (exp - iat) is negative or over the limit (300 s for actions, 120 s for tickets)",
+            Error::IpNotAllowed => c"the request comes from an IP address outside this peer's ip_allow list",
+            Error::UnknownAction => c"unknown action, or an action not valid for this message type",
+            Error::ActionNotAccepted => c"this peer is not allowed to send this action: add it to the peer's accept.actions if intended",
+            Error::DataInvalid => c"the action data does not match its schema (a field is missing, mistyped or out of bounds)",
+            Error::UnknownField => c"the action data has a field the protocol does not define",
+            Error::PrivilegedRole => c"a privileged role was sent by a peer whose accept policy does not name it with allow_privileged",
+            Error::ProtectedMeta => c"a protected meta key (capabilities, user level, session tokens, usersync's own) was sent: never accepted",
+            Error::PassHashFormat => c"pass_hash is not a recognised password hash format: passwords travel as hashes only",
+            Error::ReturnUrlRefused => c"the return URL is not on this site or a configured peer (same scheme, host and port)",
+            Error::ActionNotSent => c"this site's send policy for that peer does not include this action: add it to the peer's send.actions if intended",
         }
     }
 }

@@ -1,16 +1,28 @@
 //! usersync: share users between websites safely.
 //!
 //! Layers, from the bottom: [`base64url`] and [`secret`] (link secrets), [`keys`] (HKDF
-//! subkeys), [`envelope`] (sealed messages), and [`ffi`], the C ABI that hosts such as the PHP
-//! binding call. The wire format is specified in `docs/protocol.md`.
+//! subkeys), [`envelope`] (sealed messages); then the message layer: [`claims`], [`actions`]
+//! (schemas), [`policy`], [`pass_hash`], [`ipnet`], [`origin`] (return URLs), [`config`] and
+//! [`context`], which runs every check in the protocol's order; and [`ffi`], the C ABI that
+//! hosts such as the PHP binding call. The wire format is specified in `docs/protocol.md`.
 
+pub mod actions;
 pub mod base64url;
+pub mod claims;
+pub mod config;
+pub mod context;
 pub mod envelope;
 mod error;
 pub mod ffi;
+pub mod ipnet;
 pub mod keys;
+pub mod nonce;
+pub mod origin;
+pub mod pass_hash;
+pub mod policy;
 pub mod secret;
 
+pub use context::{Context, Opened, Outgoing};
 pub use envelope::Keyring;
 pub use error::Error;
 pub use secret::LinkSecret;

@@ -4,7 +4,7 @@ use crate::Error;
 use std::ffi::{c_char, CStr};
 
 /// The result of every fallible usersync call. Codes are grouped by area (1xx secrets, 2xx
-/// envelopes); a retired code is never reused.
+/// envelopes, 3xx configuration, 4xx messages and policy); a retired code is never reused.
 #[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +45,42 @@ pub enum usersync_result {
     UnsupportedVersion = 203,
     /// Authentication failed (unknown key id, wrong tag or padding: deliberately one answer).
     AuthenticationFailed = 204,
+    /// The configuration is invalid; the error detail names the field.
+    ConfigInvalid = 300,
+    /// No peer with this id is configured.
+    UnknownPeer = 301,
+    /// Not a UTF-8 JSON object within the size and depth limits.
+    MalformedJson = 400,
+    /// Claims missing, mistyped or unknown.
+    ClaimsInvalid = 401,
+    /// iss/aud do not match the link the message was sealed for.
+    WrongSite = 402,
+    /// The message has expired.
+    Expired = 403,
+    /// The message was issued in the future (beyond the clock skew).
+    NotYetValid = 404,
+    /// exp - iat is negative or over the limit.
+    LifetimeTooLong = 405,
+    /// The remote IP is outside the peer's ip_allow list.
+    IpNotAllowed = 406,
+    /// Unknown action, or not valid for this message type.
+    UnknownAction = 407,
+    /// The peer's accept policy does not take this action.
+    ActionNotAccepted = 408,
+    /// The action data does not match its schema.
+    DataInvalid = 409,
+    /// The action data has a field the protocol does not define.
+    UnknownField = 410,
+    /// A privileged role without explicit permission.
+    PrivilegedRole = 411,
+    /// A protected meta key (never accepted).
+    ProtectedMeta = 412,
+    /// pass_hash is not a recognised password hash.
+    PassHashFormat = 413,
+    /// The return URL is not on this site or a configured peer.
+    ReturnUrlRefused = 414,
+    /// This site's send policy for the peer does not include the action.
+    ActionNotSent = 415,
 }
 
 impl From<Error> for usersync_result {
@@ -67,6 +103,24 @@ impl From<Error> for usersync_result {
             Error::MalformedEnvelope => usersync_result::MalformedEnvelope,
             Error::UnsupportedVersion => usersync_result::UnsupportedVersion,
             Error::AuthenticationFailed => usersync_result::AuthenticationFailed,
+            Error::ConfigInvalid => usersync_result::ConfigInvalid,
+            Error::UnknownPeer => usersync_result::UnknownPeer,
+            Error::MalformedJson => usersync_result::MalformedJson,
+            Error::ClaimsInvalid => usersync_result::ClaimsInvalid,
+            Error::WrongSite => usersync_result::WrongSite,
+            Error::Expired => usersync_result::Expired,
+            Error::NotYetValid => usersync_result::NotYetValid,
+            Error::LifetimeTooLong => usersync_result::LifetimeTooLong,
+            Error::IpNotAllowed => usersync_result::IpNotAllowed,
+            Error::UnknownAction => usersync_result::UnknownAction,
+            Error::ActionNotAccepted => usersync_result::ActionNotAccepted,
+            Error::DataInvalid => usersync_result::DataInvalid,
+            Error::UnknownField => usersync_result::UnknownField,
+            Error::PrivilegedRole => usersync_result::PrivilegedRole,
+            Error::ProtectedMeta => usersync_result::ProtectedMeta,
+            Error::PassHashFormat => usersync_result::PassHashFormat,
+            Error::ReturnUrlRefused => usersync_result::ReturnUrlRefused,
+            Error::ActionNotSent => usersync_result::ActionNotSent,
         }
     }
 }

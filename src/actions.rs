@@ -1,0 +1,536 @@
+//! User actions (`act` → `data`): strict parsing (unknown fields refused), bounds, and the send
+//! and accept filters that apply a peer's policy. Users are matched across sites by `login`.
+
+use crate::pass_hash::is_password_hash;
+use crate::policy::{is_protected_meta, AcceptPolicy, RoleVerdict, SendPolicy};
+use crate::Error;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// The actions of the protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ActionKind {
+    Create,
+    Update,
+    Delete,
+    Password,
+    Meta,
+    Logout,
+    /// Carried by browser tickets only.
+    Login,
+}
+
+impl ActionKind {
+    pub const ALL: [ActionKind; 7] = [
+        ActionKind::Create,
+        ActionKind::Update,
+        ActionKind::Delete,
+        ActionKind::Password,
+        ActionKind::Meta,
+        ActionKind::Logout,
+        ActionKind::Login,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ActionKind::Create => "create",
+            ActionKind::Update => "update",
+            ActionKind::Delete => "delete",
+            ActionKind::Password => "password",
+            ActionKind::Meta => "meta",
+            ActionKind::Logout => "logout",
+            ActionKind::Login => "login",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<ActionKind> {
+        ActionKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// Profile fields that may travel with `create` and `update`, with their longest length.
+const FIELDS: [(&str, usize); 8] = [
+    ("display_name", 250),
+    ("first_name", 250),
+    ("last_name", 250),
+    ("nickname", 250),
+    ("nicename", 50),
+    ("url", 100),
+    ("description", 65_535),
+    ("locale", 20),
+];
+const MAX_LOGIN: usize = 60;
+const MAX_EMAIL: usize = 100;
+const MAX_ROLES: usize = 32;
+const MAX_META_KEYS: usize = 256;
+const MAX_META_VALUES: usize = 64;
+const MAX_META_KEY: usize = 255;
+const MAX_META_VALUE: usize = 65_535;
+const MAX_SID: usize = 128;
+const MAX_RETURN: usize = crate::origin::MAX_URL_LEN;
+
+/// Meta: key → list of string values.
+pub type Meta = BTreeMap<String, Vec<String>>;
+
+/// The user record of `create` and `update`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub login: String,
+    pub email: String,
+    pub fields: BTreeMap<String, String>,
+    pub roles: Option<Vec<String>>,
+    pub meta: Option<Meta>,
+    pub pass_hash: Option<String>,
+}
+
+/// One action with its validated data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Create(User),
+    Update(User),
+    Delete {
+        login: String,
+        reassign: Option<String>,
+    },
+    Password {
+        login: String,
+        pass_hash: String,
+    },
+    Meta {
+        login: String,
+        set: Meta,
+        delete: Vec<String>,
+    },
+    Logout {
+        login: String,
+        sid: Option<String>,
+    },
+    Login {
+        login: String,
+        remember: bool,
+        sid: Option<String>,
+        return_url: Option<String>,
+    },
+}
+
+/// What the accept policy removed from an action (reported to the host for its log).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dropped {
+    pub roles: Vec<String>,
+    pub meta: Vec<String>,
+    pub pass_hash: bool,
+}
+
+impl Dropped {
+    pub fn is_empty(&self) -> bool {
+        self.roles.is_empty() && self.meta.is_empty() && !self.pass_hash
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({"roles": self.roles, "meta": self.meta, "pass_hash": self.pass_hash})
+    }
+}
+
+// ---- parsing -------------------------------------------------------------------------------
+
+/// Refuses keys outside `allowed` and requires every key in `required`.
+fn fields_of<'a>(
+    v: &'a Value,
+    required: &[&str],
+    optional: &[&str],
+) -> Result<&'a Map<String, Value>, Error> {
+    let map = v.as_object().ok_or(Error::DataInvalid)?;
+    if map
+        .keys()
+        .any(|k| !required.contains(&k.as_str()) && !optional.contains(&k.as_str()))
+    {
+        return Err(Error::UnknownField);
+    }
+    if required.iter().any(|k| !map.contains_key(*k)) {
+        return Err(Error::DataInvalid);
+    }
+    Ok(map)
+}
+
+/// A string of 1..=max characters without control characters (except in multi-line text).
+fn text(v: &Value, max: usize, multiline: bool) -> Result<String, Error> {
+    let s = v.as_str().ok_or(Error::DataInvalid)?;
+    let bad = |c: char| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t'));
+    if s.chars().count() > max || s.chars().any(bad) {
+        return Err(Error::DataInvalid);
+    }
+    Ok(s.to_string())
+}
+
+fn login(v: &Value) -> Result<String, Error> {
+    let s = text(v, MAX_LOGIN, false)?;
+    if s.is_empty() || s.trim() != s {
+        return Err(Error::DataInvalid);
+    }
+    Ok(s)
+}
+
+fn email(v: &Value) -> Result<String, Error> {
+    let s = text(v, MAX_EMAIL, false)?;
+    let parts: Vec<&str> = s.split('@').collect();
+    if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) || s.contains(char::is_whitespace) {
+        return Err(Error::DataInvalid);
+    }
+    Ok(s)
+}
+
+/// Role slugs and session ids: 1..=max of `[A-Za-z0-9_-]`.
+fn slug(v: &Value, max: usize) -> Result<String, Error> {
+    let s = v.as_str().ok_or(Error::DataInvalid)?;
+    if s.is_empty()
+        || s.len() > max
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(Error::DataInvalid);
+    }
+    Ok(s.to_string())
+}
+
+fn pass_hash(v: &Value) -> Result<String, Error> {
+    let s = v.as_str().ok_or(Error::DataInvalid)?;
+    if !is_password_hash(s) {
+        return Err(Error::PassHashFormat);
+    }
+    Ok(s.to_string())
+}
+
+fn meta_key(v: &Value) -> Result<String, Error> {
+    let s = text(v, MAX_META_KEY, false)?;
+    if s.is_empty() {
+        return Err(Error::DataInvalid);
+    }
+    Ok(s)
+}
+
+fn meta(v: &Value) -> Result<Meta, Error> {
+    let map = v.as_object().ok_or(Error::DataInvalid)?;
+    if map.len() > MAX_META_KEYS {
+        return Err(Error::DataInvalid);
+    }
+    map.iter()
+        .map(|(k, values)| {
+            let key = meta_key(&Value::String(k.clone()))?;
+            let list = values.as_array().ok_or(Error::DataInvalid)?;
+            if list.len() > MAX_META_VALUES {
+                return Err(Error::DataInvalid);
+            }
+            let values = list
+                .iter()
+                .map(|x| text(x, MAX_META_VALUE, true))
+                .collect::<Result<_, _>>()?;
+            Ok((key, values))
+        })
+        .collect()
+}
+
+fn list<T>(
+    v: &Value,
+    max: usize,
+    item: impl Fn(&Value) -> Result<T, Error>,
+) -> Result<Vec<T>, Error> {
+    let a = v.as_array().ok_or(Error::DataInvalid)?;
+    if a.len() > max {
+        return Err(Error::DataInvalid);
+    }
+    a.iter().map(item).collect()
+}
+
+fn optional<T>(
+    m: &Map<String, Value>,
+    key: &str,
+    f: impl Fn(&Value) -> Result<T, Error>,
+) -> Result<Option<T>, Error> {
+    m.get(key).map(f).transpose()
+}
+
+fn user(v: &Value) -> Result<User, Error> {
+    let m = fields_of(
+        v,
+        &["login", "email"],
+        &["fields", "roles", "meta", "pass_hash"],
+    )?;
+    let fields = match m.get("fields") {
+        None => BTreeMap::new(),
+        Some(f) => {
+            let f = f.as_object().ok_or(Error::DataInvalid)?;
+            f.iter()
+                .map(|(k, val)| {
+                    let (_, max) = FIELDS
+                        .iter()
+                        .find(|(name, _)| name == k)
+                        .ok_or(Error::UnknownField)?;
+                    Ok((k.clone(), text(val, *max, k == "description")?))
+                })
+                .collect::<Result<_, Error>>()?
+        }
+    };
+    Ok(User {
+        login: login(&m["login"])?,
+        email: email(&m["email"])?,
+        fields,
+        roles: optional(m, "roles", |r| list(r, MAX_ROLES, |x| slug(x, 64)))?,
+        meta: optional(m, "meta", meta)?,
+        pass_hash: optional(m, "pass_hash", pass_hash)?,
+    })
+}
+
+impl Action {
+    /// Parses and validates `data` for action `kind`.
+    pub fn parse(kind: ActionKind, data: &Value) -> Result<Action, Error> {
+        Ok(match kind {
+            ActionKind::Create => Action::Create(user(data)?),
+            ActionKind::Update => Action::Update(user(data)?),
+            ActionKind::Delete => {
+                let m = fields_of(data, &["login"], &["reassign"])?;
+                let reassign = match m.get("reassign") {
+                    None | Some(Value::Null) => None,
+                    Some(r) => Some(login(r)?),
+                };
+                Action::Delete {
+                    login: login(&m["login"])?,
+                    reassign,
+                }
+            }
+            ActionKind::Password => {
+                let m = fields_of(data, &["login", "pass_hash"], &[])?;
+                Action::Password {
+                    login: login(&m["login"])?,
+                    pass_hash: pass_hash(&m["pass_hash"])?,
+                }
+            }
+            ActionKind::Meta => {
+                let m = fields_of(data, &["login"], &["set", "delete"])?;
+                Action::Meta {
+                    login: login(&m["login"])?,
+                    set: optional(m, "set", meta)?.unwrap_or_default(),
+                    delete: optional(m, "delete", |d| list(d, MAX_META_KEYS, meta_key))?
+                        .unwrap_or_default(),
+                }
+            }
+            ActionKind::Logout => {
+                let m = fields_of(data, &["login"], &["sid"])?;
+                Action::Logout {
+                    login: login(&m["login"])?,
+                    sid: optional(m, "sid", |s| slug(s, MAX_SID))?,
+                }
+            }
+            ActionKind::Login => {
+                let m = fields_of(data, &["login", "remember"], &["sid", "return"])?;
+                Action::Login {
+                    login: login(&m["login"])?,
+                    remember: m["remember"].as_bool().ok_or(Error::DataInvalid)?,
+                    sid: optional(m, "sid", |s| slug(s, MAX_SID))?,
+                    return_url: optional(m, "return", |r| text(r, MAX_RETURN, false))?,
+                }
+            }
+        })
+    }
+
+    pub fn kind(&self) -> ActionKind {
+        match self {
+            Action::Create(_) => ActionKind::Create,
+            Action::Update(_) => ActionKind::Update,
+            Action::Delete { .. } => ActionKind::Delete,
+            Action::Password { .. } => ActionKind::Password,
+            Action::Meta { .. } => ActionKind::Meta,
+            Action::Logout { .. } => ActionKind::Logout,
+            Action::Login { .. } => ActionKind::Login,
+        }
+    }
+
+    /// The action's `data` object; optional members only when present.
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        let mut put = |k: &str, v: Value| {
+            m.insert(k.to_string(), v);
+        };
+        match self {
+            Action::Create(u) | Action::Update(u) => {
+                put("login", json!(u.login));
+                put("email", json!(u.email));
+                if !u.fields.is_empty() {
+                    put("fields", json!(u.fields));
+                }
+                if let Some(r) = &u.roles {
+                    put("roles", json!(r));
+                }
+                if let Some(meta) = &u.meta {
+                    put("meta", json!(meta));
+                }
+                if let Some(h) = &u.pass_hash {
+                    put("pass_hash", json!(h));
+                }
+            }
+            Action::Delete { login, reassign } => {
+                put("login", json!(login));
+                if let Some(r) = reassign {
+                    put("reassign", json!(r));
+                }
+            }
+            Action::Password { login, pass_hash } => {
+                put("login", json!(login));
+                put("pass_hash", json!(pass_hash));
+            }
+            Action::Meta { login, set, delete } => {
+                put("login", json!(login));
+                if !set.is_empty() {
+                    put("set", json!(set));
+                }
+                if !delete.is_empty() {
+                    put("delete", json!(delete));
+                }
+            }
+            Action::Logout { login, sid } => {
+                put("login", json!(login));
+                if let Some(s) = sid {
+                    put("sid", json!(s));
+                }
+            }
+            Action::Login {
+                login,
+                remember,
+                sid,
+                return_url,
+            } => {
+                put("login", json!(login));
+                put("remember", json!(remember));
+                if let Some(s) = sid {
+                    put("sid", json!(s));
+                }
+                if let Some(r) = return_url {
+                    put("return", json!(r));
+                }
+            }
+        }
+        Value::Object(m)
+    }
+
+    // ---- policy ------------------------------------------------------------------------------
+
+    /// The action as it may leave for a peer, or `None` when nothing of it may: the action must
+    /// be sent, roles and meta keys are filtered, protected meta never leaves, and a `pass_hash`
+    /// rides along only to peers that are sent `password`.
+    pub fn for_peer(&self, send: &SendPolicy) -> Option<Action> {
+        if !send.sends(self.kind()) {
+            return None;
+        }
+        let keep_meta = |m: &Meta| -> Meta {
+            m.iter()
+                .filter(|(k, _)| send.sends_meta(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        };
+        Some(match self {
+            Action::Create(u) | Action::Update(u) => {
+                let mut u = u.clone();
+                u.roles = u
+                    .roles
+                    .map(|r| {
+                        r.into_iter()
+                            .filter(|x| send.roles.matches(x))
+                            .collect::<Vec<_>>()
+                    })
+                    .filter(|r| !r.is_empty());
+                u.meta = u.meta.as_ref().map(keep_meta).filter(|m| !m.is_empty());
+                if !send.sends(ActionKind::Password) {
+                    u.pass_hash = None;
+                }
+                match self {
+                    Action::Create(_) => Action::Create(u),
+                    _ => Action::Update(u),
+                }
+            }
+            Action::Meta { login, set, delete } => {
+                let set = keep_meta(set);
+                let delete: Vec<String> = delete
+                    .iter()
+                    .filter(|k| send.sends_meta(k))
+                    .cloned()
+                    .collect();
+                if set.is_empty() && delete.is_empty() {
+                    return None;
+                }
+                Action::Meta {
+                    login: login.clone(),
+                    set,
+                    delete,
+                }
+            }
+            other => other.clone(),
+        })
+    }
+
+    /// The action as this site may apply it from a peer: the action must be accepted; a
+    /// privileged role without permission or any protected meta key refuses the whole message;
+    /// other roles and meta keys outside the policy are dropped (and reported), and so is a
+    /// `pass_hash` from a peer whose `password` action is not accepted.
+    pub fn accept(
+        self,
+        policy: &AcceptPolicy,
+        privileged: &[String],
+    ) -> Result<(Action, Dropped), Error> {
+        if !policy.takes(self.kind()) {
+            return Err(Error::ActionNotAccepted);
+        }
+        let mut dropped = Dropped::default();
+        let action = match self {
+            Action::Create(u) => Action::Create(accept_user(u, policy, privileged, &mut dropped)?),
+            Action::Update(u) => Action::Update(accept_user(u, policy, privileged, &mut dropped)?),
+            Action::Meta { login, set, delete } => {
+                if delete.iter().any(|k| is_protected_meta(k)) {
+                    return Err(Error::ProtectedMeta);
+                }
+                let set = accept_meta(set, policy, &mut dropped)?;
+                let (delete, refused): (Vec<String>, Vec<String>) =
+                    delete.into_iter().partition(|k| policy.meta.matches(k));
+                dropped.meta.extend(refused);
+                Action::Meta { login, set, delete }
+            }
+            other => other,
+        };
+        Ok((action, dropped))
+    }
+}
+
+fn accept_meta(meta: Meta, policy: &AcceptPolicy, dropped: &mut Dropped) -> Result<Meta, Error> {
+    if meta.keys().any(|k| is_protected_meta(k)) {
+        return Err(Error::ProtectedMeta);
+    }
+    let (keep, refused): (Meta, Meta) = meta.into_iter().partition(|(k, _)| policy.meta.matches(k));
+    dropped.meta.extend(refused.into_keys());
+    Ok(keep)
+}
+
+fn accept_user(
+    mut u: User,
+    policy: &AcceptPolicy,
+    privileged: &[String],
+    dropped: &mut Dropped,
+) -> Result<User, Error> {
+    if let Some(roles) = u.roles.take() {
+        let mut keep = Vec::new();
+        for role in roles {
+            match policy.role(&role, privileged) {
+                RoleVerdict::Accept => keep.push(role),
+                RoleVerdict::Drop => dropped.roles.push(role),
+                RoleVerdict::RefuseMessage => return Err(Error::PrivilegedRole),
+            }
+        }
+        u.roles = (!keep.is_empty()).then_some(keep);
+    }
+    if let Some(meta) = u.meta.take() {
+        u.meta = Some(accept_meta(meta, policy, dropped)?).filter(|m| !m.is_empty());
+    }
+    if u.pass_hash.is_some() && !policy.takes(ActionKind::Password) {
+        u.pass_hash = None;
+        dropped.pass_hash = true;
+    }
+    Ok(u)
+}

@@ -1,0 +1,276 @@
+//! The context: one site's configuration, ready to build messages for its peers and to open what
+//! they send, with every check of the protocol in its order. Immutable; share it across threads.
+
+use crate::actions::{Action, ActionKind, Dropped};
+use crate::claims::{aad, new_jti, Claims, MessageType};
+use crate::config::{Config, ConfigError, Peer};
+use crate::envelope::{decode_text, envelope_kid};
+use crate::keys::KeyId;
+use crate::origin::{check_return_url, Origin};
+use crate::Error;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// A sealed message for one peer, with where to deliver it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub peer: String,
+    pub url: String,
+    pub message: String,
+}
+
+impl Outgoing {
+    pub fn to_json(&self) -> Value {
+        json!({"peer": self.peer, "url": self.url, "message": self.message})
+    }
+}
+
+/// An opened, checked and policy-filtered message. The host records `(iss, jti)` until `exp`
+/// (a unique key, in the transaction that applies the action) and refuses a second use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opened {
+    pub iss: String,
+    pub jti: String,
+    pub exp: i64,
+    pub action: Action,
+    pub dropped: Dropped,
+}
+
+impl Opened {
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({
+            "iss": self.iss, "jti": self.jti, "exp": self.exp,
+            "act": self.action.kind().name(), "data": self.action.to_json(),
+        });
+        if !self.dropped.is_empty() {
+            v["dropped"] = self.dropped.to_json();
+        }
+        v
+    }
+}
+
+/// One site's configuration with its key-id index.
+#[derive(Debug)]
+pub struct Context {
+    config: Config,
+    by_kid: HashMap<KeyId, usize>,
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// A host's JSON input: an object of exactly `keys` (the first `required` of them mandatory).
+fn input_object(
+    json: &[u8],
+    keys: &[&str],
+    required: usize,
+) -> Result<serde_json::Map<String, Value>, Error> {
+    let v: Value = serde_json::from_slice(json).map_err(|_| Error::MalformedJson)?;
+    let Value::Object(m) = v else {
+        return Err(Error::MalformedJson);
+    };
+    if m.keys().any(|k| !keys.contains(&k.as_str())) {
+        return Err(Error::UnknownField);
+    }
+    if keys[..required].iter().any(|k| !m.contains_key(*k)) {
+        return Err(Error::DataInvalid);
+    }
+    Ok(m)
+}
+
+impl Context {
+    /// A context from a JSON configuration (see docs/protocol.md, "Configuration").
+    pub fn from_json(json: &[u8]) -> Result<Context, ConfigError> {
+        let config = Config::from_json(json)?;
+        let by_kid = config
+            .peers
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| p.keyring.kids().map(move |k| (*k, i)))
+            .collect();
+        Ok(Context { config, by_kid })
+    }
+
+    pub fn site_id(&self) -> &str {
+        &self.config.site_id
+    }
+
+    pub fn peers(&self) -> &[Peer] {
+        &self.config.peers
+    }
+
+    fn peer(&self, id: &str) -> Result<&Peer, Error> {
+        self.config
+            .peers
+            .iter()
+            .find(|p| p.id == id)
+            .ok_or(Error::UnknownPeer)
+    }
+
+    fn seal(
+        &self,
+        peer: &Peer,
+        typ: MessageType,
+        action: &Action,
+        now: i64,
+    ) -> Result<Outgoing, Error> {
+        let claims = Claims {
+            typ,
+            iss: self.config.site_id.clone(),
+            aud: peer.id.clone(),
+            iat: now,
+            exp: now + typ.lifetime(),
+            jti: new_jti()?,
+            act: action.kind().name().to_string(),
+            data: action.to_json(),
+        };
+        let message = peer.keyring.seal(
+            &aad(typ, &self.config.site_id, &peer.id),
+            &claims.to_json_bytes(),
+        )?;
+        Ok(Outgoing {
+            peer: peer.id.clone(),
+            url: peer.url.to_string(),
+            message,
+        })
+    }
+
+    /// From one user event (`{"act": …, "data": …}`), the sealed message for every peer whose
+    /// send policy takes the action (or only for `only_peer`), each carrying what that policy
+    /// lets out. The event is validated like an incoming message: a plaintext `pass_hash` or
+    /// an unknown field never leaves.
+    pub fn build(&self, event: &[u8], only_peer: Option<&str>) -> Result<Vec<Outgoing>, Error> {
+        self.build_at(event, only_peer, now())
+    }
+
+    pub(crate) fn build_at(
+        &self,
+        event: &[u8],
+        only_peer: Option<&str>,
+        now: i64,
+    ) -> Result<Vec<Outgoing>, Error> {
+        let m = input_object(event, &["act", "data"], 2)?;
+        let kind = m["act"]
+            .as_str()
+            .and_then(ActionKind::parse)
+            .ok_or(Error::UnknownAction)?;
+        if !MessageType::Action.carries(kind) {
+            return Err(Error::UnknownAction);
+        }
+        let action = Action::parse(kind, &m["data"])?;
+        let peers: Vec<&Peer> = match only_peer {
+            Some(id) => vec![self.peer(id)?],
+            None => self.config.peers.iter().collect(),
+        };
+        peers
+            .into_iter()
+            .filter_map(|p| action.for_peer(&p.send).map(|a| (p, a)))
+            .map(|(p, a)| self.seal(p, MessageType::Action, &a, now))
+            .collect()
+    }
+
+    /// Opens a server-to-server action from a peer, `remote_ip` being the request's source
+    /// address. Checks, in order: size, encoding, version, key id → peer, tag, claims, sender and
+    /// receiver, lifetime, skew, `ip_allow`, action type, accept policy, data schema, roles and
+    /// meta, then filters what the policy drops.
+    pub fn open_action(&self, text: &[u8], remote_ip: Option<&str>) -> Result<Opened, Error> {
+        self.open_at(MessageType::Action, text, remote_ip, now())
+    }
+
+    /// Opens a login ticket carried by a browser (no `ip_allow`: the browser is not the peer).
+    pub fn open_ticket(&self, text: &[u8]) -> Result<Opened, Error> {
+        self.open_at(MessageType::Ticket, text, None, now())
+    }
+
+    pub(crate) fn open_at(
+        &self,
+        typ: MessageType,
+        text: &[u8],
+        remote_ip: Option<&str>,
+        now: i64,
+    ) -> Result<Opened, Error> {
+        let envelope = decode_text(text, self.config.max_message_len)?;
+        let kid = envelope_kid(&envelope)?;
+        let peer = &self.config.peers[*self.by_kid.get(kid).ok_or(Error::AuthenticationFailed)?];
+        let plaintext = peer
+            .keyring
+            .open_bytes(&aad(typ, &peer.id, &self.config.site_id), &envelope)?;
+        let claims = Claims::parse(&plaintext)?;
+        if claims.typ != typ {
+            return Err(Error::ClaimsInvalid);
+        }
+        if claims.iss != peer.id || claims.aud != self.config.site_id {
+            return Err(Error::WrongSite);
+        }
+        claims.check_time(now, self.config.clock_skew)?;
+        if typ == MessageType::Action && !peer.ip_allow.is_empty() {
+            let ip: Option<IpAddr> = remote_ip.and_then(|s| s.trim().parse().ok());
+            if !ip.is_some_and(|ip| peer.ip_allow.iter().any(|net| net.contains(ip))) {
+                return Err(Error::IpNotAllowed);
+            }
+        }
+        let kind = ActionKind::parse(&claims.act)
+            .filter(|k| typ.carries(*k))
+            .ok_or(Error::UnknownAction)?;
+        if !peer.accept.takes(kind) {
+            return Err(Error::ActionNotAccepted);
+        }
+        let (mut action, dropped) = Action::parse(kind, &claims.data)?
+            .accept(&peer.accept, &self.config.privileged_roles)?;
+        if let Action::Login {
+            return_url: Some(url),
+            ..
+        } = &mut action
+        {
+            *url = self.check_return(url)?;
+        }
+        Ok(Opened {
+            iss: claims.iss,
+            jti: claims.jti,
+            exp: claims.exp,
+            action,
+            dropped,
+        })
+    }
+
+    /// Return URLs must have this site's origin or a peer's.
+    fn check_return(&self, url: &str) -> Result<String, Error> {
+        let allowed: Vec<&Origin> = std::iter::once(&self.config.origin)
+            .chain(self.config.peers.iter().map(|p| &p.origin))
+            .collect();
+        check_return_url(url, &allowed).ok_or(Error::ReturnUrlRefused)
+    }
+
+    /// Mints a login ticket for a peer from `{"peer", "login", "remember", "sid"?, "return"?}`.
+    pub fn mint_ticket(&self, request: &[u8]) -> Result<Outgoing, Error> {
+        self.mint_ticket_at(request, now())
+    }
+
+    pub(crate) fn mint_ticket_at(&self, request: &[u8], now: i64) -> Result<Outgoing, Error> {
+        let mut m = input_object(request, &["peer", "login", "remember", "sid", "return"], 3)?;
+        let peer_id = m
+            .remove("peer")
+            .and_then(|p| p.as_str().map(str::to_string))
+            .ok_or(Error::DataInvalid)?;
+        let peer = self.peer(&peer_id)?;
+        if !peer.send.sends(ActionKind::Login) {
+            return Err(Error::ActionNotSent);
+        }
+        let mut action = Action::parse(ActionKind::Login, &Value::Object(m))?;
+        if let Action::Login {
+            return_url: Some(url),
+            ..
+        } = &mut action
+        {
+            *url = self.check_return(url)?;
+        }
+        self.seal(peer, MessageType::Ticket, &action, now)
+    }
+}
+
+#[cfg(test)]
+mod tests;

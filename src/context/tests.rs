@@ -1,0 +1,709 @@
+//! Context tests: every refusal of the protocol, with the receiving site's data model untouched
+//! (a refused message yields no action), and a host-side replay store.
+
+use super::*;
+use crate::envelope::Keyring;
+use crate::LinkSecret;
+use serde_json::json;
+use std::collections::HashSet;
+
+const NOW: i64 = 1_800_000_000;
+const BCRYPT: &str = "$wp$2y$10$8Ql1D5wHk9Xz7Hj5nO6wQeqQ3mM1kXb9Y7aV2aQ0n5Zq8rT3yU1xW";
+
+/// Three sites a, b, c; a⇄b and a⇄c linked, each link with its own secret.
+struct Net {
+    ab: String,
+    ac: String,
+    a: Context,
+    b: Context,
+}
+
+fn policy_all() -> Value {
+    json!({"actions": ["create", "update", "delete", "password", "meta", "logout", "login"],
+           "roles": ["subscriber", "editor", "administrator"], "meta": ["billing_*", "nickname"]})
+}
+
+fn net_with(b_accept: Value, b_ip_allow: Value) -> Net {
+    let ab = LinkSecret::generate().unwrap().to_text();
+    let ac = LinkSecret::generate().unwrap().to_text();
+    let a = json!({
+        "site_id": "a.test", "url": "https://a.test",
+        "peers": [
+            {"id": "b.test", "url": "https://b.test", "secrets": [ab], "send": policy_all(), "accept": policy_all()},
+            {"id": "c.test", "url": "https://c.test", "secrets": [ac],
+             "send": {"actions": ["create", "update"], "roles": ["subscriber"], "meta": []}},
+        ]
+    });
+    let b = json!({
+        "site_id": "b.test", "url": "https://b.test",
+        "peers": [{"id": "a.test", "url": "https://a.test", "secrets": [ab], "send": policy_all(),
+                   "accept": b_accept, "ip_allow": b_ip_allow}]
+    });
+    Net {
+        a: Context::from_json(a.to_string().as_bytes()).unwrap(),
+        b: Context::from_json(b.to_string().as_bytes()).unwrap(),
+        ab,
+        ac,
+    }
+}
+
+fn net() -> Net {
+    net_with(
+        json!({"actions": ["create", "update", "delete", "password", "meta", "logout", "login"],
+               "roles": ["subscriber", "editor"], "meta": ["billing_*"]}),
+        json!([]),
+    )
+}
+
+fn event(act: &str, data: Value) -> Vec<u8> {
+    json!({"act": act, "data": data}).to_string().into_bytes()
+}
+
+fn to_b(n: &Net, act: &str, data: Value) -> String {
+    let out =
+        n.a.build_at(&event(act, data), Some("b.test"), NOW)
+            .unwrap();
+    assert_eq!(out.len(), 1);
+    out[0].message.clone()
+}
+
+fn open_b(n: &Net, text: &str) -> Result<Opened, Error> {
+    n.b.open_at(
+        MessageType::Action,
+        text.as_bytes(),
+        Some("127.0.0.1"),
+        NOW + 1,
+    )
+}
+
+/// Seals arbitrary claims on the a→b link, as a compromised or buggy peer could.
+fn forged(n: &Net, claims: Value) -> String {
+    Keyring::parse(n.ab.as_bytes())
+        .unwrap()
+        .seal(
+            b"usersync/v1|action|a.test|b.test",
+            claims.to_string().as_bytes(),
+        )
+        .unwrap()
+}
+
+fn claims(act: &str, data: Value) -> Value {
+    json!({"v": 1, "typ": "action", "iss": "a.test", "aud": "b.test", "iat": NOW, "exp": NOW + 60,
+           "jti": "AAAAAAAAAAAAAAAAAAAAAA", "act": act, "data": data})
+}
+
+#[test]
+fn create_round_trip_applies_both_policies() {
+    let n = net();
+    let msg = to_b(
+        &n,
+        "create",
+        json!({
+            "login": "alice", "email": "alice@a.test", "fields": {"display_name": "Alice"},
+            "roles": ["subscriber", "shop_manager", "administrator"],
+            "meta": {"billing_city": ["Oslo"], "nickname": ["al"], "wp_capabilities": ["x"], "secret_note": ["no"]},
+            "pass_hash": BCRYPT,
+        }),
+    );
+    // a's send policy to b lets out subscriber/editor/administrator and billing_*/nickname.
+    // b accepts subscriber/editor and billing_* only: nickname is dropped, administrator refused.
+    assert_eq!(open_b(&n, &msg).unwrap_err(), Error::PrivilegedRole);
+
+    let msg = to_b(
+        &n,
+        "create",
+        json!({
+            "login": "alice", "email": "alice@a.test", "roles": ["subscriber", "shop_manager"],
+            "meta": {"billing_city": ["Oslo"], "nickname": ["al"], "wp_capabilities": ["x"]},
+            "pass_hash": BCRYPT,
+        }),
+    );
+    let opened = open_b(&n, &msg).unwrap();
+    assert_eq!(opened.iss, "a.test");
+    assert_eq!(opened.exp, NOW + MessageType::Action.lifetime());
+    assert_eq!(opened.jti.len(), 22);
+    let Action::Create(user) = &opened.action else {
+        panic!("{opened:?}")
+    };
+    assert_eq!(user.login, "alice");
+    assert_eq!(user.roles.as_deref(), Some(&["subscriber".to_string()][..]));
+    assert_eq!(
+        user.meta.as_ref().unwrap().keys().collect::<Vec<_>>(),
+        ["billing_city"]
+    );
+    assert_eq!(user.pass_hash.as_deref(), Some(BCRYPT));
+    assert_eq!(opened.dropped.meta, ["nickname"]);
+    assert!(opened.dropped.roles.is_empty(), "shop_manager never left a");
+    let j = opened.to_json();
+    assert_eq!(j["act"], "create");
+    assert_eq!(j["data"]["meta"]["billing_city"][0], "Oslo");
+}
+
+#[test]
+fn build_goes_to_each_peer_with_what_its_policy_lets_out() {
+    let n = net();
+    let out =
+        n.a.build_at(
+            &event(
+                "update",
+                json!({
+                    "login": "bob", "email": "bob@a.test", "roles": ["editor", "subscriber"],
+                    "meta": {"billing_zip": ["0150"]}, "pass_hash": BCRYPT,
+                }),
+            ),
+            None,
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(
+        out.iter().map(|o| o.peer.as_str()).collect::<Vec<_>>(),
+        ["b.test", "c.test"]
+    );
+    assert_eq!(out[1].url, "https://c.test/");
+    // c: subscriber only, no meta, no pass_hash (password is not sent to c). Open it as c would.
+    let c_ring = Keyring::parse(n.ac.as_bytes()).unwrap();
+    let plain = c_ring
+        .open(
+            b"usersync/v1|action|a.test|c.test",
+            out[1].message.as_bytes(),
+        )
+        .unwrap();
+    let c = Claims::parse(&plain).unwrap();
+    assert_eq!(
+        c.data,
+        json!({"login": "bob", "email": "bob@a.test", "roles": ["subscriber"]})
+    );
+    // Actions c is not sent go nowhere; a meta event with nothing allowed goes nowhere.
+    assert!(n
+        .a
+        .build_at(
+            &event("delete", json!({"login": "bob"})),
+            Some("c.test"),
+            NOW
+        )
+        .unwrap()
+        .is_empty());
+    let only_protected = event(
+        "meta",
+        json!({"login": "bob", "set": {"wp_capabilities": ["a"]}}),
+    );
+    assert!(n.a.build_at(&only_protected, None, NOW).unwrap().is_empty());
+    assert_eq!(
+        n.a.build_at(
+            &event("delete", json!({"login": "x"})),
+            Some("zz.test"),
+            NOW
+        ),
+        Err(Error::UnknownPeer)
+    );
+}
+
+#[test]
+fn the_sender_refuses_to_send_plaintext_passwords_and_unknown_fields() {
+    let n = net();
+    let b = |act, data| n.a.build_at(&event(act, data), None, NOW);
+    assert_eq!(
+        b("password", json!({"login": "a", "pass_hash": "hunter2"})),
+        Err(Error::PassHashFormat)
+    );
+    assert_eq!(
+        b(
+            "update",
+            json!({"login": "a", "email": "a@a.test", "password": "x"})
+        ),
+        Err(Error::UnknownField)
+    );
+    assert_eq!(
+        b("login", json!({"login": "a", "remember": true})),
+        Err(Error::UnknownAction)
+    );
+    assert_eq!(
+        b("promote", json!({"login": "a"})),
+        Err(Error::UnknownAction)
+    );
+    assert_eq!(
+        n.a.build_at(b"{\"act\":\"delete\"}", None, NOW),
+        Err(Error::DataInvalid)
+    );
+    assert_eq!(n.a.build_at(b"[1]", None, NOW), Err(Error::MalformedJson));
+}
+
+#[test]
+fn replay_is_reported_for_the_host_store_to_refuse() {
+    let n = net();
+    let msg = to_b(&n, "delete", json!({"login": "carol", "reassign": null}));
+    let mut store: HashSet<(String, String)> = HashSet::new();
+    let mut apply = |text: &str| -> Result<&'static str, Error> {
+        let o = open_b(&n, text)?;
+        Ok(if store.insert((o.iss, o.jti)) {
+            "applied"
+        } else {
+            "duplicate"
+        })
+    };
+    assert_eq!(apply(&msg), Ok("applied"));
+    assert_eq!(apply(&msg), Ok("duplicate"));
+    let again = to_b(&n, "delete", json!({"login": "carol"}));
+    assert_eq!(apply(&again), Ok("applied"), "a new message has a new jti");
+}
+
+#[test]
+fn tampered_truncated_and_misdirected_messages_fail_authentication() {
+    let n = net();
+    let msg = to_b(&n, "logout", json!({"login": "dave"}));
+    let mut bytes = msg.clone().into_bytes();
+    let i = bytes.len() / 2;
+    bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+    assert_eq!(
+        open_b(&n, std::str::from_utf8(&bytes).unwrap()).unwrap_err(),
+        Error::AuthenticationFailed
+    );
+    assert!(open_b(&n, &msg[..msg.len() - 4]).is_err());
+    // Sealed for c: b holds no key with that id.
+    let for_c =
+        n.a.build_at(
+            &event("create", json!({"login": "e", "email": "e@a.test"})),
+            Some("c.test"),
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(
+        open_b(&n, &for_c[0].message).unwrap_err(),
+        Error::AuthenticationFailed
+    );
+    // b's own message to a, reflected back at b: the aad names the other direction.
+    let b_to_a =
+        n.b.build_at(&event("logout", json!({"login": "dave"})), None, NOW)
+            .unwrap();
+    assert_eq!(
+        open_b(&n, &b_to_a[0].message).unwrap_err(),
+        Error::AuthenticationFailed
+    );
+    // A ticket is not an action, and an action is not a ticket.
+    let ticket =
+        n.a.mint_ticket_at(br#"{"peer":"b.test","login":"dave","remember":false}"#, NOW)
+            .unwrap();
+    assert_eq!(
+        open_b(&n, &ticket.message).unwrap_err(),
+        Error::AuthenticationFailed
+    );
+    assert_eq!(
+        n.b.open_at(MessageType::Ticket, msg.as_bytes(), None, NOW)
+            .unwrap_err(),
+        Error::AuthenticationFailed
+    );
+    assert!(n
+        .b
+        .open_at(MessageType::Ticket, ticket.message.as_bytes(), None, NOW)
+        .is_ok());
+}
+
+#[test]
+fn time_rules() {
+    let n = net();
+    let msg = to_b(&n, "logout", json!({"login": "f"}));
+    let at = |t| n.b.open_at(MessageType::Action, msg.as_bytes(), None, t);
+    let exp = NOW + MessageType::Action.lifetime();
+    assert!(at(exp + 60).is_ok(), "within the default 60 s skew");
+    assert_eq!(at(exp + 61).unwrap_err(), Error::Expired);
+    assert!(at(NOW - 60).is_ok());
+    assert_eq!(at(NOW - 61).unwrap_err(), Error::NotYetValid);
+    let mut c = claims("logout", json!({"login": "f"}));
+    c["exp"] = json!(NOW + 301);
+    assert_eq!(
+        open_b(&n, &forged(&n, c.clone())).unwrap_err(),
+        Error::LifetimeTooLong
+    );
+    c["exp"] = json!(NOW - 1);
+    assert_eq!(
+        open_b(&n, &forged(&n, c)).unwrap_err(),
+        Error::LifetimeTooLong
+    );
+}
+
+#[test]
+fn ip_allow_lists() {
+    let n = net_with(
+        json!({"actions": ["logout"]}),
+        json!(["192.0.2.0/24", "2001:db8::/32"]),
+    );
+    let msg = to_b(&n, "logout", json!({"login": "g"}));
+    let from = |ip: Option<&str>| n.b.open_at(MessageType::Action, msg.as_bytes(), ip, NOW);
+    assert!(from(Some("192.0.2.10")).is_ok());
+    assert!(from(Some("::ffff:192.0.2.10")).is_ok());
+    assert!(from(Some("2001:db8::5")).is_ok());
+    for ip in [
+        Some("192.0.3.1"),
+        Some("127.0.0.1"),
+        Some("2001:db9::1"),
+        Some("not-an-ip"),
+        Some(""),
+        None,
+    ] {
+        assert_eq!(from(ip).unwrap_err(), Error::IpNotAllowed, "{ip:?}");
+    }
+}
+
+#[test]
+fn policy_refusals() {
+    let n = net_with(
+        json!({"actions": ["update", "meta"], "roles": ["*"], "meta": ["*"]}),
+        json!([]),
+    );
+    assert_eq!(
+        open_b(&n, &to_b(&n, "delete", json!({"login": "h"}))).unwrap_err(),
+        Error::ActionNotAccepted
+    );
+    // A "*" role pattern never admits a privileged role.
+    let admin = to_b(
+        &n,
+        "update",
+        json!({"login": "h", "email": "h@a.test", "roles": ["administrator"]}),
+    );
+    assert_eq!(open_b(&n, &admin).unwrap_err(), Error::PrivilegedRole);
+    for key in [
+        "wp_capabilities",
+        "wp_user_level",
+        "session_tokens",
+        "usersync_sid",
+    ] {
+        let c = claims(
+            "update",
+            json!({"login": "h", "email": "h@a.test", "meta": {key: ["1"]}}),
+        );
+        assert_eq!(
+            open_b(&n, &forged(&n, c)).unwrap_err(),
+            Error::ProtectedMeta,
+            "{key}"
+        );
+        let c = claims("meta", json!({"login": "h", "delete": [key]}));
+        assert_eq!(
+            open_b(&n, &forged(&n, c)).unwrap_err(),
+            Error::ProtectedMeta,
+            "{key}"
+        );
+    }
+    // pass_hash from a peer whose password action is not accepted is dropped, not applied.
+    let upd = to_b(
+        &n,
+        "update",
+        json!({"login": "h", "email": "h@a.test", "pass_hash": BCRYPT}),
+    );
+    let o = open_b(&n, &upd).unwrap();
+    assert!(o.dropped.pass_hash);
+    assert!(!o.to_json()["data"]
+        .as_object()
+        .unwrap()
+        .contains_key("pass_hash"));
+}
+
+#[test]
+fn privileged_roles_with_explicit_permission() {
+    let n = net_with(
+        json!({"actions": ["update"], "roles": ["administrator"], "allow_privileged": true}),
+        json!([]),
+    );
+    let admin = to_b(
+        &n,
+        "update",
+        json!({"login": "i", "email": "i@a.test", "roles": ["administrator"]}),
+    );
+    let o = open_b(&n, &admin).unwrap();
+    assert_eq!(o.to_json()["data"]["roles"], json!(["administrator"]));
+}
+
+#[test]
+fn schema_and_claims_refusals() {
+    let n = net();
+    let cases: Vec<(Value, Error)> = vec![
+        (
+            claims(
+                "password",
+                json!({"login": "j", "pass_hash": "correct horse battery"}),
+            ),
+            Error::PassHashFormat,
+        ),
+        (
+            claims(
+                "password",
+                json!({"login": "j", "pass_hash": "5f4dcc3b5aa765d61d8327deb882cf99"}),
+            ),
+            Error::PassHashFormat,
+        ),
+        (
+            claims(
+                "update",
+                json!({"login": "j", "email": "j@a.test", "is_admin": true}),
+            ),
+            Error::UnknownField,
+        ),
+        (
+            claims(
+                "update",
+                json!({"login": "j", "email": "j@a.test", "fields": {"user_pass": "x"}}),
+            ),
+            Error::UnknownField,
+        ),
+        (
+            claims("update", json!({"login": "j", "email": "not-an-email"})),
+            Error::DataInvalid,
+        ),
+        (
+            claims("update", json!({"login": "", "email": "j@a.test"})),
+            Error::DataInvalid,
+        ),
+        (
+            claims(
+                "update",
+                json!({"login": "x".repeat(61), "email": "j@a.test"}),
+            ),
+            Error::DataInvalid,
+        ),
+        (
+            claims(
+                "update",
+                json!({"login": "j", "email": "j@a.test", "roles": "editor"}),
+            ),
+            Error::DataInvalid,
+        ),
+        (
+            claims(
+                "update",
+                json!({"login": "j", "email": "j@a.test", "meta": {"k": "v"}}),
+            ),
+            Error::DataInvalid,
+        ),
+        (
+            claims("delete", json!({"login": "j\u{0}"})),
+            Error::DataInvalid,
+        ),
+        (
+            claims("login", json!({"login": "j", "remember": true})),
+            Error::UnknownAction,
+        ),
+        (claims("grant", json!({"login": "j"})), Error::UnknownAction),
+    ];
+    for (c, want) in cases {
+        assert_eq!(open_b(&n, &forged(&n, c.clone())).unwrap_err(), want, "{c}");
+    }
+    let mut extra = claims("logout", json!({"login": "j"}));
+    extra["admin"] = json!(true);
+    let mut wrong_v = claims("logout", json!({"login": "j"}));
+    wrong_v["v"] = json!(2);
+    let mut short_jti = claims("logout", json!({"login": "j"}));
+    short_jti["jti"] = json!("abc");
+    let mut float_time = claims("logout", json!({"login": "j"}));
+    float_time["iat"] = json!(1.5);
+    let mut missing = claims("logout", json!({"login": "j"}));
+    missing.as_object_mut().unwrap().remove("jti");
+    for c in [extra, wrong_v, short_jti, float_time, missing] {
+        assert_eq!(
+            open_b(&n, &forged(&n, c.clone())).unwrap_err(),
+            Error::ClaimsInvalid,
+            "{c}"
+        );
+    }
+    let mut other_iss = claims("logout", json!({"login": "j"}));
+    other_iss["iss"] = json!("c.test");
+    let mut other_aud = claims("logout", json!({"login": "j"}));
+    other_aud["aud"] = json!("c.test");
+    for c in [other_iss, other_aud] {
+        assert_eq!(open_b(&n, &forged(&n, c)).unwrap_err(), Error::WrongSite);
+    }
+}
+
+#[test]
+fn malformed_json_nesting_size_and_utf8() {
+    let n = net();
+    let ring = Keyring::parse(n.ab.as_bytes()).unwrap();
+    let seal = |bytes: &[u8]| {
+        ring.seal(b"usersync/v1|action|a.test|b.test", bytes)
+            .unwrap()
+    };
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let nested_data = claims(
+        "update",
+        json!({"login": "k", "email": "k@a.test", "meta": {"k": [["deep"]]}}),
+    );
+    for (plain, want) in [
+        (b"\xff\xfe{}".to_vec(), Error::MalformedJson),
+        (
+            b"{\"v\":1,\"login\":\"\xc3\x28\"}".to_vec(),
+            Error::MalformedJson,
+        ),
+        (deep.into_bytes(), Error::MalformedJson),
+        (b"[]".to_vec(), Error::MalformedJson),
+        (b"".to_vec(), Error::MalformedJson),
+        (nested_data.to_string().into_bytes(), Error::DataInvalid),
+    ] {
+        assert_eq!(open_b(&n, &seal(&plain)).unwrap_err(), want);
+    }
+    let huge = "A".repeat((1 << 20) + 1);
+    assert_eq!(open_b(&n, &huge).unwrap_err(), Error::TooLarge);
+    let meta: serde_json::Map<String, Value> = (0..20)
+        .map(|i| (format!("billing_{i}"), json!(["x".repeat(60_000)])))
+        .collect();
+    let big_meta = json!({"login": "k", "email": "k@a.test", "meta": meta});
+    assert_eq!(
+        n.a.build_at(&event("update", big_meta), Some("b.test"), NOW),
+        Err(Error::TooLarge)
+    );
+}
+
+#[test]
+fn tickets_and_return_urls() {
+    let n = net();
+    let mint = |req: Value| n.a.mint_ticket_at(req.to_string().as_bytes(), NOW);
+    let t = mint(
+        json!({"peer": "b.test", "login": "lee", "remember": true, "sid": "abc_123",
+                        "return": "https://a.test/wp-admin/"}),
+    )
+    .unwrap();
+    assert_eq!(t.url, "https://b.test/");
+    let o =
+        n.b.open_at(MessageType::Ticket, t.message.as_bytes(), None, NOW + 5)
+            .unwrap();
+    assert_eq!(
+        o.to_json()["data"],
+        json!({"login": "lee", "remember": true, "sid": "abc_123",
+                                           "return": "https://a.test/wp-admin/"})
+    );
+    assert_eq!(o.exp, NOW + 60);
+    assert_eq!(
+        n.b.open_at(MessageType::Ticket, t.message.as_bytes(), None, NOW + 121)
+            .unwrap_err(),
+        Error::Expired
+    );
+    for bad in [
+        "//evil.test",
+        "https://a.test.evil.test/",
+        "javascript:alert(1)",
+        "http://a.test/",
+        "https://c.test.evil/",
+    ] {
+        let r = mint(json!({"peer": "b.test", "login": "lee", "remember": false, "return": bad}));
+        assert_eq!(r.unwrap_err(), Error::ReturnUrlRefused, "{bad}");
+    }
+    // A return URL a's peers allow but b does not know (c) is refused by b when opening.
+    let to_c = mint(
+        json!({"peer": "b.test", "login": "lee", "remember": false, "return": "https://c.test/x"}),
+    )
+    .unwrap();
+    assert_eq!(
+        n.b.open_at(MessageType::Ticket, to_c.message.as_bytes(), None, NOW)
+            .unwrap_err(),
+        Error::ReturnUrlRefused
+    );
+    assert_eq!(
+        mint(json!({"peer": "c.test", "login": "lee", "remember": false})).unwrap_err(),
+        Error::ActionNotSent
+    );
+    assert_eq!(
+        mint(json!({"peer": "x.test", "login": "lee", "remember": false})).unwrap_err(),
+        Error::UnknownPeer
+    );
+    assert_eq!(
+        mint(json!({"peer": "b.test", "login": "lee"})).unwrap_err(),
+        Error::DataInvalid
+    );
+    assert_eq!(
+        mint(json!({"peer": "b.test", "login": "lee", "remember": 1})).unwrap_err(),
+        Error::DataInvalid
+    );
+    assert_eq!(
+        mint(json!({"peer": "b.test", "login": "lee", "remember": true, "admin": 1})).unwrap_err(),
+        Error::UnknownField
+    );
+}
+
+#[test]
+fn configuration_errors_name_the_field() {
+    let s = LinkSecret::generate().unwrap().to_text();
+    let base = |peers: Value| json!({"site_id": "a.test", "url": "https://a.test", "peers": peers});
+    let peer = |extra: Value| {
+        let mut p = json!({"id": "b.test", "url": "https://b.test", "secrets": [s]});
+        p.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        p
+    };
+    let cases = vec![
+        (
+            json!({"url": "https://a.test", "peers": []}),
+            "site_id: is required",
+        ),
+        (
+            json!({"site_id": "a test", "url": "https://a.test", "peers": []}),
+            "site_id: must be",
+        ),
+        (
+            json!({"site_id": "a.test", "url": "a.test", "peers": []}),
+            "url: ",
+        ),
+        (
+            json!({"site_id": "a.test", "url": "https://a.test", "peers": [], "colour": 1}),
+            "colour: unknown setting",
+        ),
+        (
+            json!({"site_id": "a.test", "url": "https://a.test", "peers": [], "clock_skew": 9999}),
+            "clock_skew: must be",
+        ),
+        (
+            base(json!([peer(json!({"secrets": ["usk1_short"]}))])),
+            "peers[0].secrets[0]: a link secret must be",
+        ),
+        (
+            base(json!([peer(json!({"secrets": []}))])),
+            "peers[0].secrets: must list 1 to 3",
+        ),
+        (
+            base(json!([peer(json!({"secrets": [s, s]}))])),
+            "peers[0].secrets: the same secret",
+        ),
+        (
+            base(json!([peer(json!({"send": {"actions": ["promote"]}}))])),
+            "peers[0].send.actions[0]: unknown action",
+        ),
+        (
+            base(json!([peer(json!({"accept": {"roles": ["ad*min"]}}))])),
+            "peers[0].accept.roles[0]: must be a name",
+        ),
+        (
+            base(json!([peer(
+                json!({"accept": {"allow_privileged": "yes"}})
+            )])),
+            "peers[0].accept.allow_privileged",
+        ),
+        (
+            base(json!([peer(json!({"ip_allow": ["10.0.0.1/8"]}))])),
+            "peers[0].ip_allow[0]: \"10.0.0.1/8\" has host bits set: did you mean 10.0.0.0/8?",
+        ),
+        (
+            base(json!([peer(json!({"id": "a.test"}))])),
+            "peers[0].id: is this site's own",
+        ),
+        (
+            base(json!([peer(json!({})), peer(json!({}))])),
+            "peers[1].id: peer \"b.test\" is listed twice",
+        ),
+        (
+            base(json!([peer(json!({})), peer(json!({"id": "c.test"}))])),
+            "peers[1].secrets: a secret is also used for peer \"b.test\"",
+        ),
+        (
+            base(json!([peer(json!({"send": {"colour": 1}}))])),
+            "peers[0].send.colour: unknown setting",
+        ),
+    ];
+    for (config, want) in cases {
+        let err = Context::from_json(config.to_string().as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(want), "{err:?} should start with {want:?}");
+    }
+    assert!(Context::from_json(b"{")
+        .unwrap_err()
+        .to_string()
+        .starts_with("not valid JSON"));
+    assert!(Context::from_json(base(json!([peer(json!({}))])).to_string().as_bytes()).is_ok());
+}
