@@ -9,9 +9,12 @@
  *    usersync_result_message() describes any code.
  *  - Byte inputs are (const char *ptr, size_t len) pairs: they need not be NUL-terminated and may
  *    contain NUL bytes. ptr may be NULL only when len is 0. The library never keeps them.
- *  - Outputs go to a caller-owned buffer (char *out, size_t out_cap) with the written length in
- *    *out_len. Nothing is written, not even *out_len, unless the call returns USERSYNC_RESULT_OK.
- *    Outputs are not NUL-terminated. Size buffers with the matching *_len() function.
+ *  - Fixed-size outputs go to a caller-owned buffer (char *out, size_t out_cap) with the written
+ *    length in *out_len; size it with the matching *_len() function. Variable-size outputs (JSON
+ *    results) are allocated by the library as (char **out, size_t *out_len) and released with
+ *    usersync_bytes_free(*out, *out_len). Outputs are not NUL-terminated. Nothing is written,
+ *    not even *out_len, unless the call returns USERSYNC_RESULT_OK (the one documented
+ *    exception: usersync_context_new()'s error detail).
  *  - Objects created by a *_new() function are owned by the caller and released with the
  *    matching *_free(), which accepts NULL. They are immutable: one may be shared by threads.
  *  - A panic inside the library is caught and returned as USERSYNC_RESULT_PANIC.
@@ -100,9 +103,112 @@ typedef enum {
   USERSYNC_RESULT_ACTION_NOT_SENT = 415,
 } usersync_result;
 
+// One site's configuration: its id and URL, its peers with their link secrets and policies.
+// Create with usersync_context_new(), release with usersync_context_free(). Immutable: one
+// context may serve every thread of a host.
+typedef struct usersync_context usersync_context;
+
 // The secrets of one link (1 to 3; the first seals, all open) and a size limit.
 // Create with usersync_keyring_new(), release with usersync_keyring_free().
 typedef struct usersync_keyring usersync_keyring;
+
+// Creates a context from a JSON configuration (format in docs/protocol.md, "Configuration").
+// On success *out receives a context owned by the caller (usersync_context_free()). On
+// USERSYNC_RESULT_CONFIG_INVALID, and only then, a sentence naming the faulty field (e.g.
+// "peers[1].secrets[0]: …"; never a secret) is written to err (cut to err_cap bytes) with its
+// length in *err_len; err may be NULL with err_cap 0 when the detail is not wanted. The library
+// keeps no reference to config; the caller may wipe it after the call.
+//
+// # Safety
+// config readable for config_len bytes; out writable; err writable for err_cap bytes.
+usersync_result usersync_context_new(const char *config,
+                                     size_t config_len,
+                                     usersync_context **out,
+                                     char *err,
+                                     size_t err_cap,
+                                     size_t *err_len);
+
+// Releases a context and wipes its keys. NULL is a no-op. The context must not be used after.
+//
+// # Safety
+// ctx must be NULL or come from usersync_context_new() and not be freed already.
+void usersync_context_free(usersync_context *ctx);
+
+// Releases a buffer that the library allocated for an output (*out of usersync_build(),
+// usersync_open_action(), usersync_ticket_mint(), usersync_ticket_open()), wiping it first:
+// it may hold password hashes. Pass the length the library gave. NULL is a no-op.
+//
+// # Safety
+// ptr must be NULL or an output of this library with its length, not freed already.
+void usersync_bytes_free(char *ptr, size_t len);
+
+// Builds the sealed messages for one user event, JSON `{"act": …, "data": …}` (actions and
+// data as in docs/protocol.md; "login" is for tickets). peer (may be NULL with length 0)
+// restricts the output to that peer. On success *out receives a library-allocated JSON array
+// `[{"peer": id, "url": delivery URL, "message": envelope text}, …]` — one entry per peer whose
+// send policy takes the action, with only what that policy lets out; possibly `[]` — to be
+// released with usersync_bytes_free(*out, *out_len).
+//
+// # Safety
+// ctx from usersync_context_new(); inputs readable as sized; out and out_len writable.
+usersync_result usersync_build(const usersync_context *ctx,
+                               const char *event,
+                               size_t event_len,
+                               const char *peer,
+                               size_t peer_len,
+                               char **out,
+                               size_t *out_len);
+
+// Opens a server-to-server message from a peer; remote_ip is the request's source address as
+// text (checked against the peer's ip_allow; may be NULL with length 0 when unknown, which
+// fails any ip_allow). Every check of the protocol runs; each refusal has its own code. On
+// success *out receives a library-allocated JSON object `{"iss", "jti", "exp", "act", "data"}`
+// (plus `"dropped"` when the accept policy removed roles, meta keys or a pass_hash), released
+// with usersync_bytes_free(). The host must record (iss, jti) until exp, atomically with
+// applying the action, and answer a second use as a duplicate.
+//
+// # Safety
+// ctx from usersync_context_new(); inputs readable as sized; out and out_len writable.
+usersync_result usersync_open_action(const usersync_context *ctx,
+                                     const char *text,
+                                     size_t text_len,
+                                     const char *remote_ip,
+                                     size_t remote_ip_len,
+                                     char **out,
+                                     size_t *out_len);
+
+// Mints a single-use login ticket for a peer from JSON `{"peer", "login", "remember",
+// "sid"?, "return"?}`; a return URL must be on this site or a configured peer. On success *out
+// receives a library-allocated JSON object `{"peer", "url", "message"}` (the ticket), released
+// with usersync_bytes_free(). Keep tickets out of URLs that servers log: POST them.
+//
+// # Safety
+// ctx from usersync_context_new(); request readable as sized; out and out_len writable.
+usersync_result usersync_ticket_mint(const usersync_context *ctx,
+                                     const char *request,
+                                     size_t request_len,
+                                     char **out,
+                                     size_t *out_len);
+
+// Opens a login ticket carried by a browser. On success *out receives a library-allocated JSON
+// object `{"iss", "jti", "exp", "act": "login", "data": {"login", "remember", "sid"?,
+// "return"?}}` (the return URL normalised and checked against this site and its peers),
+// released with usersync_bytes_free(). The host must record (iss, jti) as for actions.
+//
+// # Safety
+// ctx from usersync_context_new(); text readable as sized; out and out_len writable.
+usersync_result usersync_ticket_open(const usersync_context *ctx,
+                                     const char *text,
+                                     size_t text_len,
+                                     char **out,
+                                     size_t *out_len);
+
+// Writes a random URL-safe nonce of len characters (16 to 256; else INVALID_ARGUMENT), each
+// carrying 6 bits from the OS CSPRNG, to the caller's buffer out (out_cap ≥ len).
+//
+// # Safety
+// out writable for out_cap bytes; out_len writable.
+usersync_result usersync_nonce(size_t len, char *out, size_t out_cap, size_t *out_len);
 
 // The default largest envelope text sealed or opened: 1 MiB (1048576 characters).
 size_t usersync_default_max_text_len(void);

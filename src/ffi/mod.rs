@@ -4,10 +4,12 @@
 //! unwinding into C or PHP), reads its arguments through [`input`] and writes its outputs
 //! through [`output`], so the NULL, length and "write only on success" rules live in one place.
 
+mod context;
 mod envelope;
 mod result;
 mod secret;
 
+pub use context::*;
 pub use envelope::*;
 pub use result::*;
 pub use secret::*;

@@ -1,0 +1,225 @@
+//! Contexts (a site and its peers), user-action messages, login tickets and nonces through the
+//! C ABI. Variable-size results are library-allocated JSON: see usersync_bytes_free().
+
+use super::{free, guard, input, store, usersync_result, Output};
+use crate::{nonce, Context, Error};
+use std::ffi::c_char;
+use zeroize::Zeroize;
+
+/// One site's configuration: its id and URL, its peers with their link secrets and policies.
+/// Create with usersync_context_new(), release with usersync_context_free(). Immutable: one
+/// context may serve every thread of a host.
+#[allow(non_camel_case_types)]
+pub struct usersync_context(Context);
+
+/// Hands `bytes` to the caller as a library allocation (`*out`, `*out_len`).
+///
+/// # Safety
+/// `out` and `out_len` must be writable (checked non-NULL by the caller first).
+unsafe fn give(bytes: Vec<u8>, out: *mut *mut c_char, out_len: *mut usize) {
+    let boxed = bytes.into_boxed_slice();
+    *out_len = boxed.len();
+    *out = Box::into_raw(boxed).cast::<c_char>();
+}
+
+/// Runs `f` for an entry point with a context and a library-allocated output.
+unsafe fn with_context(
+    ctx: *const usersync_context,
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+    f: impl FnOnce(&Context) -> Result<Vec<u8>, Error>,
+) -> usersync_result {
+    guard(|| {
+        let ctx = &ctx.as_ref().ok_or(Error::NullArgument)?.0;
+        if out.is_null() || out_len.is_null() {
+            return Err(Error::NullArgument);
+        }
+        let bytes = f(ctx)?;
+        give(bytes, out, out_len);
+        Ok(())
+    })
+}
+
+fn json(v: serde_json::Value) -> Vec<u8> {
+    serde_json::to_vec(&v).expect("a JSON value serialises")
+}
+
+/// Creates a context from a JSON configuration (format in docs/protocol.md, "Configuration").
+/// On success *out receives a context owned by the caller (usersync_context_free()). On
+/// USERSYNC_RESULT_CONFIG_INVALID, and only then, a sentence naming the faulty field (e.g.
+/// "peers[1].secrets[0]: …"; never a secret) is written to err (cut to err_cap bytes) with its
+/// length in *err_len; err may be NULL with err_cap 0 when the detail is not wanted. The library
+/// keeps no reference to config; the caller may wipe it after the call.
+///
+/// # Safety
+/// config readable for config_len bytes; out writable; err writable for err_cap bytes.
+#[no_mangle]
+pub unsafe extern "C" fn usersync_context_new(
+    config: *const c_char,
+    config_len: usize,
+    out: *mut *mut usersync_context,
+    err: *mut c_char,
+    err_cap: usize,
+    err_len: *mut usize,
+) -> usersync_result {
+    guard(|| {
+        if out.is_null() || (err.is_null() && err_cap != 0) || (err_cap != 0 && err_len.is_null()) {
+            return Err(Error::NullArgument);
+        }
+        match Context::from_json(input(config, config_len)?) {
+            Ok(ctx) => {
+                store(out, usersync_context(ctx));
+                Ok(())
+            }
+            Err(e) => {
+                if err_cap != 0 {
+                    let detail = e.to_string();
+                    let n = detail.len().min(err_cap);
+                    std::ptr::copy_nonoverlapping(detail.as_ptr(), err.cast::<u8>(), n);
+                    *err_len = n;
+                }
+                Err(Error::ConfigInvalid)
+            }
+        }
+    })
+}
+
+/// Releases a context and wipes its keys. NULL is a no-op. The context must not be used after.
+///
+/// # Safety
+/// ctx must be NULL or come from usersync_context_new() and not be freed already.
+#[no_mangle]
+pub unsafe extern "C" fn usersync_context_free(ctx: *mut usersync_context) {
+    free(ctx)
+}
+
+/// Releases a buffer that the library allocated for an output (*out of usersync_build(),
+/// usersync_open_action(), usersync_ticket_mint(), usersync_ticket_open()), wiping it first:
+/// it may hold password hashes. Pass the length the library gave. NULL is a no-op.
+///
+/// # Safety
+/// ptr must be NULL or an output of this library with its length, not freed already.
+#[no_mangle]
+pub unsafe extern "C" fn usersync_bytes_free(ptr: *mut c_char, len: usize) {
+    if !ptr.is_null() {
+        let mut boxed = Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr.cast::<u8>(), len));
+        boxed.zeroize();
+    }
+}
+
+/// Builds the sealed messages for one user event, JSON `{"act": …, "data": …}` (actions and
+/// data as in docs/protocol.md; "login" is for tickets). peer (may be NULL with length 0)
+/// restricts the output to that peer. On success *out receives a library-allocated JSON array
+/// `[{"peer": id, "url": delivery URL, "message": envelope text}, …]` — one entry per peer whose
+/// send policy takes the action, with only what that policy lets out; possibly `[]` — to be
+/// released with usersync_bytes_free(*out, *out_len).
+///
+/// # Safety
+/// ctx from usersync_context_new(); inputs readable as sized; out and out_len writable.
+#[no_mangle]
+pub unsafe extern "C" fn usersync_build(
+    ctx: *const usersync_context,
+    event: *const c_char,
+    event_len: usize,
+    peer: *const c_char,
+    peer_len: usize,
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+) -> usersync_result {
+    with_context(ctx, out, out_len, |ctx| {
+        let peer = match input(peer, peer_len)? {
+            [] => None,
+            p => Some(std::str::from_utf8(p).map_err(|_| Error::UnknownPeer)?),
+        };
+        let messages = ctx.build(input(event, event_len)?, peer)?;
+        Ok(json(messages.iter().map(|m| m.to_json()).collect()))
+    })
+}
+
+/// Opens a server-to-server message from a peer; remote_ip is the request's source address as
+/// text (checked against the peer's ip_allow; may be NULL with length 0 when unknown, which
+/// fails any ip_allow). Every check of the protocol runs; each refusal has its own code. On
+/// success *out receives a library-allocated JSON object `{"iss", "jti", "exp", "act", "data"}`
+/// (plus `"dropped"` when the accept policy removed roles, meta keys or a pass_hash), released
+/// with usersync_bytes_free(). The host must record (iss, jti) until exp, atomically with
+/// applying the action, and answer a second use as a duplicate.
+///
+/// # Safety
+/// ctx from usersync_context_new(); inputs readable as sized; out and out_len writable.
+#[no_mangle]
+pub unsafe extern "C" fn usersync_open_action(
+    ctx: *const usersync_context,
+    text: *const c_char,
+    text_len: usize,
+    remote_ip: *const c_char,
+    remote_ip_len: usize,
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+) -> usersync_result {
+    with_context(ctx, out, out_len, |ctx| {
+        let ip = std::str::from_utf8(input(remote_ip, remote_ip_len)?)
+            .ok()
+            .filter(|s| !s.is_empty());
+        Ok(json(ctx.open_action(input(text, text_len)?, ip)?.to_json()))
+    })
+}
+
+/// Mints a single-use login ticket for a peer from JSON `{"peer", "login", "remember",
+/// "sid"?, "return"?}`; a return URL must be on this site or a configured peer. On success *out
+/// receives a library-allocated JSON object `{"peer", "url", "message"}` (the ticket), released
+/// with usersync_bytes_free(). Keep tickets out of URLs that servers log: POST them.
+///
+/// # Safety
+/// ctx from usersync_context_new(); request readable as sized; out and out_len writable.
+#[no_mangle]
+pub unsafe extern "C" fn usersync_ticket_mint(
+    ctx: *const usersync_context,
+    request: *const c_char,
+    request_len: usize,
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+) -> usersync_result {
+    with_context(ctx, out, out_len, |ctx| {
+        Ok(json(
+            ctx.mint_ticket(input(request, request_len)?)?.to_json(),
+        ))
+    })
+}
+
+/// Opens a login ticket carried by a browser. On success *out receives a library-allocated JSON
+/// object `{"iss", "jti", "exp", "act": "login", "data": {"login", "remember", "sid"?,
+/// "return"?}}` (the return URL normalised and checked against this site and its peers),
+/// released with usersync_bytes_free(). The host must record (iss, jti) as for actions.
+///
+/// # Safety
+/// ctx from usersync_context_new(); text readable as sized; out and out_len writable.
+#[no_mangle]
+pub unsafe extern "C" fn usersync_ticket_open(
+    ctx: *const usersync_context,
+    text: *const c_char,
+    text_len: usize,
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+) -> usersync_result {
+    with_context(ctx, out, out_len, |ctx| {
+        Ok(json(ctx.open_ticket(input(text, text_len)?)?.to_json()))
+    })
+}
+
+/// Writes a random URL-safe nonce of len characters (16 to 256; else INVALID_ARGUMENT), each
+/// carrying 6 bits from the OS CSPRNG, to the caller's buffer out (out_cap ≥ len).
+///
+/// # Safety
+/// out writable for out_cap bytes; out_len writable.
+#[no_mangle]
+pub unsafe extern "C" fn usersync_nonce(
+    len: usize,
+    out: *mut c_char,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> usersync_result {
+    guard(|| {
+        let out = Output::new(out, out_cap, out_len)?;
+        out.write(nonce::nonce(len)?.as_bytes())
+    })
+}
