@@ -136,6 +136,7 @@ int main(int argc, char **argv) {
     test_envelope();
     test_vectors(vectors);
     test_threads();
+    test_context();
     printf("%d passed, %d failed\n", t_passed, t_failed);
     return t_failed == 0 ? 0 : 1;
 }

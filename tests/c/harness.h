@@ -39,5 +39,6 @@ void test_secret(void);
 void test_envelope(void);
 void test_vectors(const char *dir);
 void test_threads(void);
+void test_context(void);
 
 #endif
