@@ -433,3 +433,44 @@ mod vectors {
         }
     }
 }
+
+/// Property tests: any plaintext and associated data round-trip; any single-bit change of an
+/// envelope is refused.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ring() -> Keyring {
+        Keyring::new(&[LinkSecret::generate().unwrap()]).unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn round_trip(pt in proptest::collection::vec(any::<u8>(), 0..2048),
+                      aad in proptest::collection::vec(any::<u8>(), 0..128)) {
+            let k = ring();
+            let text = k.seal(&aad, &pt).unwrap();
+            prop_assert_eq!(k.open(&aad, text.as_bytes()).unwrap(), pt);
+        }
+
+        #[test]
+        fn any_bit_flip_is_refused(pt in proptest::collection::vec(any::<u8>(), 0..300),
+                                   pos in any::<prop::sample::Index>(), bit in 0u8..8) {
+            let k = ring();
+            let mut env = k.seal_bytes(b"aad", &pt).unwrap();
+            let i = pos.index(env.len());
+            env[i] ^= 1 << bit;
+            prop_assert!(k.open_bytes(b"aad", &env).is_err());
+            let text = base64url::encode(&env);
+            prop_assert!(k.open(b"aad", text.as_bytes()).is_err());
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics_or_opens(text in proptest::collection::vec(any::<u8>(), 0..400)) {
+            prop_assert!(ring().open(b"", &text).is_err());
+        }
+    }
+}

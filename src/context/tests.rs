@@ -707,3 +707,96 @@ fn configuration_errors_name_the_field() {
         .starts_with("not valid JSON"));
     assert!(Context::from_json(base(json!([peer(json!({}))])).to_string().as_bytes()).is_ok());
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn login() -> impl Strategy<Value = String> {
+        "[a-zA-Z0-9_.@-][a-zA-Z0-9 _.@-]{0,40}[a-zA-Z0-9_.@-]"
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever valid user a builds, b opens exactly what the policies let through.
+        #[test]
+        fn user_round_trip(login in login(), local in "[a-z0-9.]{1,20}",
+                           name in "\\PC{0,40}", city in proptest::collection::vec("\\PC{0,30}", 0..4)) {
+            let n = net();
+            let data = json!({"login": login, "email": format!("{local}@a.test"),
+                              "fields": {"display_name": name}, "roles": ["subscriber"],
+                              "meta": {"billing_city": city}});
+            let msg = to_b(&n, "update", data.clone());
+            let opened = open_b(&n, &msg).unwrap();
+            prop_assert_eq!(&opened.to_json()["data"], &data);
+        }
+
+        /// Any change of one character of a message is refused.
+        #[test]
+        fn any_character_change_is_refused(pos in any::<prop::sample::Index>(), c in "[A-Za-z0-9_-]") {
+            let n = net();
+            let msg = to_b(&n, "logout", json!({"login": "m"}));
+            let i = pos.index(msg.len());
+            let mut bytes = msg.clone().into_bytes();
+            bytes[i] = c.as_bytes()[0];
+            prop_assume!(bytes != msg.as_bytes());
+            prop_assert!(open_b(&n, std::str::from_utf8(&bytes).unwrap()).is_err());
+        }
+    }
+}
+
+/// The message vectors of `tests/vectors/`, made by an independent Python implementation.
+mod vectors {
+    use super::*;
+
+    fn load(name: &str) -> (Context, i64, Vec<Value>) {
+        let path = format!("{}/tests/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let ctx = Context::from_json(v["receiver_config"].to_string().as_bytes()).unwrap();
+        (
+            ctx,
+            v["now"].as_i64().unwrap(),
+            v["cases"].as_array().unwrap().clone(),
+        )
+    }
+
+    fn open(ctx: &Context, now: i64, case: &Value) -> Result<Opened, Error> {
+        let typ = match case["typ"].as_str().unwrap() {
+            "ticket" => MessageType::Ticket,
+            _ => MessageType::Action,
+        };
+        ctx.open_at(
+            typ,
+            case["envelope"].as_str().unwrap().as_bytes(),
+            case["remote_ip"].as_str(),
+            now,
+        )
+    }
+
+    #[test]
+    fn every_verify_vector_opens_to_its_expected_result() {
+        let (ctx, now, cases) = load("messages-verify.json");
+        assert!(cases.len() >= 10);
+        for case in cases {
+            let opened =
+                open(&ctx, now, &case).unwrap_or_else(|e| panic!("{}: {e:?}", case["desc"]));
+            assert_eq!(opened.to_json(), case["expected"], "{}", case["desc"]);
+        }
+    }
+
+    #[test]
+    fn every_invalid_vector_is_refused_with_its_reason() {
+        let (ctx, now, cases) = load("messages-invalid.json");
+        assert!(cases.len() >= 50);
+        for case in cases {
+            let err = open(&ctx, now, &case).unwrap_err();
+            assert_eq!(
+                err.name(),
+                case["error"].as_str().unwrap(),
+                "{}",
+                case["desc"]
+            );
+        }
+    }
+}
