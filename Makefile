@@ -6,14 +6,16 @@ CFLAGS_STRICT := -std=c99 -Wall -Wextra -Wpedantic -Werror -Iinclude
 C_TESTS := $(wildcard tests/c/*.c)
 C_LINK  := -L$(LIBDIR) -lusersync -lcjson -lpthread -Wl,-rpath,$(abspath $(LIBDIR))
 
+FUZZ_SECONDS ?= 30
+
 .PHONY: help deps build demo test check-header test-rust test-c test-c-sanitize test-c-valgrind \
-        check-php-ffi check-vectors lint bench bench-smoke clean
+        check-php-ffi check-vectors lint bench bench-smoke fuzz-smoke clean
 
 help:
 	@echo "make demo   - two sites exchange a user through one sealed link (the main job)"
 	@echo "make test   - every test: header check, lint, Rust, C (plain, ASan+UBSan, valgrind),"
-	@echo "              PHP FFI::cdef load, vector regeneration, benchmark smoke run"
-	@echo "make bench  - seal/open benchmark against OpenSSL (docs/benchmarks.md)"
+	@echo "              PHP FFI::cdef load, vector regeneration, benchmark and fuzz smoke runs"
+	@echo "make bench  - benchmarks: envelope vs OpenSSL, messages (docs/benchmarks.md)"
 
 build:
 	$(CARGO) build --release
@@ -27,7 +29,7 @@ deps:
 # check-header runs first: any later cargo build would regenerate the header it checks.
 test: deps
 	$(MAKE) --no-print-directory check-header lint test-rust test-c test-c-sanitize test-c-valgrind check-php-ffi \
-	    check-vectors bench-smoke
+	    check-vectors bench-smoke fuzz-smoke
 	@echo "make test: all checks passed"
 
 check-header:
@@ -72,9 +74,21 @@ check-vectors:
 
 bench:
 	$(CARGO) bench --bench envelope
+	$(CARGO) bench --bench messages
 
 bench-smoke:
 	$(CARGO) bench --bench envelope -- --quick
+	$(CARGO) bench --bench messages -- --quick
+
+# Each fuzz target for FUZZ_SECONDS (stable Rust: no sanitizer; the code under test is safe
+# Rust), open_claims from the committed seeds in a scratch corpus.
+fuzz-smoke:
+	@rm -rf build/fuzz-corpus && mkdir -p build/fuzz-corpus/open_message build/fuzz-corpus/open_claims
+	cp fuzz/corpus/open_claims/*.json build/fuzz-corpus/open_claims/
+	cd fuzz && cargo fuzz run --sanitizer none open_message ../build/fuzz-corpus/open_message \
+	    -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096
+	cd fuzz && cargo fuzz run --sanitizer none open_claims ../build/fuzz-corpus/open_claims \
+	    -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096
 
 clean:
 	$(CARGO) clean

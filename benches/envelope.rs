@@ -14,8 +14,10 @@ use openssl_sys as ossl;
 use sha2::Sha256;
 use std::hint::black_box;
 use std::ptr::null;
-use std::time::{Duration, Instant};
+use timing::time_per_call;
 use usersync::{Keyring, LinkSecret};
+
+mod timing;
 
 const AAD: &[u8] = b"usersync/v1|action|shop.example.com|blog.example.com";
 
@@ -156,40 +158,8 @@ impl OpenSsl {
     }
 }
 
-/// Median time per call of `f` over `rounds` batches of about `batch` each.
-fn time_per_call(rounds: usize, batch: Duration, mut f: impl FnMut()) -> f64 {
-    let mut n = 1u64;
-    loop {
-        let t = Instant::now();
-        for _ in 0..n {
-            f();
-        }
-        if t.elapsed() >= batch / 4 {
-            break;
-        }
-        n *= 2;
-    }
-    let n = n * 4;
-    let mut samples: Vec<f64> = (0..rounds)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..n {
-                f();
-            }
-            t.elapsed().as_nanos() as f64 / n as f64
-        })
-        .collect();
-    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    samples[rounds / 2]
-}
-
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
-    let (rounds, batch) = if quick {
-        (3, Duration::from_millis(2))
-    } else {
-        (21, Duration::from_millis(40))
-    };
+    let (quick, rounds, batch) = timing::settings();
 
     let raw: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(11));
     let secret_text = format!("usk1_{}", usersync::base64url::encode(&raw));

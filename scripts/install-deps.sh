@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a Debian machine (as root), skipping what is present:
 # the C compiler and cJSON for the C header tests, valgrind, PHP with FFI, OpenSSL headers for
-# the benchmark baseline, Python's cryptography for the vector generator, rustfmt and clippy.
+# the benchmark baseline, Python's cryptography for the vector generator, rustfmt, clippy and
+# cargo-fuzz.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
-packages=(gcc make pkg-config libssl-dev libcjson-dev valgrind php8.2-cli)
+packages=(gcc g++ make pkg-config libssl-dev libcjson-dev valgrind php8.2-cli)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -17,3 +18,4 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 python3 -c 'import cryptography' 2>/dev/null || python3 -m pip install -q cryptography
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --version 0.13.2 --locked
