@@ -49,5 +49,25 @@ check($ffi->usersync_result_name($code) === 'authentication_failed', 'result nam
 $ffi->usersync_keyring_free($ring);
 $ffi->usersync_keyring_free(null);
 
+// A context and a library-allocated JSON result, freed by the library.
+$config = json_encode(['site_id' => 'a.test', 'url' => 'https://a.test', 'peers' => [[
+    'id' => 'b.test', 'url' => 'https://b.test', 'secrets' => [$secretText],
+    'send' => ['actions' => ['update']],
+]]]);
+$ctx = $ffi->new('usersync_context*');
+check($ffi->usersync_context_new($config, strlen($config), FFI::addr($ctx), null, 0, null) === 0, 'context_new');
+$event = '{"act":"update","data":{"login":"alice","email":"alice@a.test"}}';
+$out = $ffi->new('char*');
+check($ffi->usersync_build($ctx, $event, strlen($event), null, 0, FFI::addr($out), FFI::addr($len)) === 0, 'build');
+$built = json_decode(FFI::string($out, $len->cdata), true);
+$ffi->usersync_bytes_free($out, $len->cdata);
+check(is_array($built) && count($built) === 1 && $built[0]['peer'] === 'b.test', 'build result as JSON');
+$bad = str_replace('"usk1_', '"usk1_x', $config);
+$err = FFI::new('char[200]');
+$refused = $ffi->new('usersync_context*');
+$code = $ffi->usersync_context_new($bad, strlen($bad), FFI::addr($refused), $err, 200, FFI::addr($len));
+check($code === $ffi->USERSYNC_RESULT_CONFIG_INVALID && str_starts_with(FFI::string($err, $len->cdata), 'peers[0].secrets[0]'), 'config error detail');
+$ffi->usersync_context_free($ctx);
+
 echo "php FFI::cdef check: $passed passed, $failed failed\n";
 exit($failed === 0 ? 0 : 1);
