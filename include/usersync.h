@@ -23,6 +23,7 @@
 #ifndef USERSYNC_H
 #define USERSYNC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -101,7 +102,25 @@ typedef enum {
   USERSYNC_RESULT_RETURN_URL_REFUSED = 414,
   // This site's send policy for the peer does not include the action.
   USERSYNC_RESULT_ACTION_NOT_SENT = 415,
+  // Not a WordPress auth cookie (login|expiration|token|hmac).
+  USERSYNC_RESULT_WP_COOKIE_MALFORMED = 500,
+  // The WordPress auth cookie has expired.
+  USERSYNC_RESULT_WP_COOKIE_EXPIRED = 501,
+  // The WordPress auth cookie does not verify.
+  USERSYNC_RESULT_WP_COOKIE_INVALID = 502,
+  // The WordPress nonce is invalid or too old.
+  USERSYNC_RESULT_WP_NONCE_INVALID = 503,
 } usersync_result;
+
+// The cookie schemes, for the `scheme` arguments below (passed as uint32_t).
+typedef enum {
+  // `wordpress_<hash>`: the admin cookie over plain HTTP.
+  USERSYNC_WP_SCHEME_AUTH = 0,
+  // `wordpress_sec_<hash>`: the admin cookie over HTTPS.
+  USERSYNC_WP_SCHEME_SECURE_AUTH = 1,
+  // `wordpress_logged_in_<hash>`: the front-end cookie.
+  USERSYNC_WP_SCHEME_LOGGED_IN = 2,
+} usersync_wp_scheme;
 
 // One site's configuration: its id and URL, its peers with their link secrets and policies.
 // Create with usersync_context_new(), release with usersync_context_free(). Immutable: one
@@ -111,6 +130,10 @@ typedef struct usersync_context usersync_context;
 // The secrets of one link (1 to 3; the first seals, all open) and a size limit.
 // Create with usersync_keyring_new(), release with usersync_keyring_free().
 typedef struct usersync_keyring usersync_keyring;
+
+// One WordPress site's keys and salts, site URL and version. Create with usersync_wp_new(),
+// release with usersync_wp_free(). Immutable: share it across threads.
+typedef struct usersync_wp usersync_wp;
 
 // Creates a context from a JSON configuration (format in docs/protocol.md, "Configuration").
 // On success *out receives a context owned by the caller (usersync_context_free()). On
@@ -302,5 +325,135 @@ usersync_result usersync_secret_generate(char *out, size_t out_cap, size_t *out_
 // # Safety
 // text must be readable for text_len bytes (NULL only when text_len is 0).
 usersync_result usersync_secret_check(const char *text, size_t text_len);
+
+// Creates a WordPress site handle from JSON `{"salts": {"AUTH_KEY": …, "AUTH_SALT": …,
+// "SECURE_AUTH_KEY": …, "SECURE_AUTH_SALT": …, "LOGGED_IN_KEY": …, "LOGGED_IN_SALT": …,
+// "NONCE_KEY": …, "NONCE_SALT": …}, "siteurl": "https://…", "wp_version": "6.8.12",
+// "nonce_life": 86400}` (nonce_life optional). Errors, ownership and the err buffer as for
+// usersync_context_new(): on USERSYNC_RESULT_CONFIG_INVALID only, a sentence naming the field
+// (never a secret) goes to err.
+//
+// # Safety
+// config readable for config_len bytes; out writable; err writable for err_cap bytes.
+usersync_result usersync_wp_new(const char *config,
+                                size_t config_len,
+                                usersync_wp **out,
+                                char *err,
+                                size_t err_cap,
+                                size_t *err_len);
+
+// Releases a WordPress site handle and wipes its salts. NULL is a no-op.
+//
+// # Safety
+// wp must be NULL or come from usersync_wp_new() and not be freed already.
+void usersync_wp_free(usersync_wp *wp);
+
+// The site's cookie names as a library-allocated JSON object `{"auth": "wordpress_<md5 of
+// siteurl>", "secure_auth": "wordpress_sec_…", "logged_in": "wordpress_logged_in_…", "test":
+// "wordpress_test_cookie"}`, released with usersync_bytes_free().
+//
+// # Safety
+// wp from usersync_wp_new(); out and out_len writable.
+usersync_result usersync_wp_cookie_names(const usersync_wp *wp, char **out, size_t *out_len);
+
+// Makes the auth cookie value core would set (`login|expiration|token|hmac`) for scheme
+// (usersync_wp_scheme), the user's login and password hash (user_pass), an expiration (unix
+// seconds) and a session token (see usersync_wp_session_token(); store its verifier in the
+// user's session_tokens as core does). On success *out receives the library-allocated value,
+// released with usersync_bytes_free(). INVALID_ARGUMENT for an empty login or token, a '|' in
+// either, or a negative expiration.
+//
+// # Safety
+// wp from usersync_wp_new(); inputs readable as sized; out and out_len writable.
+usersync_result usersync_wp_cookie_generate(const usersync_wp *wp,
+                                            uint32_t scheme_code,
+                                            const char *login,
+                                            size_t login_len,
+                                            const char *pass_hash,
+                                            size_t pass_hash_len,
+                                            int64_t expiration,
+                                            const char *token,
+                                            size_t token_len,
+                                            char **out,
+                                            size_t *out_len);
+
+// Parses a cookie value without checking it, so the host can look its user up: on success
+// *out receives a library-allocated JSON object `{"login", "expiration", "token", "verifier"}`
+// (verifier = the session token's SHA-256, as stored in session_tokens), released with
+// usersync_bytes_free(). WP_COOKIE_MALFORMED for anything but `login|digits|token|64 hex`.
+//
+// # Safety
+// cookie readable as sized; out and out_len writable.
+usersync_result usersync_wp_cookie_parse(const char *cookie,
+                                         size_t cookie_len,
+                                         char **out,
+                                         size_t *out_len);
+
+// Validates a cookie as wp_validate_auth_cookie() does, given the password hash (user_pass) of
+// the user its login names: OK, WP_COOKIE_MALFORMED, WP_COOKIE_EXPIRED (past its expiration,
+// or past the grace hour core gives POST and Ajax requests when grace is true) or
+// WP_COOKIE_INVALID (wrong HMAC: another scheme, site, user or password). The host then checks
+// the token's verifier against the user's session_tokens, as core does.
+//
+// # Safety
+// wp from usersync_wp_new(); inputs readable as sized.
+usersync_result usersync_wp_cookie_validate(const usersync_wp *wp,
+                                            uint32_t scheme_code,
+                                            const char *cookie,
+                                            size_t cookie_len,
+                                            const char *pass_hash,
+                                            size_t pass_hash_len,
+                                            bool grace);
+
+// Characters in a session token: 43.
+size_t usersync_wp_session_token_len(void);
+
+// Writes a new session token (43 letters and digits from the OS CSPRNG, like core's) to out.
+//
+// # Safety
+// out writable for out_cap bytes; out_len writable.
+usersync_result usersync_wp_session_token(char *out, size_t out_cap, size_t *out_len);
+
+// Writes the session token's verifier, the 64 hex characters of its SHA-256 that core keys
+// session_tokens by, to out (out_cap ≥ 64).
+//
+// # Safety
+// token readable as sized; out writable for out_cap bytes; out_len writable.
+usersync_result usersync_wp_session_verifier(const char *token,
+                                             size_t token_len,
+                                             char *out,
+                                             size_t out_cap,
+                                             size_t *out_len);
+
+// Writes the 10-character nonce wp_create_nonce() makes for action, user id uid (0 when
+// logged out) and the session token of the user's logged-in cookie (empty when none) to out
+// (out_cap ≥ 10).
+//
+// # Safety
+// wp from usersync_wp_new(); inputs readable as sized; out writable for out_cap bytes.
+usersync_result usersync_wp_nonce_create(const usersync_wp *wp,
+                                         const char *action,
+                                         size_t action_len,
+                                         int64_t uid,
+                                         const char *token,
+                                         size_t token_len,
+                                         char *out,
+                                         size_t out_cap,
+                                         size_t *out_len);
+
+// Verifies a nonce as wp_verify_nonce() does: OK with *age = 1 (made in the current half of
+// the nonce life) or 2 (the half before), else WP_NONCE_INVALID.
+//
+// # Safety
+// wp from usersync_wp_new(); inputs readable as sized; age writable.
+usersync_result usersync_wp_nonce_verify(const usersync_wp *wp,
+                                         const char *nonce,
+                                         size_t nonce_len,
+                                         const char *action,
+                                         size_t action_len,
+                                         int64_t uid,
+                                         const char *token,
+                                         size_t token_len,
+                                         uint32_t *age);
 
 #endif  /* USERSYNC_H */

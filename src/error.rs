@@ -55,6 +55,12 @@ pub enum Error {
     PassHashFormat = 413,
     ReturnUrlRefused = 414,
     ActionNotSent = 415,
+
+    // WordPress cookies and nonces (500–599)
+    WpCookieMalformed = 500,
+    WpCookieExpired = 501,
+    WpCookieInvalid = 502,
+    WpNonceInvalid = 503,
 }
 
 impl Error {
@@ -95,6 +101,10 @@ impl Error {
         Error::PassHashFormat,
         Error::ReturnUrlRefused,
         Error::ActionNotSent,
+        Error::WpCookieMalformed,
+        Error::WpCookieExpired,
+        Error::WpCookieInvalid,
+        Error::WpNonceInvalid,
     ];
 
     /// The stable numeric code.
@@ -150,6 +160,10 @@ impl Error {
             Error::PassHashFormat => c"pass_hash_format",
             Error::ReturnUrlRefused => c"return_url_refused",
             Error::ActionNotSent => c"action_not_sent",
+            Error::WpCookieMalformed => c"wp_cookie_malformed",
+            Error::WpCookieExpired => c"wp_cookie_expired",
+            Error::WpCookieInvalid => c"wp_cookie_invalid",
+            Error::WpNonceInvalid => c"wp_nonce_invalid",
         }
     }
 
@@ -197,6 +211,10 @@ impl Error {
             Error::PassHashFormat => c"pass_hash is not a recognised password hash format: passwords travel as hashes only",
             Error::ReturnUrlRefused => c"the return URL is not on this site or a configured peer (same scheme, host and port)",
             Error::ActionNotSent => c"this site's send policy for that peer does not include this action: add it to the peer's send.actions if intended",
+            Error::WpCookieMalformed => c"not a WordPress auth cookie (login|expiration|token|hmac)",
+            Error::WpCookieExpired => c"the WordPress auth cookie has expired",
+            Error::WpCookieInvalid => c"the WordPress auth cookie does not verify (other scheme, salts, user or password)",
+            Error::WpNonceInvalid => c"the WordPress nonce is invalid or older than the nonce life",
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod origin;
 pub mod pass_hash;
 pub mod policy;
 pub mod secret;
+pub mod wordpress;
 
 pub use context::{Context, Opened, Outgoing};
 pub use envelope::Keyring;

@@ -57,7 +57,8 @@ pub struct Context {
     by_kid: HashMap<KeyId, usize>,
 }
 
-fn now() -> i64 {
+/// The system clock in unix seconds: the only clock outside tests.
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)

@@ -2,6 +2,7 @@
 //! C ABI. Variable-size results are library-allocated JSON: see usersync_bytes_free().
 
 use super::{free, guard, input, store, usersync_result, Output};
+use crate::config::ConfigError;
 use crate::{nonce, Context, Error};
 use std::ffi::c_char;
 use zeroize::Zeroize;
@@ -16,7 +17,7 @@ pub struct usersync_context(Context);
 ///
 /// # Safety
 /// `out` and `out_len` must be writable (checked non-NULL by the caller first).
-unsafe fn give(bytes: Vec<u8>, out: *mut *mut c_char, out_len: *mut usize) {
+pub(super) unsafe fn give(bytes: Vec<u8>, out: *mut *mut c_char, out_len: *mut usize) {
     let boxed = bytes.into_boxed_slice();
     *out_len = boxed.len();
     *out = Box::into_raw(boxed).cast::<c_char>();
@@ -63,25 +64,63 @@ pub unsafe extern "C" fn usersync_context_new(
     err_len: *mut usize,
 ) -> usersync_result {
     guard(|| {
-        if out.is_null() || (err.is_null() && err_cap != 0) || (err_cap != 0 && err_len.is_null()) {
+        if out.is_null() {
             return Err(Error::NullArgument);
         }
-        match Context::from_json(input(config, config_len)?) {
-            Ok(ctx) => {
-                store(out, usersync_context(ctx));
-                Ok(())
-            }
-            Err(e) => {
-                if err_cap != 0 {
-                    let detail = e.to_string();
-                    let n = detail.len().min(err_cap);
-                    std::ptr::copy_nonoverlapping(detail.as_ptr(), err.cast::<u8>(), n);
-                    *err_len = n;
-                }
-                Err(Error::ConfigInvalid)
-            }
-        }
+        let ctx = with_config_error(err, err_cap, err_len, || {
+            Context::from_json(input(config, config_len)?).map_err(Into::into)
+        })?;
+        store(out, usersync_context(ctx));
+        Ok(())
     })
+}
+
+/// Why a constructor from configuration failed: a plain error, or a configuration refusal
+/// whose detail (naming the field) goes to the caller's err buffer.
+pub(super) enum Failure {
+    Code(Error),
+    Config(ConfigError),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Code(e)
+    }
+}
+
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Self {
+        Failure::Config(e)
+    }
+}
+
+/// Runs a constructor; on a configuration refusal writes its detail to `err` (cut to
+/// `err_cap`; nothing when `err_cap` is 0) and returns `ConfigInvalid`.
+///
+/// # Safety
+/// `err` writable for `err_cap` bytes and `err_len` writable when `err_cap` is not 0.
+pub(super) unsafe fn with_config_error<T>(
+    err: *mut c_char,
+    err_cap: usize,
+    err_len: *mut usize,
+    build: impl FnOnce() -> Result<T, Failure>,
+) -> Result<T, Error> {
+    if (err.is_null() || err_len.is_null()) && err_cap != 0 {
+        return Err(Error::NullArgument);
+    }
+    match build() {
+        Ok(value) => Ok(value),
+        Err(Failure::Code(e)) => Err(e),
+        Err(Failure::Config(detail)) => {
+            if err_cap != 0 {
+                let detail = detail.to_string();
+                let n = detail.len().min(err_cap);
+                std::ptr::copy_nonoverlapping(detail.as_ptr(), err.cast::<u8>(), n);
+                *err_len = n;
+            }
+            Err(Error::ConfigInvalid)
+        }
+    }
 }
 
 /// Releases a context and wipes its keys. NULL is a no-op. The context must not be used after.

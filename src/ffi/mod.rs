@@ -8,11 +8,13 @@ mod context;
 mod envelope;
 mod result;
 mod secret;
+mod wordpress;
 
 pub use context::*;
 pub use envelope::*;
 pub use result::*;
 pub use secret::*;
+pub use wordpress::*;
 
 use crate::Error;
 use std::ffi::c_char;

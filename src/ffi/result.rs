@@ -81,6 +81,14 @@ pub enum usersync_result {
     ReturnUrlRefused = 414,
     /// This site's send policy for the peer does not include the action.
     ActionNotSent = 415,
+    /// Not a WordPress auth cookie (login|expiration|token|hmac).
+    WpCookieMalformed = 500,
+    /// The WordPress auth cookie has expired.
+    WpCookieExpired = 501,
+    /// The WordPress auth cookie does not verify.
+    WpCookieInvalid = 502,
+    /// The WordPress nonce is invalid or too old.
+    WpNonceInvalid = 503,
 }
 
 impl From<Error> for usersync_result {
@@ -121,6 +129,10 @@ impl From<Error> for usersync_result {
             Error::PassHashFormat => usersync_result::PassHashFormat,
             Error::ReturnUrlRefused => usersync_result::ReturnUrlRefused,
             Error::ActionNotSent => usersync_result::ActionNotSent,
+            Error::WpCookieMalformed => usersync_result::WpCookieMalformed,
+            Error::WpCookieExpired => usersync_result::WpCookieExpired,
+            Error::WpCookieInvalid => usersync_result::WpCookieInvalid,
+            Error::WpNonceInvalid => usersync_result::WpNonceInvalid,
         }
     }
 }
