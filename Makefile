@@ -9,7 +9,7 @@ C_LINK  := -L$(LIBDIR) -lusersync -lcjson -lpthread -Wl,-rpath,$(abspath $(LIBDI
 FUZZ_SECONDS ?= 30
 
 .PHONY: help deps build demo test check-header test-rust test-c test-c-sanitize test-c-valgrind \
-        check-php-ffi check-vectors lint bench bench-smoke fuzz-smoke clean
+        check-php-ffi check-vectors test-wordpress lint bench bench-smoke bench-wordpress fuzz-smoke clean
 
 help:
 	@echo "make demo   - two sites exchange a user through one sealed link (the main job)"
@@ -29,7 +29,7 @@ deps:
 # check-header runs first: any later cargo build would regenerate the header it checks.
 test: deps
 	$(MAKE) --no-print-directory check-header lint test-rust test-c test-c-sanitize test-c-valgrind check-php-ffi \
-	    check-vectors bench-smoke fuzz-smoke
+	    check-vectors test-wordpress bench-smoke fuzz-smoke
 	@echo "make test: all checks passed"
 
 check-header:
@@ -72,13 +72,22 @@ check-vectors:
 	diff -r --exclude=generate.py build/vectors tests/vectors && \
 	    echo "tests/vectors/*.json are exactly what tests/vectors/generate.py makes"
 
+# Cookies and nonces against real WordPress 6.8 and 6.1 (MariaDB + Debian's WordPress).
+test-wordpress: build
+	bash tests/wordpress/run-cookies.sh
+
 bench:
 	$(CARGO) bench --bench envelope
 	$(CARGO) bench --bench messages
+	bash benches/wordpress-cookies.sh
+
+bench-wordpress: build
+	bash benches/wordpress-cookies.sh
 
 bench-smoke:
 	$(CARGO) bench --bench envelope -- --quick
 	$(CARGO) bench --bench messages -- --quick
+	bash benches/wordpress-cookies.sh --quick
 
 # Each fuzz target for FUZZ_SECONDS (stable Rust: no sanitizer; the code under test is safe
 # Rust), open_claims from the committed seeds in a scratch corpus.

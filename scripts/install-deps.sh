@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a Debian machine (as root), skipping what is present:
-# the C compiler and cJSON for the C header tests, valgrind, PHP with FFI, OpenSSL headers for
+# the C compiler and cJSON for the C header tests, valgrind, PHP with FFI and the extensions
+# WordPress uses, MariaDB for real WordPress sites, OpenSSL headers for
 # the benchmark baseline, Python's cryptography for the vector generator, rustfmt, clippy and
 # cargo-fuzz.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
-packages=(gcc g++ make pkg-config libssl-dev libcjson-dev valgrind php8.2-cli)
+packages=(gcc g++ make pkg-config libssl-dev libcjson-dev valgrind php8.2-cli php8.2-mysql php8.2-xml
+          php8.2-mbstring php8.2-curl php8.2-gd php8.2-intl mariadb-server mariadb-client)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

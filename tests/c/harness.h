@@ -40,5 +40,6 @@ void test_envelope(void);
 void test_vectors(const char *dir);
 void test_threads(void);
 void test_context(void);
+void test_wordpress(const char *dir);
 
 #endif
