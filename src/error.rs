@@ -193,7 +193,7 @@ impl Error {
             Error::MalformedEnvelope => c"the message is too short or its length is not that of a usersync envelope",
             Error::UnsupportedVersion => c"the message has an unsupported protocol version",
             Error::AuthenticationFailed => c"authentication failed",
-            Error::ConfigInvalid => c"the usersync configuration is invalid (the detail names the field)",
+            Error::ConfigInvalid => c"invalid usersync configuration",
             Error::UnknownPeer => c"no peer with this id is configured",
             Error::MalformedJson => c"the message or input is not a UTF-8 JSON object within the size and depth limits",
             Error::ClaimsInvalid => c"the message claims are missing, mistyped or unknown (v, typ, iss, aud, iat, exp, jti, act, data)",

@@ -1,0 +1,90 @@
+<?php
+declare(strict_types=1);
+
+namespace Usersync;
+
+/**
+ * One site and its peers (configuration format: docs/protocol.md §13). Builds the sealed
+ * messages for a user event, opens what peers send with every check of the protocol, and mints
+ * and opens login tickets. Create one per process and keep it.
+ */
+final class Context
+{
+    private Library $lib;
+    private \FFI\CData $handle;
+
+    /**
+     * @param array|string $config the configuration, as an array or JSON text
+     * @throws ConfigException whose message names the faulty field
+     */
+    public function __construct(array|string $config)
+    {
+        $this->lib = Library::get();
+        $json = is_array($config) ? json_encode($config, JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES) : $config;
+        $ffi = $this->lib->ffi;
+        $this->handle = $this->lib->construct(
+            'usersync_context',
+            static fn($out, $err, $cap, $len) => $ffi->usersync_context_new($json, strlen($json), $out, $err, $cap, $len),
+        );
+    }
+
+    /**
+     * The sealed messages for one event, `['act' => …, 'data' => […]]`, one per peer whose send
+     * policy takes it (or only for $peer): a list of `['peer' => id, 'url' => …, 'message' => …]`.
+     * @throws MessageRefused for an event that must not leave (e.g. a plaintext password)
+     */
+    public function build(array $event, ?string $peer = null): array
+    {
+        $json = json_encode($event, JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
+        $ffi = $this->lib->ffi;
+        return $this->lib->allocatedJson(
+            fn($out, $len) => $ffi->usersync_build($this->handle, $json, strlen($json), $peer, $peer === null ? 0 : strlen($peer), $out, $len),
+        );
+    }
+
+    /**
+     * Opens a message from a peer; $remoteIp is the request's source address. Returns
+     * `['iss', 'jti', 'exp', 'act', 'data', 'dropped'?]`: record (iss, jti) until exp in the
+     * transaction that applies the action, and treat a second use as a duplicate.
+     * @throws EnvelopeException|MessageRefused with the reason code
+     */
+    public function openAction(string $text, ?string $remoteIp): array
+    {
+        $ffi = $this->lib->ffi;
+        return $this->lib->allocatedJson(
+            fn($out, $len) => $ffi->usersync_open_action($this->handle, $text, strlen($text), $remoteIp, $remoteIp === null ? 0 : strlen($remoteIp), $out, $len),
+        );
+    }
+
+    /**
+     * A login ticket for a peer: `['peer' => …, 'login' => …, 'remember' => bool, 'sid'?, 'return'?]`
+     * in, `['peer', 'url', 'message']` out.
+     */
+    public function mintTicket(array $request): array
+    {
+        $json = json_encode($request, JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
+        $ffi = $this->lib->ffi;
+        return $this->lib->allocatedJson(
+            fn($out, $len) => $ffi->usersync_ticket_mint($this->handle, $json, strlen($json), $out, $len),
+        );
+    }
+
+    /** Opens a login ticket carried by a browser; the result is shaped like openAction()'s. */
+    public function openTicket(string $text): array
+    {
+        $ffi = $this->lib->ffi;
+        return $this->lib->allocatedJson(
+            fn($out, $len) => $ffi->usersync_ticket_open($this->handle, $text, strlen($text), $out, $len),
+        );
+    }
+
+    public function __destruct()
+    {
+        $this->lib->ffi->usersync_context_free($this->handle);
+    }
+
+    public function __clone()
+    {
+        throw new \LogicException('a Context cannot be cloned');
+    }
+}

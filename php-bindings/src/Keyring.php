@@ -1,0 +1,61 @@
+<?php
+declare(strict_types=1);
+
+namespace Usersync;
+
+/**
+ * The secrets of one link (1 to 3; the first seals, all open) for sealing and opening envelopes
+ * with associated data. Messages between sites use Context, which builds the associated data
+ * itself; a Keyring is for hosts that need the envelope alone.
+ */
+final class Keyring
+{
+    private Library $lib;
+    private \FFI\CData $handle;
+
+    /**
+     * @param string|list<string> $secrets "usk1_…" secrets, or a comma-separated list
+     * @param int $maxTextLength largest envelope text sealed or opened (0: 1 MiB)
+     * @throws ConfigException
+     */
+    public function __construct(string|array $secrets, int $maxTextLength = 0)
+    {
+        $this->lib = Library::get();
+        $list = is_array($secrets) ? implode(',', $secrets) : $secrets;
+        $ffi = $this->lib->ffi;
+        $this->handle = $this->lib->construct(
+            'usersync_keyring',
+            static fn($out) => $ffi->usersync_keyring_new($list, strlen($list), $maxTextLength, $out),
+        );
+    }
+
+    /** Seals $plaintext with associated data $aad; returns the envelope text. */
+    public function seal(string $aad, string $plaintext): string
+    {
+        $ffi = $this->lib->ffi;
+        return $this->lib->intoBuffer(
+            $ffi->usersync_sealed_text_len(strlen($plaintext)),
+            fn($out, $cap, $len) => $ffi->usersync_seal($this->handle, $aad, strlen($aad), $plaintext, strlen($plaintext), $out, $cap, $len),
+        );
+    }
+
+    /** Opens an envelope text sealed with $aad. @throws EnvelopeException */
+    public function open(string $aad, string $text): string
+    {
+        $ffi = $this->lib->ffi;
+        return $this->lib->intoBuffer(
+            $ffi->usersync_opened_max_len(strlen($text)),
+            fn($out, $cap, $len) => $ffi->usersync_open($this->handle, $aad, strlen($aad), $text, strlen($text), $out, $cap, $len),
+        );
+    }
+
+    public function __destruct()
+    {
+        $this->lib->ffi->usersync_keyring_free($this->handle);
+    }
+
+    public function __clone()
+    {
+        throw new \LogicException('a Keyring cannot be cloned');
+    }
+}
