@@ -9,7 +9,8 @@ C_LINK  := -L$(LIBDIR) -lusersync -lcjson -lpthread -Wl,-rpath,$(abspath $(LIBDI
 FUZZ_SECONDS ?= 30
 
 .PHONY: help deps build demo test check-header test-rust test-c test-c-sanitize test-c-valgrind \
-        check-php-ffi check-vectors test-wordpress lint bench bench-smoke bench-wordpress fuzz-smoke clean
+        check-php-ffi test-php check-vectors test-wordpress lint bench bench-smoke bench-wordpress bench-php \
+        fuzz-smoke clean
 
 help:
 	@echo "make demo   - two sites exchange a user through one sealed link (the main job)"
@@ -29,7 +30,7 @@ deps:
 # check-header runs first: any later cargo build would regenerate the header it checks.
 test: deps
 	$(MAKE) --no-print-directory check-header lint test-rust test-c test-c-sanitize test-c-valgrind check-php-ffi \
-	    check-vectors test-wordpress bench-smoke fuzz-smoke
+	    test-php check-vectors test-wordpress bench-smoke fuzz-smoke
 	@echo "make test: all checks passed"
 
 check-header:
@@ -66,6 +67,9 @@ test-c-valgrind: build/c-tests
 check-php-ffi: build
 	php tests/php/ffi_cdef_check.php $(abspath $(LIBDIR))/libusersync.so
 
+test-php: build
+	phpunit -c php-bindings/phpunit.xml
+
 check-vectors:
 	@rm -rf build/vectors && mkdir -p build/vectors
 	python3 tests/vectors/generate.py --out build/vectors
@@ -80,6 +84,12 @@ bench:
 	$(CARGO) bench --bench envelope
 	$(CARGO) bench --bench messages
 	bash benches/wordpress-cookies.sh
+	php php-bindings/bench/envelope.php
+	bash benches/php-fpm-load.sh
+
+bench-php: build
+	php php-bindings/bench/envelope.php
+	bash benches/php-fpm-load.sh
 
 bench-wordpress: build
 	bash benches/wordpress-cookies.sh
@@ -88,6 +98,8 @@ bench-smoke:
 	$(CARGO) bench --bench envelope -- --quick
 	$(CARGO) bench --bench messages -- --quick
 	bash benches/wordpress-cookies.sh --quick
+	php php-bindings/bench/envelope.php --quick
+	bash benches/php-fpm-load.sh --quick
 
 # Each fuzz target for FUZZ_SECONDS (stable Rust: no sanitizer; the code under test is safe
 # Rust), open_claims from the committed seeds in a scratch corpus.

@@ -11,8 +11,9 @@ use FFI;
  *
  * Loading, in order:
  *  1. preload mode — the header was loaded at server start with `ffi.preload` (see
- *     bin/usersync-preload-header); FFI::scope('USERSYNC') then costs microseconds per request
- *     and works with the production default `ffi.enable=preload`;
+ *     bin/usersync-preload-header) and these classes with `opcache.preload` (preload.php), as
+ *     the production default `ffi.enable=preload` requires; FFI::scope('USERSYNC') then costs
+ *     microseconds per request;
  *  2. `FFI::cdef` of the header, once per process, where FFI is enabled (`ffi.enable=1`, or the
  *     command line).
  * The library file is taken from: the constant or environment variable USERSYNC_LIBRARY; the
@@ -49,24 +50,25 @@ final class Library
      */
     public static function load(?string $library = null, string $expectedVersion = self::VERSION): self
     {
-        if (!extension_loaded('ffi')) {
-            throw new LibraryUnavailable(
-                "PHP's FFI extension is not loaded. On Debian it ships in php8.2-common: check that "
-                . 'the ffi extension is enabled (php --ri ffi; mods-available/ffi.ini).'
-            );
-        }
-        $enable = strtolower((string) ini_get('ffi.enable'));
         $ffi = null;
         $mode = 'cdef';
         $path = '';
-        if ($library === null && $enable !== '0' && $enable !== 'off' && $enable !== 'false') {
+        if ($library === null && class_exists(FFI::class, false)) {
             try {
+                // Preload mode first: the common production path, and the cheapest.
                 $ffi = FFI::scope(self::SCOPE);
                 $mode = 'preload';
                 $path = '(preloaded)';
             } catch (\Throwable) {
-                // Not preloaded: fall through to FFI::cdef.
+                // Not preloaded (or FFI restricted here): fall through to FFI::cdef.
             }
+        }
+        $enable = strtolower((string) ini_get('ffi.enable'));
+        if ($ffi === null && !extension_loaded('ffi')) {
+            throw new LibraryUnavailable(
+                "PHP's FFI extension is not loaded. On Debian it ships in php8.2-common: check that "
+                . 'the ffi extension is enabled (php --ri ffi; mods-available/ffi.ini).'
+            );
         }
         if ($ffi === null) {
             if ($enable === '0' || $enable === 'off' || $enable === 'false' || $enable === '') {
@@ -77,10 +79,11 @@ final class Library
             }
             if ($enable === 'preload' && PHP_SAPI !== 'cli') {
                 throw new LibraryUnavailable(
-                    "ffi.enable is 'preload' and the usersync header is not preloaded: add "
-                    . 'ffi.preload=<the header made by php-bindings/bin/usersync-preload-header> to '
-                    . 'this PHP\'s ini (production), or set ffi.enable=1 (php_admin_value[ffi.enable]=1 '
-                    . 'in a php-fpm pool).'
+                    "ffi.enable is 'preload' and usersync is not preloaded. In this PHP's ini set "
+                    . 'opcache.preload=<php-bindings/preload.php>, opcache.preload_user=www-data and '
+                    . 'ffi.preload=<the header made by php-bindings/bin/usersync-preload-header>, then '
+                    . 'restart php-fpm (production); or set ffi.enable=1 '
+                    . '(php_admin_value[ffi.enable]=1 in a php-fpm pool).'
                 );
             }
             $path = self::locate($library);
