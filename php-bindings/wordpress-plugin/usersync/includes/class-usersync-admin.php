@@ -1,0 +1,127 @@
+<?php
+/**
+ * Settings → usersync: this site's peers with their policies and health, the activity log, and
+ * two actions (deliver now, clear the log). Secrets are never shown. Every action checks the
+ * capability and a nonce; all output is escaped where it is printed.
+ */
+
+defined( 'ABSPATH' ) || exit;
+
+final class Usersync_Admin {
+
+	const CAPABILITY = 'manage_options';
+	const PAGE       = 'usersync';
+
+	public static function menu(): void {
+		add_options_page( 'usersync', 'usersync', self::CAPABILITY, self::PAGE, array( __CLASS__, 'render' ) );
+	}
+
+	/** A clear notice on every admin screen when usersync cannot work. */
+	public static function notices(): void {
+		if ( ! current_user_can( self::CAPABILITY ) ) {
+			return;
+		}
+		$problem = Usersync_Settings::problem();
+		if ( null !== $problem ) {
+			printf(
+				'<div class="notice notice-error"><p><strong>%s</strong> %s</p></div>',
+				esc_html__( 'usersync is not syncing users:', 'usersync' ),
+				esc_html( $problem )
+			);
+		}
+	}
+
+	private static function list_text( $items ): string {
+		$items = array_map( 'strval', (array) $items );
+		return $items ? implode( ', ', $items ) : '—';
+	}
+
+	public static function render(): void {
+		if ( ! current_user_can( self::CAPABILITY ) ) {
+			wp_die( esc_html__( 'You are not allowed to manage usersync.', 'usersync' ) );
+		}
+		$pending = Usersync_Outbox::pending();
+		$log     = Usersync_Log::recent( 100 );
+		echo '<div class="wrap"><h1>usersync</h1>';
+		if ( isset( $_GET['usersync_done'] ) ) { // phpcs:ignore WordPress.Security.NonceVerification -- display only
+			echo '<div class="notice notice-success"><p>' . esc_html( sanitize_text_field( wp_unslash( $_GET['usersync_done'] ) ) ) . '</p></div>'; // phpcs:ignore WordPress.Security.NonceVerification
+		}
+		printf( '<p>%s <code>%s</code></p>', esc_html__( 'This site:', 'usersync' ), esc_html( Usersync_Settings::site_id() ) );
+		echo '<h2>' . esc_html__( 'Peers', 'usersync' ) . '</h2>';
+		echo '<table class="widefat striped"><thead><tr>';
+		foreach ( array( 'Peer', 'URL', 'Secrets', 'Sends', 'Accepts', 'IP allow-list', 'Waiting' ) as $head ) {
+			echo '<th>' . esc_html( $head ) . '</th>';
+		}
+		echo '</tr></thead><tbody>';
+		foreach ( Usersync_Settings::peers() as $peer ) {
+			$send   = $peer['send'] ?? array();
+			$accept = $peer['accept'] ?? array();
+			echo '<tr>';
+			echo '<td>' . esc_html( $peer['id'] ?? '' ) . '</td>';
+			echo '<td>' . esc_html( $peer['url'] ?? '' ) . '</td>';
+			/* translators: %d: number of secrets configured for the link */
+			echo '<td>' . esc_html( sprintf( _n( '%d (hidden)', '%d (hidden; the first seals)', count( (array) ( $peer['secrets'] ?? array() ) ), 'usersync' ), count( (array) ( $peer['secrets'] ?? array() ) ) ) ) . '</td>';
+			echo '<td>' . esc_html( 'actions: ' . self::list_text( $send['actions'] ?? array() ) . '; roles: ' . self::list_text( $send['roles'] ?? array() ) . '; meta: ' . self::list_text( $send['meta'] ?? array() ) ) . '</td>';
+			echo '<td>' . esc_html( 'actions: ' . self::list_text( $accept['actions'] ?? array() ) . '; roles: ' . self::list_text( $accept['roles'] ?? array() ) . '; meta: ' . self::list_text( $accept['meta'] ?? array() ) . ( ! empty( $accept['allow_privileged'] ) ? '; privileged roles allowed' : '' ) ) . '</td>';
+			echo '<td>' . esc_html( self::list_text( $peer['ip_allow'] ?? array() ) ) . '</td>';
+			echo '<td>' . esc_html( (string) ( $pending[ $peer['id'] ?? '' ] ?? 0 ) ) . '</td>';
+			echo '</tr>';
+		}
+		echo '</tbody></table>';
+		self::action_button( 'usersync_deliver_now', __( 'Deliver waiting events now', 'usersync' ) );
+
+		echo '<h2>' . esc_html__( 'Activity', 'usersync' ) . '</h2>';
+		/* translators: %d: days */
+		echo '<p>' . esc_html( sprintf( __( 'Kept %d days. No secrets, messages or password hashes are logged.', 'usersync' ), Usersync_Log::retention_days() ) ) . '</p>';
+		echo '<table class="widefat striped"><thead><tr>';
+		foreach ( array( 'Time (UTC)', 'Direction', 'Peer', 'Action', 'User', 'Result', 'Detail' ) as $head ) {
+			echo '<th>' . esc_html( $head ) . '</th>';
+		}
+		echo '</tr></thead><tbody>';
+		foreach ( $log as $row ) {
+			echo '<tr>';
+			foreach ( array( gmdate( 'Y-m-d H:i:s', (int) $row->time ), 'in' === $row->direction ? 'received' : 'sent', $row->peer, $row->act, $row->login, $row->result, $row->reason ) as $cell ) {
+				echo '<td>' . esc_html( (string) $cell ) . '</td>';
+			}
+			echo '</tr>';
+		}
+		echo '</tbody></table>';
+		self::action_button( 'usersync_clear_log', __( 'Clear the activity log', 'usersync' ) );
+		echo '</div>';
+	}
+
+	private static function action_button( string $action, string $label ): void {
+		echo '<form method="post" action="' . esc_url( admin_url( 'admin-post.php' ) ) . '">';
+		echo '<input type="hidden" name="action" value="' . esc_attr( $action ) . '">';
+		wp_nonce_field( $action );
+		submit_button( $label, 'secondary' );
+		echo '</form>';
+	}
+
+	private static function guard( string $action ): void {
+		if ( ! current_user_can( self::CAPABILITY ) ) {
+			wp_die( esc_html__( 'You are not allowed to manage usersync.', 'usersync' ), 403 );
+		}
+		check_admin_referer( $action );
+	}
+
+	private static function back( string $message ): void {
+		wp_safe_redirect( add_query_arg( array( 'page' => self::PAGE, 'usersync_done' => rawurlencode( $message ) ), admin_url( 'options-general.php' ) ) );
+		exit;
+	}
+
+	public static function deliver_now(): void {
+		self::guard( 'usersync_deliver_now' );
+		update_option( 'usersync_retry_at', 0, true );
+		global $wpdb;
+		$wpdb->query( $wpdb->prepare( 'UPDATE ' . Usersync_Schema::tables()['outbox'] . ' SET next_attempt = %d', time() ) ); // phpcs:ignore WordPress.DB.PreparedSQL
+		Usersync_Outbox::deliver();
+		self::back( __( 'Delivery attempted; see the activity below.', 'usersync' ) );
+	}
+
+	public static function clear_log(): void {
+		self::guard( 'usersync_clear_log' );
+		Usersync_Log::clear();
+		self::back( __( 'The activity log was cleared.', 'usersync' ) );
+	}
+}

@@ -1,0 +1,50 @@
+<?php
+/**
+ * The activity log: what was sent, received, applied and refused. It records peers, actions,
+ * logins and reason codes — never secrets, tickets, message bodies or password hashes.
+ */
+
+defined( 'ABSPATH' ) || exit;
+
+final class Usersync_Log {
+
+	/** Days an entry is kept (USERSYNC_LOG_DAYS). */
+	public static function retention_days(): int {
+		return defined( 'USERSYNC_LOG_DAYS' ) ? max( 1, (int) USERSYNC_LOG_DAYS ) : 30;
+	}
+
+	public static function add( string $direction, string $peer, string $act, string $login, string $result, string $reason = '' ): void {
+		global $wpdb;
+		$wpdb->insert(
+			Usersync_Schema::tables()['log'],
+			array(
+				'time'      => time(),
+				'direction' => $direction,
+				'peer'      => substr( $peer, 0, 128 ),
+				'act'       => substr( $act, 0, 16 ),
+				'login'     => substr( $login, 0, 60 ),
+				'result'    => $result,
+				'reason'    => substr( $reason, 0, 255 ),
+			)
+		);
+	}
+
+	/** Deletes entries past the retention. */
+	public static function prune(): void {
+		global $wpdb;
+		$table = Usersync_Schema::tables()['log'];
+		$wpdb->query( $wpdb->prepare( "DELETE FROM $table WHERE time < %d", time() - self::retention_days() * DAY_IN_SECONDS ) ); // phpcs:ignore WordPress.DB.PreparedSQL
+	}
+
+	/** @return object[] the newest entries */
+	public static function recent( int $limit = 100 ): array {
+		global $wpdb;
+		$table = Usersync_Schema::tables()['log'];
+		return $wpdb->get_results( $wpdb->prepare( "SELECT * FROM $table ORDER BY id DESC LIMIT %d", $limit ) ); // phpcs:ignore WordPress.DB.PreparedSQL
+	}
+
+	public static function clear(): void {
+		global $wpdb;
+		$wpdb->query( 'TRUNCATE TABLE ' . Usersync_Schema::tables()['log'] ); // phpcs:ignore WordPress.DB.PreparedSQL
+	}
+}

@@ -1,0 +1,41 @@
+<?php
+/**
+ * Every hook the plugin uses, in one place, with its priority.
+ */
+
+defined( 'ABSPATH' ) || exit;
+
+final class Usersync_Plugin {
+
+	public static function add_hooks(): void {
+		// Outgoing: user events are collected during the request and coalesced per user.
+		add_action( 'user_register', array( 'Usersync_Events', 'created' ), 100 );
+		add_action( 'profile_update', array( 'Usersync_Events', 'updated' ), 100, 3 );
+		add_action( 'set_user_role', array( 'Usersync_Events', 'updated' ), 100 );
+		add_action( 'add_user_role', array( 'Usersync_Events', 'updated' ), 100 );
+		add_action( 'remove_user_role', array( 'Usersync_Events', 'updated' ), 100 );
+		add_action( 'added_user_meta', array( 'Usersync_Events', 'meta_changed' ), 100, 3 );
+		add_action( 'updated_user_meta', array( 'Usersync_Events', 'meta_changed' ), 100, 3 );
+		add_action( 'deleted_user_meta', array( 'Usersync_Events', 'meta_deleted' ), 100, 3 );
+		add_action( 'wp_set_password', array( 'Usersync_Events', 'password_changed' ), 100, 2 );
+		add_action( 'after_password_reset', array( 'Usersync_Events', 'password_reset' ), 100 );
+		add_action( 'delete_user', array( 'Usersync_Events', 'deleted' ), 100, 2 );
+
+		// At the end of the request: write the outbox, answer the browser, then deliver.
+		add_action( 'shutdown', array( 'Usersync_Events', 'flush' ), 0 );
+		add_action( 'shutdown', array( 'Usersync_Outbox', 'deliver_after_response' ), 1000 );
+		add_action( 'usersync_deliver', array( 'Usersync_Outbox', 'deliver' ) );
+
+		// Incoming: one REST endpoint for peers.
+		add_action( 'rest_api_init', array( 'Usersync_Inbox', 'register_route' ) );
+
+		// Administration.
+		add_action( 'admin_menu', array( 'Usersync_Admin', 'menu' ) );
+		add_action( 'admin_notices', array( 'Usersync_Admin', 'notices' ) );
+		add_action( 'admin_post_usersync_deliver_now', array( 'Usersync_Admin', 'deliver_now' ) );
+		add_action( 'admin_post_usersync_clear_log', array( 'Usersync_Admin', 'clear_log' ) );
+
+		// Upgrades without re-activation (tables created on first use).
+		add_action( 'plugins_loaded', array( 'Usersync_Schema', 'maybe_install' ) );
+	}
+}

@@ -1,0 +1,83 @@
+<?php
+/**
+ * The plugin's tables: the outbox (events waiting for a peer), the replay record (messages
+ * already applied) and the activity log. Uninstall drops them (uninstall.php).
+ */
+
+defined( 'ABSPATH' ) || exit;
+
+final class Usersync_Schema {
+
+	const VERSION = '1';
+	const OPTION  = 'usersync_schema';
+
+	/** @return string[] table name by role */
+	public static function tables(): array {
+		global $wpdb;
+		return array(
+			'outbox' => $wpdb->prefix . 'usersync_outbox',
+			'seen'   => $wpdb->prefix . 'usersync_seen',
+			'log'    => $wpdb->prefix . 'usersync_log',
+		);
+	}
+
+	public static function maybe_install(): void {
+		if ( get_option( self::OPTION ) !== self::VERSION ) {
+			self::install();
+		}
+	}
+
+	public static function install(): void {
+		global $wpdb;
+		require_once ABSPATH . 'wp-admin/includes/upgrade.php';
+		$t       = self::tables();
+		$charset = $wpdb->get_charset_collate();
+		dbDelta(
+			"CREATE TABLE {$t['outbox']} (
+				id bigint(20) unsigned NOT NULL AUTO_INCREMENT,
+				peer varchar(128) NOT NULL,
+				act varchar(16) NOT NULL,
+				login varchar(60) NOT NULL,
+				event longtext NOT NULL,
+				created_at bigint(20) NOT NULL,
+				attempts int(11) NOT NULL DEFAULT 0,
+				next_attempt bigint(20) NOT NULL,
+				last_error varchar(255) NOT NULL DEFAULT '',
+				PRIMARY KEY  (id),
+				KEY peer_id (peer,id),
+				KEY next_attempt (next_attempt)
+			) $charset;
+			CREATE TABLE {$t['seen']} (
+				iss varchar(128) NOT NULL,
+				jti char(22) NOT NULL,
+				exp bigint(20) NOT NULL,
+				PRIMARY KEY  (iss,jti),
+				KEY exp (exp)
+			) $charset;
+			CREATE TABLE {$t['log']} (
+				id bigint(20) unsigned NOT NULL AUTO_INCREMENT,
+				time bigint(20) NOT NULL,
+				direction varchar(3) NOT NULL,
+				peer varchar(128) NOT NULL DEFAULT '',
+				act varchar(16) NOT NULL DEFAULT '',
+				login varchar(60) NOT NULL DEFAULT '',
+				result varchar(16) NOT NULL,
+				reason varchar(255) NOT NULL DEFAULT '',
+				PRIMARY KEY  (id),
+				KEY time (time)
+			) $charset;"
+		);
+		update_option( self::OPTION, self::VERSION, true );
+	}
+
+	/** Drops every table and option of the plugin (uninstall). */
+	public static function uninstall(): void {
+		global $wpdb;
+		foreach ( self::tables() as $table ) {
+			$wpdb->query( "DROP TABLE IF EXISTS $table" ); // phpcs:ignore WordPress.DB.PreparedSQL -- table names are ours
+		}
+		foreach ( array( self::OPTION, 'usersync_retry_at' ) as $option ) {
+			delete_option( $option );
+		}
+	}
+}

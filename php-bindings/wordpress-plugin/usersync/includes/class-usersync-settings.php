@@ -1,0 +1,83 @@
+<?php
+/**
+ * The configuration from wp-config.php constants, turned into a usersync context. Secrets stay
+ * in constants: never stored in the database, shown, or logged.
+ */
+
+defined( 'ABSPATH' ) || exit;
+
+final class Usersync_Settings {
+
+	/** @var Usersync\Context|null */
+	private static $context = null;
+	/** @var string|null why the context could not be made */
+	private static $problem = null;
+
+	/** The site's id (USERSYNC_SITE_ID), or '' when not configured. */
+	public static function site_id(): string {
+		return defined( 'USERSYNC_SITE_ID' ) ? (string) USERSYNC_SITE_ID : '';
+	}
+
+	/** @return array[] the peers from USERSYNC_PEERS */
+	public static function peers(): array {
+		return defined( 'USERSYNC_PEERS' ) && is_array( USERSYNC_PEERS ) ? USERSYNC_PEERS : array();
+	}
+
+	/** The library's configuration document. */
+	public static function config(): array {
+		$config = array(
+			'site_id' => self::site_id(),
+			'url'     => untrailingslashit( home_url() ),
+			'peers'   => array_values( self::peers() ),
+		);
+		if ( defined( 'USERSYNC_CLOCK_SKEW' ) ) {
+			$config['clock_skew'] = (int) USERSYNC_CLOCK_SKEW;
+		}
+		if ( defined( 'USERSYNC_PRIVILEGED_ROLES' ) ) {
+			$config['privileged_roles'] = (array) USERSYNC_PRIVILEGED_ROLES;
+		}
+		return $config;
+	}
+
+	/** The context, made once per request; null (with problem()) when it cannot be. */
+	public static function context(): ?Usersync\Context {
+		if ( null === self::$context && null === self::$problem ) {
+			if ( '' === self::site_id() ) {
+				self::$problem = __( 'USERSYNC_SITE_ID is not defined in wp-config.php.', 'usersync' );
+			} elseif ( ! class_exists( 'Usersync\\Context' ) ) {
+				self::$problem = __( 'The usersync PHP binding is missing from the plugin.', 'usersync' );
+			} else {
+				try {
+					self::$context = new Usersync\Context( self::config() );
+				} catch ( Usersync\LibraryUnavailable $e ) {
+					self::$problem = $e->getMessage();
+				} catch ( Usersync\Exception $e ) {
+					// The library's message names the field and never contains a secret.
+					self::$problem = $e->getMessage();
+				}
+			}
+		}
+		return self::$context;
+	}
+
+	/** Why usersync is not working, or null. */
+	public static function problem(): ?string {
+		self::context();
+		return self::$problem;
+	}
+
+	/** A peer's entry by id. */
+	public static function peer( string $id ): ?array {
+		foreach ( self::peers() as $peer ) {
+			if ( isset( $peer['id'] ) && $peer['id'] === $id ) {
+				return $peer;
+			}
+		}
+		return null;
+	}
+
+	/** Where a peer's inbox is (works with and without pretty permalinks). */
+	public static function inbox_url( string $peer_url ): string {
+		return untrailingslashit( $peer_url ) . '/?rest_route=/usersync/v1/inbox';
+	}
+}

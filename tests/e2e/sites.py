@@ -1,0 +1,200 @@
+"""Real WordPress sites on this machine for end-to-end tests and the demo.
+
+Each site is Debian's WordPress 6.8 (its own copy of core, database and salts) served by its own
+nginx on a loopback port through one php-fpm with FFI enabled the production way (the usersync
+header through ffi.preload, the PHP binding through opcache.preload, ffi.enable=preload), on a
+private MariaDB. The usersync plugin is installed in each site as the release zip lays it out.
+Nothing listens on anything but 127.0.0.1.
+"""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def run(*cmd, **kw):
+    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw).stdout
+
+
+def php_literal(value):
+    """A PHP literal for wp-config-local.php (JSON decoded at load: no quoting pitfalls)."""
+    return "json_decode(" + repr(json.dumps(value)).replace("\\\\", "\\\\\\\\") + ", true)"
+
+
+class Env:
+    def __init__(self, suite="trixie"):
+        self.work = tempfile.mkdtemp(prefix="usersync-sites.", dir="/tmp")
+        os.chmod(self.work, 0o755)
+        self.sites = {}
+        self.lib = os.path.join(ROOT, "target", "release", "libusersync.so")
+        if not os.path.exists(self.lib):
+            run("cargo", "build", "--release", "--quiet", cwd=ROOT)
+        self.core = os.path.join(ROOT, "build", "wordpress", suite)
+        run("bash", os.path.join(ROOT, "scripts/wp/fetch-wordpress.sh"), suite, self.core)
+        self.db = os.path.join(self.work, "db")
+        run("bash", os.path.join(ROOT, "scripts/wp/mariadb.sh"), "start", self.db)
+        self._binding()
+        self._fpm()
+
+    def _binding(self):
+        """The plugin as the release zip lays it out: plugin files, binding, library, header."""
+        self.plugin = os.path.join(self.work, "plugin", "usersync")
+        shutil.copytree(os.path.join(ROOT, "php-bindings", "wordpress-plugin", "usersync"), self.plugin)
+        binding = os.path.join(self.plugin, "binding")
+        os.makedirs(os.path.join(binding, "lib", "linux-x86_64"))
+        shutil.copytree(os.path.join(ROOT, "php-bindings", "src"), os.path.join(binding, "src"))
+        for f in ("autoload.php", "preload.php"):
+            shutil.copy(os.path.join(ROOT, "php-bindings", f), binding)
+        shutil.copy(self.lib, os.path.join(binding, "lib", "linux-x86_64"))
+        shutil.copy(os.path.join(ROOT, "include", "usersync.h"), os.path.join(binding, "lib", "linux-x86_64"))
+        self.preload_header = os.path.join(self.work, "usersync-preload.h")
+        with open(self.preload_header, "w") as f:
+            f.write(run("php", os.path.join(ROOT, "php-bindings/bin/usersync-preload-header"),
+                        os.path.join(binding, "lib", "linux-x86_64", "libusersync.so")))
+        self.preload_script = os.path.join(binding, "preload.php")
+
+    def _fpm(self):
+        self.fpm_sock = os.path.join(self.work, "fpm.sock")
+        conf = os.path.join(self.work, "fpm.conf")
+        with open(conf, "w") as f:
+            f.write(f"""[global]
+pid = {self.work}/fpm.pid
+error_log = {self.work}/fpm.log
+daemonize = yes
+[sites]
+user = www-data
+group = www-data
+listen = {self.fpm_sock}
+listen.mode = 0666
+pm = static
+pm.max_children = 6
+catch_workers_output = yes
+php_admin_value[error_log] = {self.work}/php-errors.log
+php_admin_flag[log_errors] = on
+""")
+        fpm = shutil.which("php-fpm8.2") or shutil.which("php-fpm")
+        run(fpm, "--fpm-config", conf, "-d", "ffi.enable=preload", "-d", f"ffi.preload={self.preload_header}",
+            "-d", "opcache.enable=1", "-d", f"opcache.preload={self.preload_script}", "-d", "opcache.preload_user=www-data",
+            "-d", "opcache.revalidate_freq=0")
+        open(os.path.join(self.work, "php-errors.log"), "a").close()
+        os.chmod(os.path.join(self.work, "php-errors.log"), 0o666)
+
+    def add_site(self, name, port, constants):
+        """Creates site `name` at http://127.0.0.1:port with the plugin active and the given
+        wp-config constants (USERSYNC_SITE_ID, USERSYNC_PEERS, …)."""
+        url = f"http://127.0.0.1:{port}"
+        path = os.path.join(self.work, "sites", name)
+        run("bash", os.path.join(ROOT, "scripts/wp/new-site.sh"), self.core, path, url, f"usersync_{name}",
+            os.path.join(self.db, "mysqld.sock"))
+        shutil.copytree(self.plugin, os.path.join(path, "wp-content", "plugins", "usersync"))
+        with open(os.path.join(path, "wp-config-local.php"), "w") as f:
+            f.write("<?php\n// usersync settings for this test site (secrets live here, never in the database).\n")
+            for key, value in constants.items():
+                f.write(f"define({json.dumps(key)}, {php_literal(value)});\n")
+        site = {"name": name, "port": port, "url": url, "path": path}
+        self.sites[name] = site
+        self.php(name, "-r", f"$_SERVER['HTTP_HOST']='127.0.0.1'; define('WP_USE_THEMES', false); require '{path}/wp-load.php';"
+                 "require_once ABSPATH . 'wp-admin/includes/plugin.php'; $r = activate_plugin('usersync/usersync.php');"
+                 "if (is_wp_error($r)) { fwrite(STDERR, $r->get_error_message()); exit(1); }")
+        self._nginx(site)
+        self.start(name)
+        return site
+
+    def _nginx(self, site):
+        w, name = self.work, site["name"]
+        site["nginx_conf"] = os.path.join(w, f"nginx-{name}.conf")
+        with open(site["nginx_conf"], "w") as f:
+            f.write(f"""daemon on;
+pid {w}/nginx-{name}.pid;
+error_log {w}/nginx-{name}-error.log;
+worker_processes 1;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_max_body_size 2m;
+    server {{
+        listen 127.0.0.1:{site['port']};
+        root {site['path']};
+        index index.php;
+        location / {{ try_files $uri $uri/ /index.php?$args; }}
+        location ~ \\.php$ {{
+            fastcgi_pass unix:{self.fpm_sock};
+            fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
+            fastcgi_param SCRIPT_NAME $fastcgi_script_name;
+            fastcgi_param REQUEST_URI $request_uri;
+            fastcgi_param DOCUMENT_URI $document_uri;
+            fastcgi_param DOCUMENT_ROOT $document_root;
+            fastcgi_param QUERY_STRING $query_string;
+            fastcgi_param REQUEST_METHOD $request_method;
+            fastcgi_param CONTENT_TYPE $content_type;
+            fastcgi_param CONTENT_LENGTH $content_length;
+            fastcgi_param SERVER_PROTOCOL $server_protocol;
+            fastcgi_param SERVER_NAME $host;
+            fastcgi_param SERVER_PORT $server_port;
+            fastcgi_param HTTP_HOST $host:$server_port;
+            fastcgi_param REMOTE_ADDR $remote_addr;
+            fastcgi_param REMOTE_PORT $remote_port;
+            fastcgi_param GATEWAY_INTERFACE CGI/1.1;
+        }}
+    }}
+}}
+""")
+
+    def start(self, name):
+        run("nginx", "-c", self.sites[name]["nginx_conf"], "-p", self.work)
+        for _ in range(50):
+            try:
+                urllib.request.urlopen(self.sites[name]["url"] + "/wp-login.php", timeout=2).read()
+                return
+            except urllib.error.URLError:
+                time.sleep(0.1)
+        raise RuntimeError(f"{name} did not come up")
+
+    def stop(self, name):
+        run("nginx", "-c", self.sites[name]["nginx_conf"], "-p", self.work, "-s", "stop")
+        time.sleep(0.2)
+
+    def php(self, name, *args):
+        env = dict(os.environ, SITE_URL=self.sites[name]["url"])
+        return run("php", *args, env=env)
+
+    def wp(self, name, command, **args):
+        """Runs tests/e2e/wp.php COMMAND on a site; returns its JSON result."""
+        out = self.php(name, os.path.join(os.path.dirname(__file__), "wp.php"), self.sites[name]["path"], command, json.dumps(args))
+        return json.loads(out)
+
+    def sql(self, query):
+        """One value from the sites' MariaDB (as root, over the socket)."""
+        return run("mariadb", f"--socket={self.db}/mysqld.sock", "-u", "root", "-N", "-B", "-e", query).strip()
+
+    def post(self, name, path, body, source="127.0.0.1"):
+        """POSTs raw bytes from a given loopback source address; returns (status, JSON)."""
+        cmd = ["curl", "-s", "-o", "-", "-w", "\n%{http_code}", "--interface", source, "-H", "Content-Type: text/plain",
+               "--data-binary", "@-", self.sites[name]["url"] + path]
+        out = subprocess.run(cmd, input=body, text=True, capture_output=True, check=True).stdout
+        text, _, code = out.rpartition("\n")
+        try:
+            return int(code), json.loads(text)
+        except json.JSONDecodeError:
+            return int(code), text
+
+    def close(self):
+        for name in list(self.sites):
+            try:
+                self.stop(name)
+            except subprocess.CalledProcessError:
+                pass
+        try:
+            with open(os.path.join(self.work, "fpm.pid")) as f:
+                os.kill(int(f.read().strip()), 15)
+        except (OSError, ValueError):
+            pass
+        subprocess.run(["bash", os.path.join(ROOT, "scripts/wp/mariadb.sh"), "stop", self.db], check=False)
+        if not os.environ.get("KEEP"):
+            shutil.rmtree(self.work, ignore_errors=True)

@@ -1,0 +1,90 @@
+<?php
+// Acts on one real WordPress site from the command line, the way the site's own code would:
+//   php wp.php SITE_DIR COMMAND 'JSON arguments'   → JSON result on stdout
+// WordPress's hooks run as in any request (the plugin's outbox is written and delivered at
+// shutdown), so a change made here syncs exactly like one made in wp-admin.
+declare(strict_types=1);
+
+[$_, $site, $command] = $argv;
+$args = json_decode($argv[3] ?? '{}', true, 64, JSON_THROW_ON_ERROR);
+$_SERVER['HTTP_HOST'] = parse_url(getenv('SITE_URL') ?: 'http://127.0.0.1', PHP_URL_HOST);
+$_SERVER['REQUEST_URI'] = '/';
+$_SERVER['REQUEST_METHOD'] = 'GET';
+define('WP_USE_THEMES', false);
+require $site . '/wp-load.php';
+require_once ABSPATH . 'wp-admin/includes/user.php';
+
+function user_or_fail(string $login): WP_User {
+    $u = get_user_by('login', $login);
+    if (!$u) {
+        fwrite(STDERR, "no user $login\n");
+        exit(3);
+    }
+    return $u;
+}
+
+$out = null;
+switch ($command) {
+    case 'create_user':
+        $id = wp_insert_user(['user_login' => $args['login'], 'user_email' => $args['email'], 'user_pass' => $args['password'],
+                              'role' => $args['role'] ?? 'subscriber', 'display_name' => $args['display_name'] ?? $args['login']]);
+        if (is_wp_error($id)) {
+            fwrite(STDERR, $id->get_error_message() . "\n");
+            exit(3);
+        }
+        foreach ($args['meta'] ?? [] as $k => $v) {
+            update_user_meta($id, $k, $v);
+        }
+        $out = ['id' => $id];
+        break;
+    case 'update_user':
+        $u = user_or_fail($args['login']);
+        $out = wp_update_user(['ID' => $u->ID] + $args['set']);
+        break;
+    case 'set_role':
+        user_or_fail($args['login'])->set_role($args['role']);
+        break;
+    case 'update_meta':
+        update_user_meta(user_or_fail($args['login'])->ID, $args['key'], $args['value']);
+        break;
+    case 'set_password':
+        wp_set_password($args['password'], user_or_fail($args['login'])->ID);
+        break;
+    case 'delete_user':
+        $to = isset($args['reassign']) ? user_or_fail($args['reassign'])->ID : null;
+        wp_delete_user(user_or_fail($args['login'])->ID, $to);
+        break;
+    case 'get_user':
+        $u = get_user_by('login', $args['login']);
+        $out = $u ? ['exists' => true, 'email' => $u->user_email, 'display_name' => $u->display_name, 'roles' => array_values($u->roles),
+                     'pass_hash' => $u->user_pass, 'meta' => array_map(fn($v) => $v, array_filter(get_user_meta($u->ID), fn($k) => !str_starts_with($k, 'session_tokens'), ARRAY_FILTER_USE_KEY))]
+                  : ['exists' => false];
+        break;
+    case 'state':
+        // Everything a refused message must leave untouched: users and their meta.
+        global $wpdb;
+        $out = md5(json_encode([$wpdb->get_results("SELECT * FROM $wpdb->users ORDER BY ID"),
+                                $wpdb->get_results("SELECT * FROM $wpdb->usermeta ORDER BY umeta_id")]));
+        break;
+    case 'outbox':
+        global $wpdb;
+        $out = $wpdb->get_results('SELECT id, peer, act, login, attempts, last_error FROM ' . Usersync_Schema::tables()['outbox'] . ' ORDER BY id', ARRAY_A);
+        break;
+    case 'log':
+        $out = array_map(fn($r) => (array) $r, array_reverse(Usersync_Log::recent(500)));
+        break;
+    case 'build':
+        $out = Usersync_Settings::context()->build($args['event'], $args['peer'] ?? null);
+        break;
+    case 'seal':
+        // Forging for refusal tests: any claims, sealed with a link's secret.
+        $out = (new Usersync\Keyring($args['secrets']))->seal($args['aad'], json_encode($args['claims']));
+        break;
+    case 'deliver':
+        do_action('usersync_deliver');
+        break;
+    default:
+        fwrite(STDERR, "unknown command $command\n");
+        exit(2);
+}
+echo json_encode($out, JSON_UNESCAPED_SLASHES), "\n";
