@@ -9,11 +9,12 @@ C_LINK  := -L$(LIBDIR) -lusersync -lcjson -lpthread -Wl,-rpath,$(abspath $(LIBDI
 FUZZ_SECONDS ?= 30
 
 .PHONY: help deps build demo test check-header test-rust test-c test-c-sanitize test-c-valgrind \
-        check-php-ffi test-php check-vectors test-wordpress lint bench bench-smoke bench-wordpress bench-php \
+        check-php-ffi test-php check-vectors test-wordpress test-e2e demo-cli plugin-zip lint bench bench-smoke bench-wordpress bench-php \
         fuzz-smoke clean
 
 help:
-	@echo "make demo   - two sites exchange a user through one sealed link (the main job)"
+	@echo "make demo   - two real WordPress sites linked by usersync: a sign-up syncs (the main job)"
+	@echo "make demo-cli - the command-line tool acts out two sites exchanging a sealed message"
 	@echo "make test   - every test: header check, lint, Rust, C (plain, ASan+UBSan, valgrind),"
 	@echo "              PHP FFI::cdef load, vector regeneration, benchmark and fuzz smoke runs"
 	@echo "make bench  - benchmarks: envelope vs OpenSSL, messages (docs/benchmarks.md)"
@@ -21,8 +22,15 @@ help:
 build:
 	$(CARGO) build --release
 
-demo: build
+demo: deps build
+	python3 tests/e2e/demo.py
+
+demo-cli: build
 	$(LIBDIR)/usersync demo
+
+# The installable plugin for linux x86_64, with the PHP binding and the library bundled.
+plugin-zip: build
+	bash scripts/package-plugin.sh
 
 deps:
 	bash scripts/install-deps.sh
@@ -30,7 +38,7 @@ deps:
 # check-header runs first: any later cargo build would regenerate the header it checks.
 test: deps
 	$(MAKE) --no-print-directory check-header lint test-rust test-c test-c-sanitize test-c-valgrind check-php-ffi \
-	    test-php check-vectors test-wordpress bench-smoke fuzz-smoke
+	    test-php check-vectors test-wordpress test-e2e plugin-zip bench-smoke fuzz-smoke
 	@echo "make test: all checks passed"
 
 check-header:
@@ -75,6 +83,10 @@ check-vectors:
 	python3 tests/vectors/generate.py --out build/vectors
 	for f in build/vectors/*.json; do diff -q "$$f" "tests/vectors/$${f##*/}" || exit 1; done
 	@echo "the Python generator's vectors in tests/vectors/ are exactly what it makes now"
+
+# Three real WordPress sites syncing users through the plugin (nginx, php-fpm, MariaDB).
+test-e2e: build
+	python3 tests/e2e/test_sync.py
 
 # Cookies and nonces against real WordPress 6.8 and 6.1 (MariaDB + Debian's WordPress).
 test-wordpress: build

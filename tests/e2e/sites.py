@@ -43,16 +43,12 @@ class Env:
         self._fpm()
 
     def _binding(self):
-        """The plugin as the release zip lays it out: plugin files, binding, library, header."""
+        """The plugin exactly as it ships: the release zip, unpacked."""
+        run("bash", os.path.join(ROOT, "scripts/package-plugin.sh"))
+        shutil.unpack_archive(os.path.join(ROOT, "build", "usersync-plugin-linux-x86_64.zip"), os.path.join(self.work, "plugin"))
         self.plugin = os.path.join(self.work, "plugin", "usersync")
-        shutil.copytree(os.path.join(ROOT, "php-bindings", "wordpress-plugin", "usersync"), self.plugin)
         binding = os.path.join(self.plugin, "binding")
-        os.makedirs(os.path.join(binding, "lib", "linux-x86_64"))
-        shutil.copytree(os.path.join(ROOT, "php-bindings", "src"), os.path.join(binding, "src"))
-        for f in ("autoload.php", "preload.php"):
-            shutil.copy(os.path.join(ROOT, "php-bindings", f), binding)
-        shutil.copy(self.lib, os.path.join(binding, "lib", "linux-x86_64"))
-        shutil.copy(os.path.join(ROOT, "include", "usersync.h"), os.path.join(binding, "lib", "linux-x86_64"))
+        run("chmod", "-R", "a+rX", self.plugin)
         self.preload_header = os.path.join(self.work, "usersync-preload.h")
         with open(self.preload_header, "w") as f:
             f.write(run("php", os.path.join(ROOT, "php-bindings/bin/usersync-preload-header"),

@@ -76,7 +76,9 @@ def main():
         sync_changes(env)
         outage(env)
         refusals(env, ab)
+        administration(env, ab)
         measure(env, url)
+        uninstall(env, "c")
     finally:
         if FAILED:
             print(f"sites kept in {env.work}" if os.environ.get("KEEP") else "", flush=True)
@@ -203,6 +205,62 @@ def refusals(env, ab):
         check(env.wp("b", "state") == before, f"{what}: B's users and meta unchanged")
     refused = [r for r in env.wp("b", "log") if r["result"] == "refused"]
     check(len(refused) == len(cases), "each refusal is in B's activity log with its reason")
+
+
+def curl(*args):
+    return subprocess.run(["curl", "-s", *args], capture_output=True, text=True, check=True).stdout
+
+
+def admin_session(env, site, jar, name="admin", password=None):
+    password = password or open(os.path.join(env.sites[site]["path"], ".admin-password")).read()
+    curl("-c", jar, "-b", "wordpress_test_cookie=WP%20Cookie%20check", "--data-urlencode", f"log={name}",
+         "--data-urlencode", f"pwd={password}", "-d", "testcookie=1", env.sites[site]["url"] + "/wp-login.php")
+
+
+def administration(env, ab):
+    import re
+    jar = os.path.join(env.work, "admin-cookies.txt")
+    admin_session(env, "b", jar)
+    page = curl("-b", jar, env.sites["b"]["url"] + "/wp-admin/options-general.php?page=usersync")
+    check("a.test" in page and "127.0.0.1/32" in page and "(hidden" in page, "the settings page lists the peer, its policy and its allow-list")
+    check(ab not in page and "usk1_" not in page, "the settings page never shows a secret")
+    check("refused" in page and "privileged_role" in page, "the settings page shows the activity log with reasons")
+    code = curl("-o", "/dev/null", "-w", "%{http_code}", "-b", jar, "-d", "action=usersync_clear_log", env.sites["b"]["url"] + "/wp-admin/admin-post.php")
+    check(code == "403" and env.wp("b", "log"), "clearing the log without a nonce is refused")
+    nonce = re.search(r'name="action" value="usersync_clear_log">\s*<input type="hidden" id="_wpnonce" name="_wpnonce" value="([0-9a-f]+)"', page)
+    code = curl("-o", "/dev/null", "-w", "%{http_code}", "-b", jar, "-d", "action=usersync_clear_log", "-d", f"_wpnonce={nonce.group(1) if nonce else ''}",
+                "-e", env.sites["b"]["url"] + "/wp-admin/options-general.php?page=usersync", env.sites["b"]["url"] + "/wp-admin/admin-post.php")
+    check(code == "302" and env.wp("b", "log") == [], "with the page's nonce the log is cleared")
+    sub = os.path.join(env.work, "subscriber-cookies.txt")
+    env.wp("b", "create_user", login="sam", email="sam@b.test", password="sam password", role="subscriber")
+    admin_session(env, "b", sub, "sam", "sam password")
+    code = curl("-o", "/dev/null", "-w", "%{http_code}", "-b", sub, env.sites["b"]["url"] + "/wp-admin/options-general.php?page=usersync")
+    check(code == "403", "a subscriber cannot open the settings page")
+
+    # A broken configuration is explained to administrators, not hidden.
+    local = os.path.join(env.sites["c"]["path"], "wp-config-local.php")
+    original = open(local).read()
+    try:
+        with open(local, "w") as f:
+            f.write(original.replace("usk1_", "usk1_broken"))
+        time.sleep(1.1)
+        cjar = os.path.join(env.work, "c-cookies.txt")
+        admin_session(env, "c", cjar)
+        dash = curl("-b", cjar, env.sites["c"]["url"] + "/wp-admin/")
+        check("usersync is not syncing users:" in dash and "peers[0].secrets[0]" in dash and "usk1_broken" not in dash,
+              "a bad secret shows an admin notice naming the field, not the value")
+    finally:
+        with open(local, "w") as f:
+            f.write(original)
+        time.sleep(1.1)
+
+
+def uninstall(env, site):
+    env.php(site, "-r", f"$_SERVER['HTTP_HOST']='127.0.0.1'; define('WP_USE_THEMES', false); require '{env.sites[site]['path']}/wp-load.php';"
+            "require_once ABSPATH . 'wp-admin/includes/plugin.php'; deactivate_plugins('usersync/usersync.php'); uninstall_plugin('usersync/usersync.php');")
+    tables = env.sql(f"SELECT COUNT(*) FROM information_schema.tables WHERE table_schema='usersync_{site}' AND table_name LIKE 'wp\\_usersync\\_%'")
+    options = env.sql(f"SELECT COUNT(*) FROM usersync_{site}.wp_options WHERE option_name LIKE 'usersync\\_%'")
+    check(tables == "0" and options == "0", f"uninstall on {site} drops the plugin's tables and options ({tables} tables, {options} options left)")
 
 
 def measure(env, url):
