@@ -1,5 +1,6 @@
 #include "harness.h"
 
+#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,6 +77,30 @@ usersync_result t_open(const usersync_keyring *ring, const char *aad, size_t aad
     }
     *out = buf;
     return rc;
+}
+
+void *t_load_json(const char *dir, const char *name) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "cannot open %s\n", path);
+        exit(2);
+    }
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *json = malloc((size_t)size + 1);
+    size_t got = fread(json, 1, (size_t)size, f);
+    fclose(f);
+    json[got] = '\0';
+    cJSON *doc = cJSON_Parse(json);
+    free(json);
+    if (doc == NULL) {
+        fprintf(stderr, "cannot parse %s\n", path);
+        exit(2);
+    }
+    return doc;
 }
 
 static const char B64U[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

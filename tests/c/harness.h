@@ -29,6 +29,9 @@ usersync_result t_seal(const usersync_keyring *ring, const char *aad, size_t aad
 usersync_result t_open(const usersync_keyring *ring, const char *aad, size_t aad_len,
                        const char *text, size_t text_len, char **out, size_t *out_len);
 
+/* Reads and parses a JSON file (cJSON *, as void * to keep cJSON out of this header); exits on error. */
+void *t_load_json(const char *dir, const char *name);
+
 /* Test-only base64url (no padding) so tests can edit an envelope's binary regions. */
 char *t_b64u_encode(const unsigned char *in, size_t len, size_t *out_len);
 unsigned char *t_b64u_decode(const char *in, size_t len, size_t *out_len);

@@ -5,30 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static cJSON *load(const char *dir, const char *name) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        fprintf(stderr, "cannot open %s\n", path);
-        exit(2);
-    }
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *json = malloc((size_t)size + 1);
-    size_t got = fread(json, 1, (size_t)size, f);
-    fclose(f);
-    json[got] = '\0';
-    cJSON *doc = cJSON_Parse(json);
-    free(json);
-    if (doc == NULL) {
-        fprintf(stderr, "cannot parse %s\n", path);
-        exit(2);
-    }
-    return doc;
-}
-
 static const char *str(const cJSON *obj, const char *key) {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
     return cJSON_IsString(item) ? item->valuestring : NULL;
@@ -87,7 +63,7 @@ void test_vectors(const char *dir) {
     const cJSON *c;
     int cases = 0, good = 0;
 
-    cJSON *gen = load(dir, "envelope-generate.json");
+    cJSON *gen = t_load_json(dir, "envelope-generate.json");
     cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(gen, "cases")) {
         int match = 0;
         cases++;
@@ -97,7 +73,7 @@ void test_vectors(const char *dir) {
     cJSON_Delete(gen);
 
     cases = good = 0;
-    cJSON *ver = load(dir, "envelope-verify.json");
+    cJSON *ver = t_load_json(dir, "envelope-verify.json");
     cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(ver, "cases")) {
         int match = 0;
         cases++;
@@ -107,7 +83,7 @@ void test_vectors(const char *dir) {
     cJSON_Delete(ver);
 
     cases = good = 0;
-    cJSON *inv = load(dir, "envelope-invalid.json");
+    cJSON *inv = t_load_json(dir, "envelope-invalid.json");
     cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(inv, "cases")) {
         usersync_result rc = open_case(c, NULL);
         const char *want = str(c, "error");
@@ -123,7 +99,7 @@ void test_vectors(const char *dir) {
     cJSON_Delete(inv);
 
     cases = good = 0;
-    cJSON *sec = load(dir, "secret.json");
+    cJSON *sec = t_load_json(dir, "secret.json");
     cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(sec, "cases")) {
         const char *text = str(c, "secret");
         const char *want = str(c, "error");
@@ -136,7 +112,7 @@ void test_vectors(const char *dir) {
 
     /* Message vectors: the C ABI reads the real clock, so only the refusals the protocol decides
      * before its time check are clock-independent; the Rust suite runs them all at "now". */
-    cJSON *msgs = load(dir, "messages-invalid.json");
+    cJSON *msgs = t_load_json(dir, "messages-invalid.json");
     char *config = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(msgs, "receiver_config"));
     usersync_context *ctx = NULL;
     CHECK_RC(usersync_context_new(config, strlen(config), &ctx, NULL, 0, NULL), USERSYNC_RESULT_OK,

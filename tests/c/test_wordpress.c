@@ -7,24 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-static cJSON *load_json(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        fprintf(stderr, "cannot open %s\n", path);
-        exit(2);
-    }
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = malloc((size_t)size + 1);
-    size_t got = fread(text, 1, (size_t)size, f);
-    text[got] = '\0';
-    fclose(f);
-    cJSON *doc = cJSON_Parse(text);
-    free(text);
-    return doc;
-}
-
 static const char *get(const cJSON *o, const char *k) {
     return cJSON_GetObjectItemCaseSensitive(o, k)->valuestring;
 }
@@ -36,9 +18,7 @@ static uint32_t scheme_of(const char *name) {
 }
 
 void test_wordpress(const char *dir) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/wordpress-6.8.json", dir);
-    cJSON *v = load_json(path);
+    cJSON *v = t_load_json(dir, "wordpress-6.8.json");
     cJSON *config = cJSON_CreateObject();
     cJSON_AddItemReferenceToObject(config, "salts", cJSON_GetObjectItemCaseSensitive(v, "salts"));
     cJSON_AddStringToObject(config, "siteurl", get(v, "siteurl"));
