@@ -9,7 +9,7 @@ C_LINK  := -L$(LIBDIR) -lusersync -lcjson -lpthread -Wl,-rpath,$(abspath $(LIBDI
 FUZZ_SECONDS ?= 30
 
 .PHONY: help deps build demo test check-header test-rust test-c test-c-sanitize test-c-valgrind \
-        check-php-ffi test-php check-vectors test-wordpress test-e2e demo-cli plugin-zip lint bench bench-smoke bench-wordpress bench-php \
+        check-php-ffi test-php check-vectors test-wordpress test-e2e demo-cli plugin-zip lint bench bench-smoke bench-wordpress bench-php bench-sync \
         fuzz-smoke clean
 
 help:
@@ -98,6 +98,9 @@ bench:
 	bash benches/wordpress-cookies.sh
 	php php-bindings/bench/envelope.php
 	bash benches/php-fpm-load.sh
+
+bench-sync: build
+	python3 tests/e2e/test_sync.py --measure
 
 bench-php: build
 	php php-bindings/bench/envelope.php

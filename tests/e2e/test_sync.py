@@ -2,7 +2,10 @@
 """End-to-end: three real WordPress sites A, B and C keep their users in sync through the
 usersync plugin (Debian's WordPress 6.8, MariaDB, nginx + php-fpm with FFI preloaded).
 
-    python3 tests/e2e/test_sync.py          (KEEP=1 keeps the sites' folder for inspection)
+    python3 tests/e2e/test_sync.py [--measure]   (KEEP=1 keeps the sites' folder for inspection)
+
+With --measure (make bench-sync) it also times the request overhead and the time to sync; the
+figures are printed for the benchmark doc, never asserted.
 
 Links A–B and A–C, each with its own secret. A sends B everything but privileged roles, with
 billing_* meta and password hashes, and B accepts that from A's address only; A sends C only
@@ -77,7 +80,8 @@ def main():
         outage(env)
         refusals(env, ab)
         administration(env, ab)
-        measure(env, url)
+        if "--measure" in sys.argv:
+            measure(env, url)
         uninstall(env, "c")
     finally:
         if FAILED:
@@ -340,7 +344,6 @@ http {{ access_log off; server {{ listen 127.0.0.1:{sink_port};
     for n in (1, 5, 20):
         added = results[n] - results[0]
         print(f"profile update on A with {n:>2} peers: {results[n]:.2f} ms per request, {added:+.2f} ms over no peers", flush=True)
-    check(results[20] - results[0] < 5.0, "usersync adds under 5 ms to the user's request at 20 peers")
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ final class Usersync_Apply {
 			case 'logout':
 				$user = get_user_by( 'login', $data['login'] );
 				if ( $user ) {
-					WP_Session_Tokens::get_instance( $user->ID )->destroy_all();
+					self::logout( $user, $data['sid'] ?? null );
 				}
 				break;
 			default:
@@ -119,6 +119,27 @@ final class Usersync_Apply {
 		$wpdb->update( $wpdb->users, array( 'user_pass' => $hash, 'user_activation_key' => '' ), array( 'ID' => $user->ID ) );
 		clean_user_cache( $user->ID );
 		WP_Session_Tokens::get_instance( $user->ID )->destroy_all();
+	}
+
+	/**
+	 * Ends the sessions linked to the sender's session $sid — the one it names itself (a session
+	 * that started here) and those started from it by single sign-on — or all of them.
+	 */
+	private static function logout( WP_User $user, ?string $sid ): void {
+		if ( null === $sid ) {
+			WP_Session_Tokens::get_instance( $user->ID )->destroy_all();
+			return;
+		}
+		$sessions = get_user_meta( $user->ID, 'session_tokens', true );
+		if ( ! is_array( $sessions ) ) {
+			return;
+		}
+		foreach ( $sessions as $verifier => $session ) {
+			if ( hash_equals( (string) $verifier, $sid ) || hash_equals( (string) ( $session['usersync_sid'] ?? '' ), $sid ) ) {
+				unset( $sessions[ $verifier ] );
+			}
+		}
+		update_user_meta( $user->ID, 'session_tokens', $sessions );
 	}
 
 	private static function delete( array $data ): void {

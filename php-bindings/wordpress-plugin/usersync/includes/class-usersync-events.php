@@ -16,6 +16,13 @@ final class Usersync_Events {
 	private static $deleted = array();
 	/** @var bool true while a peer's action is applied */
 	private static $applying = false;
+	/** @var array[] events built elsewhere (logout) for this request's flush */
+	private static $extra = array();
+
+	/** Adds a ready event (e.g. a logout) to this request's outbox write. */
+	public static function add( array $event ): void {
+		self::$extra[] = $event;
+	}
 
 	/**
 	 * Meta keys never worth an event: privileges and sessions (the library never sends them
@@ -187,8 +194,10 @@ final class Usersync_Events {
 			}
 			$events[] = array( 'act' => 'delete', 'data' => $data );
 		}
+		$events        = array_merge( $events, self::$extra );
 		self::$users   = array();
 		self::$deleted = array();
+		self::$extra   = array();
 		return $events;
 	}
 

@@ -183,7 +183,7 @@ final class Usersync_Outbox {
 				$results[ $id ] = array( 'result' => 'refused', 'reason' => 'no longer sent to this peer' );
 				continue;
 			}
-			$ch = curl_init( Usersync_Settings::inbox_url( $peer['url'] ) );
+			$ch = curl_init( Usersync_Settings::inbox_url( $peer ) );
 			curl_setopt_array(
 				$ch,
 				array(

@@ -26,6 +26,17 @@ final class Usersync_Plugin {
 		add_action( 'shutdown', array( 'Usersync_Outbox', 'deliver_after_response' ), 1000 );
 		add_action( 'usersync_deliver', array( 'Usersync_Outbox', 'deliver' ) );
 
+		// Single sign-on and logout everywhere.
+		add_action( 'set_logged_in_cookie', array( 'Usersync_SSO', 'capture_login' ), 10, 6 );
+		add_filter( 'login_redirect', array( 'Usersync_SSO', 'login_redirect' ), 1000, 3 );
+		add_action( 'init', array( 'Usersync_SSO', 'accept' ), 1 );
+		add_action( 'init', array( 'Usersync_SSO', 'check_page' ), 2 );
+		add_action( 'template_redirect', array( 'Usersync_SSO', 'sso_page' ), 1 );
+		add_action( 'check_admin_referer', array( 'Usersync_SSO', 'before_logout' ), 10, 2 );
+		add_action( 'wp_logout', array( 'Usersync_SSO', 'logged_out' ) );
+		add_action( 'auth_cookie_bad_session_token', array( 'Usersync_SSO', 'clear_dead_cookie' ) );
+		add_action( 'admin_bar_menu', array( 'Usersync_SSO', 'toolbar' ), 100 );
+
 		// Incoming: one REST endpoint for peers.
 		add_action( 'rest_api_init', array( 'Usersync_Inbox', 'register_route' ) );
 

@@ -23,12 +23,19 @@ final class Usersync_Settings {
 		return defined( 'USERSYNC_PEERS' ) && is_array( USERSYNC_PEERS ) ? USERSYNC_PEERS : array();
 	}
 
+	/** Peer settings the plugin uses itself; they are not part of the library's configuration. */
+	const PLUGIN_KEYS = array( 'deliver_to' );
+
 	/** The library's configuration document. */
 	public static function config(): array {
+		$peers = array();
+		foreach ( self::peers() as $peer ) {
+			$peers[] = array_diff_key( $peer, array_flip( self::PLUGIN_KEYS ) );
+		}
 		$config = array(
 			'site_id' => self::site_id(),
 			'url'     => untrailingslashit( home_url() ),
-			'peers'   => array_values( self::peers() ),
+			'peers'   => $peers,
 		);
 		if ( defined( 'USERSYNC_CLOCK_SKEW' ) ) {
 			$config['clock_skew'] = (int) USERSYNC_CLOCK_SKEW;
@@ -76,8 +83,39 @@ final class Usersync_Settings {
 		return null;
 	}
 
-	/** Where a peer's inbox is (works with and without pretty permalinks). */
-	public static function inbox_url( string $peer_url ): string {
-		return untrailingslashit( $peer_url ) . '/?rest_route=/usersync/v1/inbox';
+	/**
+	 * Where a peer's inbox is (works with and without pretty permalinks): under the peer's URL,
+	 * or under its 'deliver_to' URL when server-to-server traffic takes another route (e.g. a
+	 * private address) than browsers.
+	 */
+	public static function inbox_url( array $peer ): string {
+		return untrailingslashit( $peer['deliver_to'] ?? $peer['url'] ) . '/?rest_route=/usersync/v1/inbox';
+	}
+
+	/** @var Usersync\WordPressSite|null|false */
+	private static $wordpress = null;
+
+	/** This site's cookies and session tokens through the library (from wp-config's salts). */
+	public static function wordpress(): ?Usersync\WordPressSite {
+		global $wp_version;
+		if ( null === self::$wordpress ) {
+			$salts = array();
+			foreach ( array( 'AUTH_KEY', 'SECURE_AUTH_KEY', 'LOGGED_IN_KEY', 'NONCE_KEY', 'AUTH_SALT', 'SECURE_AUTH_SALT', 'LOGGED_IN_SALT', 'NONCE_SALT' ) as $name ) {
+				$salts[ $name ] = defined( $name ) ? (string) constant( $name ) : '';
+			}
+			try {
+				self::$wordpress = new Usersync\WordPressSite( array( 'salts' => $salts, 'siteurl' => get_option( 'siteurl' ), 'wp_version' => $wp_version ) );
+			} catch ( Usersync\Exception | Usersync\LibraryUnavailable $e ) {
+				self::$problem   = self::$problem ?? $e->getMessage();
+				self::$wordpress = false;
+			}
+		}
+		return self::$wordpress ?: null;
+	}
+
+	/** 'auto' (parallel frames, falling back to a redirect chain), 'parallel' or 'redirect'. */
+	public static function sso_mode(): string {
+		$mode = defined( 'USERSYNC_SSO_MODE' ) ? (string) USERSYNC_SSO_MODE : 'auto';
+		return in_array( $mode, array( 'auto', 'parallel', 'redirect' ), true ) ? $mode : 'auto';
 	}
 }
