@@ -6,14 +6,13 @@ header through ffi.preload, the PHP binding through opcache.preload, ffi.enable=
 private MariaDB. The usersync plugin is installed in each site as the release zip lays it out.
 Nothing listens on anything but 127.0.0.1.
 """
+import http.client
 import json
 import os
 import shutil
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -81,10 +80,32 @@ php_admin_flag[log_errors] = on
         open(os.path.join(self.work, "php-errors.log"), "a").close()
         os.chmod(os.path.join(self.work, "php-errors.log"), 0o666)
 
-    def add_site(self, name, port, constants):
-        """Creates site `name` at http://127.0.0.1:port with the plugin active and the given
-        wp-config constants (USERSYNC_SITE_ID, USERSYNC_PEERS, …)."""
-        url = f"http://127.0.0.1:{port}"
+    def tls(self, hosts):
+        """A test CA (made here, trusted by nothing but the test browser) and one certificate
+        for `hosts`; returns the CA's PEM path."""
+        d = os.path.join(self.work, "tls")
+        os.makedirs(d)
+        ca_key, ca, key, csr, cert = (os.path.join(d, f) for f in ("ca.key", "ca.pem", "site.key", "site.csr", "site.pem"))
+        run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", ca_key,
+            "-out", ca, "-days", "2", "-subj", "/CN=usersync test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign")
+        run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr,
+            "-subj", "/CN=usersync test sites")
+        ext = os.path.join(d, "ext.cnf")
+        with open(ext, "w") as f:
+            f.write("subjectAltName=" + ",".join(f"DNS:{h}" for h in hosts) + "\nextendedKeyUsage=serverAuth\n")
+        run("openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert, "-days", "2",
+            "-extfile", ext)
+        run("chmod", "-R", "a+rX", d)
+        self.cert, self.key, self.ca = cert, key, ca
+        return ca
+
+    def add_site(self, name, port, constants, host=None):
+        """Creates site `name` with the plugin active and the given wp-config constants
+        (USERSYNC_SITE_ID, USERSYNC_PEERS, …): at http://127.0.0.1:port, or with `host` at
+        https://host:port (after tls()), plus http://127.0.0.1:port+1000 for server-to-server
+        delivery (a peer's 'deliver_to')."""
+        url = f"https://{host}:{port}" if host else f"http://127.0.0.1:{port}"
         path = os.path.join(self.work, "sites", name)
         run("bash", os.path.join(ROOT, "scripts/wp/new-site.sh"), self.core, path, url, f"usersync_{name}",
             os.path.join(self.db, "mysqld.sock"))
@@ -93,7 +114,8 @@ php_admin_flag[log_errors] = on
             f.write("<?php\n// usersync settings for this test site (secrets live here, never in the database).\n")
             for key, value in constants.items():
                 f.write(f"define({json.dumps(key)}, {php_literal(value)});\n")
-        site = {"name": name, "port": port, "url": url, "path": path}
+        site = {"name": name, "port": port, "url": url, "path": path, "host": host,
+                "internal": f"http://127.0.0.1:{port + 1000}" if host else url}
         self.sites[name] = site
         self.php(name, "-r", f"$_SERVER['HTTP_HOST']='127.0.0.1'; define('WP_USE_THEMES', false); require '{path}/wp-load.php';"
                  "require_once ABSPATH . 'wp-admin/includes/plugin.php'; $r = activate_plugin('usersync/usersync.php');"
@@ -105,6 +127,11 @@ php_admin_flag[log_errors] = on
     def _nginx(self, site):
         w, name = self.work, site["name"]
         site["nginx_conf"] = os.path.join(w, f"nginx-{name}.conf")
+        listens = [(f"127.0.0.1:{site['port']}", "")]
+        if site["host"]:
+            listens = [(f"127.0.0.1:{site['port']} ssl", f"ssl_certificate {self.cert}; ssl_certificate_key {self.key};"),
+                       (f"127.0.0.1:{site['port'] + 1000}", "")]
+        servers = "".join(self._server(site, listen, extra) for listen, extra in listens)
         with open(site["nginx_conf"], "w") as f:
             f.write(f"""daemon on;
 pid {w}/nginx-{name}.pid;
@@ -114,8 +141,16 @@ events {{ worker_connections 256; }}
 http {{
     access_log off;
     client_max_body_size 2m;
+{servers}
+}}
+""")
+
+    def _server(self, site, listen, extra):
+        https = "fastcgi_param HTTPS on;" if "ssl" in listen else ""
+        return f"""
     server {{
-        listen 127.0.0.1:{site['port']};
+        listen {listen};
+        {extra}
         root {site['path']};
         index index.php;
         location / {{ try_files $uri $uri/ /index.php?$args; }}
@@ -137,18 +172,21 @@ http {{
             fastcgi_param REMOTE_ADDR $remote_addr;
             fastcgi_param REMOTE_PORT $remote_port;
             fastcgi_param GATEWAY_INTERFACE CGI/1.1;
+            {https}
         }}
-    }}
-}}
-""")
+    }}"""
 
     def start(self, name):
         run("nginx", "-c", self.sites[name]["nginx_conf"], "-p", self.work)
+        port = int(self.sites[name]["internal"].rsplit(":", 1)[1])
         for _ in range(50):
             try:
-                urllib.request.urlopen(self.sites[name]["url"] + "/wp-login.php", timeout=2).read()
+                # Any HTTP answer means the site is up (an https site redirects this to https).
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                conn.request("GET", "/wp-login.php")
+                conn.getresponse().read()
                 return
-            except urllib.error.URLError:
+            except OSError:
                 time.sleep(0.1)
         raise RuntimeError(f"{name} did not come up")
 
@@ -172,7 +210,7 @@ http {{
     def post(self, name, path, body, source="127.0.0.1"):
         """POSTs raw bytes from a given loopback source address; returns (status, JSON)."""
         cmd = ["curl", "-s", "-o", "-", "-w", "\n%{http_code}", "--interface", source, "-H", "Content-Type: text/plain",
-               "--data-binary", "@-", self.sites[name]["url"] + path]
+               "--data-binary", "@-", self.sites[name]["internal"] + path]
         out = subprocess.run(cmd, input=body, text=True, capture_output=True, check=True).stdout
         text, _, code = out.rpartition("\n")
         try:

@@ -76,6 +76,14 @@ switch ($command) {
     case 'build':
         $out = Usersync_Settings::context()->build($args['event'], $args['peer'] ?? null);
         break;
+    case 'mint':
+        try {
+            $out = Usersync_Settings::context()->mintTicket($args['request']);
+        } catch (Usersync\Exception $e) {
+            fwrite(STDERR, $e->reason . "\n");
+            exit(4);
+        }
+        break;
     case 'seal':
         // Forging for refusal tests: any claims, sealed with a link's secret.
         $out = (new Usersync\Keyring($args['secrets']))->seal($args['aad'], json_encode($args['claims']));
