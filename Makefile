@@ -9,7 +9,7 @@ C_LINK  := -L$(LIBDIR) -lusersync -lcjson -lpthread -Wl,-rpath,$(abspath $(LIBDI
 FUZZ_SECONDS ?= 30
 
 .PHONY: help deps build demo test check-header test-rust test-c test-c-sanitize test-c-valgrind \
-        check-php-ffi test-php check-vectors test-wordpress test-e2e demo-cli plugin-zip lint bench bench-smoke bench-wordpress bench-php bench-sync \
+        check-php-ffi test-php check-vectors test-wordpress test-e2e demo-cli plugin-zip lint bench bench-smoke bench-wordpress bench-php bench-sync bench-sso test-sso \
         fuzz-smoke clean
 
 help:
@@ -38,7 +38,7 @@ deps:
 # check-header runs first: any later cargo build would regenerate the header it checks.
 test: deps
 	$(MAKE) --no-print-directory check-header lint test-rust test-c test-c-sanitize test-c-valgrind check-php-ffi \
-	    test-php check-vectors test-wordpress test-e2e plugin-zip bench-smoke fuzz-smoke
+	    test-php check-vectors test-wordpress test-e2e test-sso plugin-zip bench-smoke fuzz-smoke
 	@echo "make test: all checks passed"
 
 check-header:
@@ -88,6 +88,10 @@ check-vectors:
 test-e2e: build
 	python3 tests/e2e/test_sync.py
 
+# Single sign-on and logout everywhere in Debian's Chromium, over HTTPS with a test CA.
+test-sso: build
+	python3 tests/e2e/test_sso.py
+
 # Cookies and nonces against real WordPress 6.8 and 6.1 (MariaDB + Debian's WordPress).
 test-wordpress: build
 	bash tests/wordpress/run-cookies.sh
@@ -101,6 +105,9 @@ bench:
 
 bench-sync: build
 	python3 tests/e2e/test_sync.py --measure
+
+bench-sso: build
+	python3 tests/e2e/test_sso.py --measure
 
 bench-php: build
 	php php-bindings/bench/envelope.php

@@ -62,7 +62,7 @@ class Sites:
                 {"id": "a.test", "url": self.url["a"], "deliver_to": f"http://127.0.0.1:{self.port['a'] + 1000}",
                  "secrets": [self.secret[n]], "accept": policy_out, "send": policy_in}]}, host=f"{n}.test")
         self.policy_out, self.policy_in = policy_out, policy_in
-        env.add_site("a", self.port["a"], self.constants(self.names[1:3], "auto"), host="a.test")
+        env.add_site("a", self.port["a"], self.constants(self.names[1:], "auto"), host="a.test")
 
     def constants(self, peers, mode):
         return {"USERSYNC_SITE_ID": "a.test", "USERSYNC_SSO_MODE": mode, "USERSYNC_PEERS": [
@@ -168,6 +168,9 @@ def main():
         timings[("redirect", 2)] = r and r["loginMs"]
         refusals(env, s)
         if measure:
+            s.configure_a([], "auto")
+            base = sorted(r["loginMs"] for r in (browser(env, s.url["a"], [], block3p=False, logout=False) for _ in range(3)) if r)
+            print(f"login on A without peers (baseline): median {base[len(base) // 2]} ms of {base}", flush=True)
             five = list("bcdef")
             for mode, block in (("parallel", False), ("redirect", False)):
                 for peers in (two, five):
