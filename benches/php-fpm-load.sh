@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # What loading usersync adds to a web request under php-fpm (behind nginx, on loopback), in
 # preload mode (ffi.preload, the production setting) and in cdef mode (ffi.enable=1): each
-# request times Library::get() plus one library call and reports it; the median over requests
-# served by warm workers is printed.   benches/php-fpm-load.sh [--quick]
+# request times Library::get() alone, or with one library call after it, and reports it; the
+# median over requests served by warm workers is printed.   benches/php-fpm-load.sh [--quick]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requests=300
@@ -27,15 +27,17 @@ cp -r php-bindings/src php-bindings/autoload.php php-bindings/preload.php "$bind
 cp "$lib" include/usersync.h "$binding/lib/"
 chmod -R a+rX "$binding"
 php php-bindings/bin/usersync-preload-header "$binding/lib/libusersync.so" > "$work/usersync-preload.h"
-cat > "$work/www/load.php" <<PHP
+for probe in load call; do
+    cat > "$work/www/$probe.php" <<PHP
 <?php
 define('USERSYNC_LIBRARY', '$binding/lib/libusersync.so');
 require '$binding/autoload.php';
 \$t = hrtime(true);
 Usersync\Library::get();
-Usersync\Secret::nonce(16);
+if ('$probe' === 'call') { Usersync\Secret::nonce(16); }
 echo (hrtime(true) - \$t) / 1000, ' ', Usersync\Library::get()->mode;
 PHP
+done
 
 port=$((20000 + RANDOM % 20000))
 cat > "$work/nginx.conf" <<NGINX
@@ -87,11 +89,14 @@ nginx -c "$work/nginx.conf" -p "$work"
 sleep 0.5
 
 for mode in preload cdef; do
-    out=$(for _ in $(seq 1 "$requests"); do curl -s "http://127.0.0.1:$port/$mode/load.php"; echo; done)
-    got_mode=$(echo "$out" | tail -1 | cut -d' ' -f2)
-    # The first requests of each worker pay one-time costs (mapping pages, binding symbols).
-    median=$(echo "$out" | tail -n +11 | cut -d' ' -f1 | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-    first=$(echo "$out" | head -1 | cut -d' ' -f1)
-    printf 'php-fpm %-7s mode (%s): Library::get() + first call = %7.1f µs per request (median of %d warm requests; very first request %.1f µs)\n' \
-        "$mode" "$got_mode" "$median" $((requests - 10)) "$first"
+    for probe in load call; do
+        out=$(for _ in $(seq 1 "$requests"); do curl -s "http://127.0.0.1:$port/$mode/$probe.php"; echo; done)
+        got_mode=$(echo "$out" | tail -1 | cut -d' ' -f2)
+        # The first requests of each worker pay one-time costs (mapping pages, binding symbols).
+        median=$(echo "$out" | tail -n +11 | cut -d' ' -f1 | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+        what="Library::get()"
+        [ "$probe" = call ] && what="Library::get() + a first call"
+        printf 'php-fpm %-7s mode (%s): %-30s %7.1f µs per request (median of %d warm requests)\n' \
+            "$mode" "$got_mode" "$what" "$median" $((requests - 10))
+    done
 done

@@ -52,6 +52,11 @@ try {
     await page.goto(`${site}/wp-admin/profile.php`);
     return page.url().startsWith(`${site}/wp-admin/profile.php`) && (await page.locator('#wp-admin-bar-my-account').count()) > 0;
   };
+  // Logged out means WordPress sent the browser to its login form (not an error page).
+  const loggedOut = async (site) => {
+    const response = await page.goto(`${site}/wp-admin/profile.php`);
+    return response.ok() && page.url().startsWith(`${site}/wp-login.php`);
+  };
   result.peersLoggedIn = {};
   for (const peer of cfg.peers) result.peersLoggedIn[peer] = await loggedIn(peer);
 
@@ -61,17 +66,20 @@ try {
     if (cfg.everywhere) href += '&usersync_everywhere=1';
     const t = Date.now();
     await page.goto(href);
-    result.aLoggedOut = !(await loggedIn(cfg.a));
+    result.aLoggedOut = await loggedOut(cfg.a);
     result.peersLoggedOut = {};
     for (const peer of cfg.peers) {
       let out = false;
       for (let i = 0; i < 100 && !out; i++) {
-        out = !(await loggedIn(peer));
+        out = await loggedOut(peer);
         if (!out) await page.waitForTimeout(100);
       }
       result.peersLoggedOut[peer] = out;
     }
     result.logoutMs = Date.now() - t;
+    // Having reached each peer once more, the browser holds no auth cookie for the ended sessions.
+    const names = (await context.cookies()).filter((c) => c.name.startsWith('wordpress_logged_in_') || c.name.startsWith('wordpress_sec_'));
+    result.authCookiesLeft = names.map((c) => `${c.domain} ${c.name}`);
   }
 } finally {
   await context.close();

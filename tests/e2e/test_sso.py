@@ -143,6 +143,7 @@ def scenario(env, s, label, peers, mode, block3p, logout=True, everywhere=False,
     check(not r["urlsWithTickets"], f"{label}: no ticket in any URL {r['urlsWithTickets'][:1]}")
     if logout:
         check(r.get("aLoggedOut") and all(r["peersLoggedOut"].values()), f"{label}: logged out on A and every peer {r.get('peersLoggedOut')}")
+        check(not r.get("authCookiesLeft"), f"{label}: the peers cleared their auth cookies on the next visit {r.get('authCookiesLeft')}")
     return r
 
 

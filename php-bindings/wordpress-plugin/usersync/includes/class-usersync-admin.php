@@ -40,7 +40,7 @@ final class Usersync_Admin {
 		if ( ! current_user_can( self::CAPABILITY ) ) {
 			wp_die( esc_html__( 'You are not allowed to manage usersync.', 'usersync' ) );
 		}
-		$pending = Usersync_Outbox::pending();
+		$health  = Usersync_Outbox::health();
 		$log     = Usersync_Log::recent( 100 );
 		echo '<div class="wrap"><h1>usersync</h1>';
 		if ( isset( $_GET['usersync_done'] ) ) { // phpcs:ignore WordPress.Security.NonceVerification -- display only
@@ -49,7 +49,7 @@ final class Usersync_Admin {
 		printf( '<p>%s <code>%s</code></p>', esc_html__( 'This site:', 'usersync' ), esc_html( Usersync_Settings::site_id() ) );
 		echo '<h2>' . esc_html__( 'Peers', 'usersync' ) . '</h2>';
 		echo '<table class="widefat striped"><thead><tr>';
-		foreach ( array( 'Peer', 'URL', 'Secrets', 'Sends', 'Accepts', 'IP allow-list', 'Waiting' ) as $head ) {
+		foreach ( array( 'Peer', 'URL', 'Secrets', 'Sends', 'Accepts', 'IP allow-list', 'Waiting', 'Last error' ) as $head ) {
 			echo '<th>' . esc_html( $head ) . '</th>';
 		}
 		echo '</tr></thead><tbody>';
@@ -64,7 +64,9 @@ final class Usersync_Admin {
 			echo '<td>' . esc_html( 'actions: ' . self::list_text( $send['actions'] ?? array() ) . '; roles: ' . self::list_text( $send['roles'] ?? array() ) . '; meta: ' . self::list_text( $send['meta'] ?? array() ) ) . '</td>';
 			echo '<td>' . esc_html( 'actions: ' . self::list_text( $accept['actions'] ?? array() ) . '; roles: ' . self::list_text( $accept['roles'] ?? array() ) . '; meta: ' . self::list_text( $accept['meta'] ?? array() ) . ( ! empty( $accept['allow_privileged'] ) ? '; privileged roles allowed' : '' ) ) . '</td>';
 			echo '<td>' . esc_html( self::list_text( $peer['ip_allow'] ?? array() ) ) . '</td>';
-			echo '<td>' . esc_html( (string) ( $pending[ $peer['id'] ?? '' ] ?? 0 ) ) . '</td>';
+			$state = $health[ $peer['id'] ?? '' ] ?? array( 'waiting' => 0, 'error' => '' );
+			echo '<td>' . esc_html( (string) $state['waiting'] ) . '</td>';
+			echo '<td>' . esc_html( '' !== $state['error'] ? $state['error'] : '—' ) . '</td>';
 			echo '</tr>';
 		}
 		echo '</tbody></table>';

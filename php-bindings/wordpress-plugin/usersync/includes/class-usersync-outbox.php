@@ -79,11 +79,20 @@ final class Usersync_Outbox {
 		self::deliver();
 	}
 
-	/** Number of events waiting, per peer. @return array<string, int> */
-	public static function pending(): array {
+	/**
+	 * Health per peer: events waiting, and the last error of the oldest one (why it waits).
+	 *
+	 * @return array<string, array{waiting: int, error: string}>
+	 */
+	public static function health(): array {
 		global $wpdb;
-		$rows = $wpdb->get_results( 'SELECT peer, COUNT(*) AS n FROM ' . self::table() . ' GROUP BY peer' ); // phpcs:ignore WordPress.DB.PreparedSQL
-		return wp_list_pluck( $rows, 'n', 'peer' );
+		$table = self::table();
+		$rows  = $wpdb->get_results( "SELECT o.peer, h.n, o.last_error FROM $table o JOIN (SELECT peer, MIN(id) AS id, COUNT(*) AS n FROM $table GROUP BY peer) h ON o.id = h.id" ); // phpcs:ignore WordPress.DB.PreparedSQL
+		$health = array();
+		foreach ( $rows as $row ) {
+			$health[ $row->peer ] = array( 'waiting' => (int) $row->n, 'error' => (string) $row->last_error );
+		}
+		return $health;
 	}
 
 	/**

@@ -352,7 +352,13 @@ final class Usersync_SSO {
 
 	/** A cookie whose session a peer ended: clear it when the browser next comes by. */
 	public static function clear_dead_cookie(): void {
-		wp_clear_auth_cookie();
+		// wp_clear_auth_cookie() asks for the current user, which validates the same dead cookie
+		// and lands here again: clear once.
+		static $clearing = false;
+		if ( ! $clearing ) {
+			$clearing = true;
+			wp_clear_auth_cookie();
+		}
 	}
 
 	/** "Log out everywhere" in the toolbar's account menu. */
