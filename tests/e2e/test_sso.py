@@ -16,24 +16,12 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
+from checks import check, secret, summary  # noqa: E402
 from sites import ROOT, Env  # noqa: E402
 
-PASSED, FAILED = 0, 0
 BROWSER = os.path.join(ROOT, "tests", "browser")
 
 
-def check(ok, what):
-    global PASSED, FAILED
-    if ok:
-        PASSED += 1
-    else:
-        FAILED += 1
-        print(f"FAIL: {what}", flush=True)
-
-
-def secret():
-    return subprocess.run([os.path.join(ROOT, "target/release/usersync"), "secret"], capture_output=True, text=True,
-                          check=True).stdout.strip()
 
 
 def browser(env, a, peers, **options):
@@ -183,8 +171,7 @@ def main():
             print(f"login to all {n} peers ({mode}): {ms} ms", flush=True)
     finally:
         env.close()
-    print(f"single sign-on: {PASSED} passed, {FAILED} failed")
-    return 0 if FAILED == 0 else 1
+    return summary("single sign-on")
 
 
 if __name__ == "__main__":

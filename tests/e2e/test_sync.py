@@ -24,23 +24,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
+from checks import check, failed, secret, summary  # noqa: E402
 from sites import ROOT, Env  # noqa: E402
 
-PASSED, FAILED = 0, 0
 
 
-def check(ok, what):
-    global PASSED, FAILED
-    if ok:
-        PASSED += 1
-    else:
-        FAILED += 1
-        print(f"FAIL: {what}", flush=True)
-
-
-def secret():
-    return subprocess.run([os.path.join(ROOT, "target/release/usersync"), "secret"], capture_output=True, text=True,
-                          check=True).stdout.strip()
 
 
 ALL = ["create", "update", "delete", "password", "meta", "logout"]
@@ -84,11 +72,10 @@ def main():
             measure(env, url)
         uninstall(env, "c")
     finally:
-        if FAILED:
+        if failed():
             print(f"sites kept in {env.work}" if os.environ.get("KEEP") else "", flush=True)
         env.close()
-    print(f"end-to-end sync: {PASSED} passed, {FAILED} failed")
-    return 0 if FAILED == 0 else 1
+    return summary("end-to-end sync")
 
 
 def user(env, site, login):
