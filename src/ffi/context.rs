@@ -1,8 +1,7 @@
 //! Contexts (a site and its peers), user-action messages, login tickets and nonces through the
 //! C ABI. Variable-size results are library-allocated JSON: see usersync_bytes_free().
 
-use super::{free, guard, input, store, usersync_result, Output};
-use crate::config::ConfigError;
+use super::{free, guard, input, store, usersync_result, with_config_error, Allocated, Output};
 use crate::{nonce, Context, Error};
 use std::ffi::c_char;
 use zeroize::Zeroize;
@@ -13,36 +12,19 @@ use zeroize::Zeroize;
 #[allow(non_camel_case_types)]
 pub struct usersync_context(Context);
 
-/// Hands `bytes` to the caller as a library allocation (`*out`, `*out_len`).
-///
-/// # Safety
-/// `out` and `out_len` must be writable (checked non-NULL by the caller first).
-pub(super) unsafe fn give(bytes: Vec<u8>, out: *mut *mut c_char, out_len: *mut usize) {
-    let boxed = bytes.into_boxed_slice();
-    *out_len = boxed.len();
-    *out = Box::into_raw(boxed).cast::<c_char>();
-}
-
-/// Runs `f` for an entry point with a context and a library-allocated output.
+/// Runs `f` for an entry point with a context and a library-allocated JSON result.
 unsafe fn with_context(
     ctx: *const usersync_context,
     out: *mut *mut c_char,
     out_len: *mut usize,
-    f: impl FnOnce(&Context) -> Result<Vec<u8>, Error>,
+    f: impl FnOnce(&Context) -> Result<serde_json::Value, Error>,
 ) -> usersync_result {
     guard(|| {
         let ctx = &ctx.as_ref().ok_or(Error::NullArgument)?.0;
-        if out.is_null() || out_len.is_null() {
-            return Err(Error::NullArgument);
-        }
-        let bytes = f(ctx)?;
-        give(bytes, out, out_len);
+        let out = Allocated::new(out, out_len)?;
+        out.give_json(&f(ctx)?);
         Ok(())
     })
-}
-
-fn json(v: serde_json::Value) -> Vec<u8> {
-    serde_json::to_vec(&v).expect("a JSON value serialises")
 }
 
 /// Creates a context from a JSON configuration (format in docs/protocol.md, "Configuration").
@@ -73,54 +55,6 @@ pub unsafe extern "C" fn usersync_context_new(
         store(out, usersync_context(ctx));
         Ok(())
     })
-}
-
-/// Why a constructor from configuration failed: a plain error, or a configuration refusal
-/// whose detail (naming the field) goes to the caller's err buffer.
-pub(super) enum Failure {
-    Code(Error),
-    Config(ConfigError),
-}
-
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
-        Failure::Code(e)
-    }
-}
-
-impl From<ConfigError> for Failure {
-    fn from(e: ConfigError) -> Self {
-        Failure::Config(e)
-    }
-}
-
-/// Runs a constructor; on a configuration refusal writes its detail to `err` (cut to
-/// `err_cap`; nothing when `err_cap` is 0) and returns `ConfigInvalid`.
-///
-/// # Safety
-/// `err` writable for `err_cap` bytes and `err_len` writable when `err_cap` is not 0.
-pub(super) unsafe fn with_config_error<T>(
-    err: *mut c_char,
-    err_cap: usize,
-    err_len: *mut usize,
-    build: impl FnOnce() -> Result<T, Failure>,
-) -> Result<T, Error> {
-    if (err.is_null() || err_len.is_null()) && err_cap != 0 {
-        return Err(Error::NullArgument);
-    }
-    match build() {
-        Ok(value) => Ok(value),
-        Err(Failure::Code(e)) => Err(e),
-        Err(Failure::Config(detail)) => {
-            if err_cap != 0 {
-                let detail = detail.to_string();
-                let n = detail.len().min(err_cap);
-                std::ptr::copy_nonoverlapping(detail.as_ptr(), err.cast::<u8>(), n);
-                *err_len = n;
-            }
-            Err(Error::ConfigInvalid)
-        }
-    }
 }
 
 /// Releases a context and wipes its keys. NULL is a no-op. The context must not be used after.
@@ -171,7 +105,7 @@ pub unsafe extern "C" fn usersync_build(
             p => Some(std::str::from_utf8(p).map_err(|_| Error::UnknownPeer)?),
         };
         let messages = ctx.build(input(event, event_len)?, peer)?;
-        Ok(json(messages.iter().map(|m| m.to_json()).collect()))
+        Ok(messages.iter().map(|m| m.to_json()).collect())
     })
 }
 
@@ -199,7 +133,7 @@ pub unsafe extern "C" fn usersync_open_action(
         let ip = std::str::from_utf8(input(remote_ip, remote_ip_len)?)
             .ok()
             .filter(|s| !s.is_empty());
-        Ok(json(ctx.open_action(input(text, text_len)?, ip)?.to_json()))
+        Ok(ctx.open_action(input(text, text_len)?, ip)?.to_json())
     })
 }
 
@@ -219,9 +153,7 @@ pub unsafe extern "C" fn usersync_ticket_mint(
     out_len: *mut usize,
 ) -> usersync_result {
     with_context(ctx, out, out_len, |ctx| {
-        Ok(json(
-            ctx.mint_ticket(input(request, request_len)?)?.to_json(),
-        ))
+        Ok(ctx.mint_ticket(input(request, request_len)?)?.to_json())
     })
 }
 
@@ -241,7 +173,7 @@ pub unsafe extern "C" fn usersync_ticket_open(
     out_len: *mut usize,
 ) -> usersync_result {
     with_context(ctx, out, out_len, |ctx| {
-        Ok(json(ctx.open_ticket(input(text, text_len)?)?.to_json()))
+        Ok(ctx.open_ticket(input(text, text_len)?)?.to_json())
     })
 }
 

@@ -2,7 +2,8 @@
 //!
 //! Each entry point runs inside [`guard`] (a panic becomes `USERSYNC_RESULT_PANIC` instead of
 //! unwinding into C or PHP), reads its arguments through [`input`] and writes its outputs
-//! through [`output`], so the NULL, length and "write only on success" rules live in one place.
+//! through [`Output`] (caller buffers) or [`Allocated`] (library allocations), so the NULL,
+//! length and "write only on success" rules live in one place.
 
 mod context;
 mod envelope;
@@ -16,6 +17,7 @@ pub use result::*;
 pub use secret::*;
 pub use wordpress::*;
 
+use crate::config::ConfigError;
 use crate::Error;
 use std::ffi::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -76,6 +78,90 @@ impl Output {
         }
         *self.len = data.len();
         Ok(())
+    }
+}
+
+/// A caller's `(char **out, size_t *out_len)` for a library-allocated result, checked before
+/// any work is done and written only on success; released with `usersync_bytes_free`.
+struct Allocated {
+    ptr: *mut *mut c_char,
+    len: *mut usize,
+}
+
+impl Allocated {
+    /// # Safety
+    /// `ptr` and `len` must be writable for the whole call.
+    unsafe fn new(ptr: *mut *mut c_char, len: *mut usize) -> Result<Self, Error> {
+        if ptr.is_null() || len.is_null() {
+            return Err(Error::NullArgument);
+        }
+        Ok(Allocated { ptr, len })
+    }
+
+    /// Hands `bytes` to the caller.
+    ///
+    /// # Safety
+    /// As for [`Allocated::new`].
+    unsafe fn give(self, bytes: Vec<u8>) {
+        let boxed = bytes.into_boxed_slice();
+        *self.len = boxed.len();
+        *self.ptr = Box::into_raw(boxed).cast::<c_char>();
+    }
+
+    /// Hands a JSON value to the caller as compact JSON text.
+    ///
+    /// # Safety
+    /// As for [`Allocated::new`].
+    unsafe fn give_json(self, value: &serde_json::Value) {
+        self.give(serde_json::to_vec(value).expect("a JSON value serialises"))
+    }
+}
+
+/// Why a constructor from configuration failed: a plain error, or a configuration refusal
+/// whose detail (naming the field) goes to the caller's err buffer.
+enum Failure {
+    Code(Error),
+    Config(ConfigError),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Code(e)
+    }
+}
+
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Self {
+        Failure::Config(e)
+    }
+}
+
+/// Runs a constructor; on a configuration refusal writes its detail to `err` (cut to
+/// `err_cap`; nothing when `err_cap` is 0) and returns `ConfigInvalid`.
+///
+/// # Safety
+/// `err` writable for `err_cap` bytes and `err_len` writable when `err_cap` is not 0.
+unsafe fn with_config_error<T>(
+    err: *mut c_char,
+    err_cap: usize,
+    err_len: *mut usize,
+    build: impl FnOnce() -> Result<T, Failure>,
+) -> Result<T, Error> {
+    if (err.is_null() || err_len.is_null()) && err_cap != 0 {
+        return Err(Error::NullArgument);
+    }
+    match build() {
+        Ok(value) => Ok(value),
+        Err(Failure::Code(e)) => Err(e),
+        Err(Failure::Config(detail)) => {
+            if err_cap != 0 {
+                let detail = detail.to_string();
+                let n = detail.len().min(err_cap);
+                std::ptr::copy_nonoverlapping(detail.as_ptr(), err.cast::<u8>(), n);
+                *err_len = n;
+            }
+            Err(Error::ConfigInvalid)
+        }
     }
 }
 

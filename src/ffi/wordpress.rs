@@ -1,7 +1,6 @@
 //! WordPress-compatible auth cookies and nonces through the C ABI.
 
-use super::context::{give, with_config_error};
-use super::{free, guard, input, store, usersync_result, Output};
+use super::{free, guard, input, store, usersync_result, with_config_error, Allocated, Output};
 use crate::wordpress::{self, Cookie, Scheme, WpSite};
 use crate::Error;
 use std::ffi::c_char;
@@ -89,14 +88,7 @@ pub unsafe extern "C" fn usersync_wp_cookie_names(
 ) -> usersync_result {
     guard(|| {
         let wp = &wp.as_ref().ok_or(Error::NullArgument)?.0;
-        if out.is_null() || out_len.is_null() {
-            return Err(Error::NullArgument);
-        }
-        give(
-            serde_json::to_vec(&wp.cookie_names()).expect("JSON"),
-            out,
-            out_len,
-        );
+        Allocated::new(out, out_len)?.give_json(&wp.cookie_names());
         Ok(())
     })
 }
@@ -126,9 +118,7 @@ pub unsafe extern "C" fn usersync_wp_cookie_generate(
 ) -> usersync_result {
     guard(|| {
         let wp = &wp.as_ref().ok_or(Error::NullArgument)?.0;
-        if out.is_null() || out_len.is_null() {
-            return Err(Error::NullArgument);
-        }
+        let out = Allocated::new(out, out_len)?;
         let cookie = wp.generate_cookie(
             scheme(scheme_code)?,
             text(input(login, login_len)?)?,
@@ -136,7 +126,7 @@ pub unsafe extern "C" fn usersync_wp_cookie_generate(
             expiration,
             text(input(token, token_len)?)?,
         )?;
-        give(cookie.into_bytes(), out, out_len);
+        out.give(cookie.into_bytes());
         Ok(())
     })
 }
@@ -156,14 +146,12 @@ pub unsafe extern "C" fn usersync_wp_cookie_parse(
     out_len: *mut usize,
 ) -> usersync_result {
     guard(|| {
-        if out.is_null() || out_len.is_null() {
-            return Err(Error::NullArgument);
-        }
+        let out = Allocated::new(out, out_len)?;
         let bytes = input(cookie, cookie_len)?;
         let c = Cookie::parse(std::str::from_utf8(bytes).map_err(|_| Error::WpCookieMalformed)?)?;
         let json = serde_json::json!({"login": c.login, "expiration": c.expiration, "token": c.token,
                                       "verifier": wordpress::session_verifier(&c.token)});
-        give(serde_json::to_vec(&json).expect("JSON"), out, out_len);
+        out.give_json(&json);
         Ok(())
     })
 }
