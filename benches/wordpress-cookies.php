@@ -1,5 +1,5 @@
 <?php
-// WordPress's own cookie and nonce functions against usersync's (through PHP FFI), in one
+// WordPress's own cookie and nonce functions against usersync's (through the PHP binding), in one
 // process on a real WordPress site:  php benches/wordpress-cookies.php SITE_DIR LIB [--quick]
 declare(strict_types=1);
 
@@ -10,9 +10,9 @@ $_SERVER['REQUEST_URI'] = '/';
 $_SERVER['REQUEST_METHOD'] = 'GET';
 define('WP_USE_THEMES', false);
 require $siteDir . '/wp-load.php';
-require __DIR__ . '/../tests/wordpress/usersync-wp-ffi.php';
+require __DIR__ . '/../tests/wordpress/usersync-wp.php';
 global $wp_version;
-$ffi = usersync_ffi($libPath);
+usersync_use_library($libPath);
 $wp = usersync_wp(wp_config_salts(), DAY_IN_SECONDS);
 
 /** Median µs per call over 15 batches of about 20 ms. */
@@ -75,5 +75,5 @@ foreach ($rows as [$name, $wpFn, $usFn]) {
     $b = per_call($usFn);
     printf("%-42s %10.2f %10.2f %7.2fx\n", $name, $a, $b, $b / $a);
 }
-echo "ratio = usersync / WordPress (below 1 is faster); usersync times include the FFI calls and\n";
+echo "ratio = usersync / WordPress (below 1 is faster); usersync times include the binding's FFI calls and\n";
 echo "the PHP-side string conversions; 'verify nonce' includes creating the nonce on both sides.\n";

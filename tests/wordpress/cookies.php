@@ -29,8 +29,8 @@ function check(bool $ok, string $what): void {
     }
 }
 
-require __DIR__ . '/usersync-wp-ffi.php';
-$ffi = usersync_ffi($libPath);
+require __DIR__ . '/usersync-wp.php';
+usersync_use_library($libPath);
 $salts = wp_config_salts();
 
 // ---- users with every hash format ----------------------------------------------------------------
@@ -62,10 +62,7 @@ $vectors = ['generated_by' => "tests/wordpress/cookies.php on real WordPress $wp
             'siteurl' => get_option('siteurl'), 'salts' => $salts, 'cookies' => [], 'nonces' => []];
 
 // Cookie names.
-$out = $ffi->new('char*');
-$len = FFI::new('size_t');
-$ffi->usersync_wp_cookie_names($wp, FFI::addr($out), FFI::addr($len));
-$names = json_decode(take($out, $len), true);
+$names = $wp->cookieNames();
 check($names['auth'] === AUTH_COOKIE && $names['secure_auth'] === SECURE_AUTH_COOKIE && $names['logged_in'] === LOGGED_IN_COOKIE, 'cookie names match core\'s constants');
 
 function store_session(int $uid, string $token, int $exp): void {
@@ -77,20 +74,20 @@ function store_session(int $uid, string $token, int $exp): void {
 
 foreach ($users as $user) {
     $hashKind = substr($user->user_pass, 0, 7);
-    foreach (array_keys($SCHEMES) as $scheme) {
+    foreach (array_keys(Usersync\WordPressSite::SCHEMES) as $scheme) {
         $what = "$user->user_login ($hashKind) $scheme";
         $exp = time() + 3600;
         // WordPress → usersync.
         $wpToken = WP_Session_Tokens::get_instance($user->ID)->create($exp);
         $wpCookie = wp_generate_auth_cookie($user->ID, $exp, $scheme, $wpToken);
         check(us_validate($wp, $scheme, $wpCookie, $user->user_pass) === 'ok', "$what: usersync accepts WordPress's cookie");
-        $parsed = us_parse($wpCookie);
+        $parsed = us_parse($wp, $wpCookie);
         check($parsed['login'] === $user->user_login && $parsed['expiration'] === $exp && $parsed['token'] === $wpToken, "$what: parse");
         check(WP_Session_Tokens::get_instance($user->ID)->get($wpToken) !== null && $parsed['verifier'] === hash('sha256', $wpToken), "$what: verifier is core's session key");
         $vectors['cookies'][] = ['scheme' => $scheme, 'login' => $user->user_login, 'pass_hash' => $user->user_pass,
                                  'expiration' => $exp, 'token' => $wpToken, 'cookie' => $wpCookie];
         // usersync → WordPress.
-        $token = us_token();
+        $token = us_token($wp);
         store_session($user->ID, $token, $exp);
         $usCookie = us_generate($wp, $scheme, $user->user_login, $user->user_pass, $exp, $token);
         check(wp_validate_auth_cookie($usCookie, $scheme) === $user->ID, "$what: WordPress accepts usersync's cookie");
@@ -116,7 +113,7 @@ foreach ($users as $user) {
     }
     // Expired beyond the grace hour; within it only for POST/Ajax (grace).
     $oldExp = time() - 7200;
-    $token = us_token();
+    $token = us_token($wp);
     store_session($user->ID, $token, time() + 3600);
     $expired = us_generate($wp, 'auth', $user->user_login, $user->user_pass, $oldExp, $token);
     $_SERVER['REQUEST_METHOD'] = 'POST';
@@ -139,7 +136,7 @@ foreach (['', 'a|b|c', 'alice|notanumber|tok|' . str_repeat('a', 64), '|' . (tim
 
 // ---- nonces ---------------------------------------------------------------------------------------
 $user = $users[0];
-$token = us_token();
+$token = us_token($wp);
 store_session($user->ID, $token, time() + 3600);
 $_COOKIE[LOGGED_IN_COOKIE] = us_generate($wp, 'logged_in', $user->user_login, $user->user_pass, time() + 3600, $token);
 wp_set_current_user($user->ID);
@@ -170,8 +167,6 @@ while (wp_nonce_tick() < $start + 1) { usleep(50000); }
 check(wp_verify_nonce($usNonce, 'age') === 2 && us_nonce_verify($short, $wpNonce, 'age', 0, '') === 2, 'one tick later both say 2');
 while (wp_nonce_tick() < $start + 2) { usleep(50000); }
 check(wp_verify_nonce($usNonce, 'age') === false && us_nonce_verify($short, $wpNonce, 'age', 0, '') === 0, 'two ticks later both refuse');
-$ffi->usersync_wp_free($short);
-$ffi->usersync_wp_free($wp);
 
 if ($vectorsOut !== null) {
     file_put_contents($vectorsOut, json_encode($vectors, JSON_PRETTY_PRINT | JSON_UNESCAPED_SLASHES) . "\n");
