@@ -11,29 +11,10 @@ $_SERVER['REQUEST_METHOD'] = 'GET';
 define('WP_USE_THEMES', false);
 require $siteDir . '/wp-load.php';
 require __DIR__ . '/../tests/wordpress/usersync-wp.php';
+require __DIR__ . '/../php-bindings/bench/timing.php';
 global $wp_version;
 usersync_use_library($libPath);
 $wp = usersync_wp(wp_config_salts(), DAY_IN_SECONDS);
-
-/** Median µs per call over 15 batches of about 20 ms. */
-function per_call(callable $f): float {
-    global $quick;
-    $n = 1;
-    do {
-        $t = hrtime(true);
-        for ($i = 0; $i < $n; $i++) { $f(); }
-        $elapsed = hrtime(true) - $t;
-        $n *= 2;
-    } while ($elapsed < ($quick ? 1e6 : 5e6));
-    $samples = [];
-    for ($r = 0; $r < ($quick ? 3 : 15); $r++) {
-        $t = hrtime(true);
-        for ($i = 0; $i < $n; $i++) { $f(); }
-        $samples[] = (hrtime(true) - $t) / $n / 1000;
-    }
-    sort($samples);
-    return $samples[intdiv(count($samples), 2)];
-}
 
 $user = get_user_by('login', 'bench') ?: get_user_by('id', wp_insert_user(['user_login' => 'bench', 'user_pass' => 'bench-pw', 'user_email' => 'bench@a.test']));
 $exp = time() + 3600;
@@ -71,8 +52,8 @@ $rows = [
 printf("WordPress %s, PHP %s, %s mode: median µs per call\n", $wp_version, PHP_VERSION, $quick ? 'quick' : 'full');
 printf("%-42s %10s %10s %8s\n", 'operation', 'WordPress', 'usersync', 'ratio');
 foreach ($rows as [$name, $wpFn, $usFn]) {
-    $a = per_call($wpFn);
-    $b = per_call($usFn);
+    $a = per_call($wpFn, $quick, 5e6);
+    $b = per_call($usFn, $quick, 5e6);
     printf("%-42s %10.2f %10.2f %7.2fx\n", $name, $a, $b, $b / $a);
 }
 echo "ratio = usersync / WordPress (below 1 is faster); usersync times include the binding's FFI calls and\n";

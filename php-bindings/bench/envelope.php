@@ -5,6 +5,7 @@
 declare(strict_types=1);
 
 require dirname(__DIR__) . '/autoload.php';
+require __DIR__ . '/timing.php';
 
 use Usersync\Keyring;
 use Usersync\Library;
@@ -53,26 +54,6 @@ final class PurePhpEnvelope
         $plain = openssl_decrypt(substr($body, 25), 'aes-256-cbc', $this->enc, OPENSSL_RAW_DATA, substr($body, 9, 16));
         return $plain === false ? null : $plain;
     }
-}
-
-/** Median µs per call over batches. */
-function per_call(callable $f, bool $quick): float
-{
-    $n = 1;
-    do {
-        $t = hrtime(true);
-        for ($i = 0; $i < $n; $i++) { $f(); }
-        $elapsed = hrtime(true) - $t;
-        $n *= 2;
-    } while ($elapsed < ($quick ? 1e6 : 10e6));
-    $samples = [];
-    for ($r = 0; $r < ($quick ? 3 : 15); $r++) {
-        $t = hrtime(true);
-        for ($i = 0; $i < $n; $i++) { $f(); }
-        $samples[] = (hrtime(true) - $t) / $n / 1000;
-    }
-    sort($samples);
-    return $samples[intdiv(count($samples), 2)];
 }
 
 $secret = Secret::generate();
