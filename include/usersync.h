@@ -102,6 +102,8 @@ typedef enum {
   USERSYNC_RESULT_RETURN_URL_REFUSED = 414,
   // This site's send policy for the peer does not include the action.
   USERSYNC_RESULT_ACTION_NOT_SENT = 415,
+  // A login ticket posted by another browser than the one it was minted for.
+  USERSYNC_RESULT_WRONG_BROWSER = 416,
   // Not a WordPress auth cookie (login|expiration|token|hmac).
   USERSYNC_RESULT_WP_COOKIE_MALFORMED = 500,
   // The WordPress auth cookie has expired.
@@ -110,6 +112,12 @@ typedef enum {
   USERSYNC_RESULT_WP_COOKIE_INVALID = 502,
   // The WordPress nonce is invalid or too old.
   USERSYNC_RESULT_WP_NONCE_INVALID = 503,
+  // The login or email belongs to a local account not linked to this uid (nothing merged).
+  USERSYNC_RESULT_IDENTITY_CONFLICT = 600,
+  // The account holds a role the peer's accept policy may not grant.
+  USERSYNC_RESULT_PROTECTED_ACCOUNT = 601,
+  // No local account is linked to this uid.
+  USERSYNC_RESULT_UNKNOWN_ACCOUNT = 602,
 } usersync_result;
 
 // The cookie schemes, for the `scheme` arguments below (passed as uint32_t).
@@ -200,8 +208,9 @@ usersync_result usersync_open_action(const usersync_context *ctx,
                                      char **out,
                                      size_t *out_len);
 
-// Mints a single-use login ticket for a peer from JSON `{"peer", "login", "remember",
-// "sid"?, "return"?}`; a return URL must be on this site or a configured peer. On success *out
+// Mints a single-use login ticket for a peer from JSON `{"peer", "uid", "login", "remember",
+// "bnd", "sid"?, "return"?}` (bnd: the binding hash the peer gave the browser, docs/protocol.md
+// §12); a return URL must be on this site or a configured peer. On success *out
 // receives a library-allocated JSON object `{"peer", "url", "message"}` (the ticket), released
 // with usersync_bytes_free(). Keep tickets out of URLs that servers log: POST them.
 //
@@ -214,9 +223,10 @@ usersync_result usersync_ticket_mint(const usersync_context *ctx,
                                      size_t *out_len);
 
 // Opens a login ticket carried by a browser. On success *out receives a library-allocated JSON
-// object `{"iss", "jti", "exp", "act": "login", "data": {"login", "remember", "sid"?,
-// "return"?}}` (the return URL normalised and checked against this site and its peers),
-// released with usersync_bytes_free(). The host must record (iss, jti) as for actions.
+// object `{"iss", "jti", "exp", "act": "login", "data": {"uid", "login", "remember", "bnd",
+// "sid"?, "return"?}}` (the return URL normalised and checked against this site and its peers),
+// released with usersync_bytes_free(). Then run usersync_context_check_target() with the
+// browser's binding cookie, and record (iss, jti) as for actions.
 //
 // # Safety
 // ctx from usersync_context_new(); text readable as sized; out and out_len writable.
@@ -225,6 +235,39 @@ usersync_result usersync_ticket_open(const usersync_context *ctx,
                                      size_t text_len,
                                      char **out,
                                      size_t *out_len);
+
+// The target check (docs/protocol.md §15), to run for every opened action and ticket inside
+// the transaction that applies it: opened is the JSON object usersync_open_action() or
+// usersync_ticket_open() returned, facts the host's JSON `{"account": null | {"uid", "roles",
+// "super_admin"?, "sessions"?}, "login_taken"?, "email_taken"?, "binding"?}` about the local
+// account linked to the message's uid. On success *out receives a library-allocated JSON verdict
+// `{"do": "create" | "apply" | "skip"}` (plus `"end_sessions": [ids]` for a logout), released
+// with usersync_bytes_free(); the host applies exactly that. Refusals: WRONG_BROWSER (a ticket
+// without its browser's binding), IDENTITY_CONFLICT, UNKNOWN_ACCOUNT, PROTECTED_ACCOUNT,
+// UNKNOWN_PEER, DATA_INVALID (malformed opened or facts). Nothing is kept.
+//
+// # Safety
+// ctx from usersync_context_new(); inputs readable as sized; out and out_len writable.
+usersync_result usersync_context_check_target(const usersync_context *ctx,
+                                              const char *opened,
+                                              size_t opened_len,
+                                              const char *facts,
+                                              size_t facts_len,
+                                              char **out,
+                                              size_t *out_len);
+
+// Checks a destination for a browser (a login's redirect, a chain's next hop, where a refused
+// ticket goes): an absolute URL on this site's origin or a configured peer's, by the rules of
+// return URLs (docs/protocol.md §12). On success *out receives the normalised URL (not
+// NUL-terminated, library-allocated: usersync_bytes_free()); else RETURN_URL_REFUSED.
+//
+// # Safety
+// ctx from usersync_context_new(); url readable for url_len bytes; out and out_len writable.
+usersync_result usersync_context_check_return(const usersync_context *ctx,
+                                              const char *url,
+                                              size_t url_len,
+                                              char **out,
+                                              size_t *out_len);
 
 // Writes a random URL-safe nonce of len characters (16 to 256; else INVALID_ARGUMENT), each
 // carrying 6 bits from the OS CSPRNG, to the caller's buffer out (out_cap ≥ len).
@@ -294,6 +337,33 @@ usersync_result usersync_open(const usersync_keyring *keyring,
                               char *out,
                               size_t out_cap,
                               size_t *out_len);
+
+// Characters of a uid (16 bytes in base64url): the buffer size for usersync_uid_new().
+size_t usersync_uid_len(void);
+
+// Mints a new account uid (16 bytes from the OS CSPRNG, base64url, usersync_uid_len()
+// characters) into the caller's buffer out. A site mints one when an account is created on it
+// (or linked by an administrator) and stores it with the account (docs/protocol.md §15).
+//
+// # Safety
+// out writable for out_cap bytes; out_len writable.
+usersync_result usersync_uid_new(char *out, size_t out_cap, size_t *out_len);
+
+// Characters of a ticket binding hash: the buffer size for usersync_binding_hash().
+size_t usersync_binding_hash_len(void);
+
+// Writes `bnd` = base64url(SHA-256(value)) for a browser-binding value (16 to 256 bytes; else
+// INVALID_ARGUMENT) into the caller's buffer out (usersync_binding_hash_len() characters). The
+// site that will receive a login ticket sets value in an HttpOnly cookie of the browser and
+// hands the browser this hash for the minting site (docs/protocol.md §12).
+//
+// # Safety
+// value readable for value_len bytes; out writable for out_cap bytes; out_len writable.
+usersync_result usersync_binding_hash(const char *value,
+                                      size_t value_len,
+                                      char *out,
+                                      size_t out_cap,
+                                      size_t *out_len);
 
 // The library version, e.g. "0.1.0", as a static NUL-terminated string (never freed).
 // Hosts refuse a library whose version they were not written for.

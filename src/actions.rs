@@ -1,9 +1,10 @@
 //! User actions (`act` → `data`): strict parsing (unknown fields refused), bounds, and the send
-//! and accept filters that apply a peer's policy. Users are matched across sites by `login`.
+//! and accept filters that apply a peer's policy. Every action names its account by `uid` (the
+//! network-wide identity, docs/protocol.md §15) as well as by `login`.
 
 use crate::pass_hash::is_password_hash;
 use crate::policy::{is_protected_meta, AcceptPolicy, RoleVerdict, SendPolicy};
-use crate::Error;
+use crate::{base64url, Error};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -68,6 +69,9 @@ const MAX_META_KEY: usize = 255;
 const MAX_META_VALUE: usize = 65_535;
 const MAX_SID: usize = 128;
 const MAX_RETURN: usize = crate::origin::MAX_URL_LEN;
+/// `uid` and `jti`: 16 random bytes; `bnd`: a SHA-256 digest.
+pub const UID_BYTES: usize = 16;
+pub const BND_BYTES: usize = 32;
 
 /// Meta: key → list of string values.
 pub type Meta = BTreeMap<String, Vec<String>>;
@@ -75,6 +79,7 @@ pub type Meta = BTreeMap<String, Vec<String>>;
 /// The user record of `create` and `update`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
+    pub uid: String,
     pub login: String,
     pub email: String,
     pub fields: BTreeMap<String, String>,
@@ -89,25 +94,32 @@ pub enum Action {
     Create(User),
     Update(User),
     Delete {
+        uid: String,
         login: String,
         reassign: Option<String>,
     },
     Password {
+        uid: String,
         login: String,
         pass_hash: String,
     },
     Meta {
+        uid: String,
         login: String,
         set: Meta,
         delete: Vec<String>,
     },
     Logout {
+        uid: String,
         login: String,
         sid: Option<String>,
     },
     Login {
+        uid: String,
         login: String,
         remember: bool,
+        /// base64url(SHA-256(the receiver's browser-binding value)): docs/protocol.md §12.
+        bnd: String,
         sid: Option<String>,
         return_url: Option<String>,
     },
@@ -193,6 +205,19 @@ fn slug(v: &Value, max: usize) -> Result<String, Error> {
     Ok(s.to_string())
 }
 
+/// Canonical unpadded base64url of exactly `n` bytes (`uid`, `bnd`).
+fn b64_bytes(v: &Value, n: usize) -> Result<String, Error> {
+    let s = v.as_str().ok_or(Error::DataInvalid)?;
+    match base64url::decode(s.as_bytes()) {
+        Some(b) if b.len() == n => Ok(s.to_string()),
+        _ => Err(Error::DataInvalid),
+    }
+}
+
+fn uid(v: &Value) -> Result<String, Error> {
+    b64_bytes(v, UID_BYTES)
+}
+
 fn pass_hash(v: &Value) -> Result<String, Error> {
     let s = v.as_str().ok_or(Error::DataInvalid)?;
     if !is_password_hash(s) {
@@ -253,7 +278,7 @@ fn optional<T>(
 fn user(v: &Value) -> Result<User, Error> {
     let m = fields_of(
         v,
-        &["login", "email"],
+        &["uid", "login", "email"],
         &["fields", "roles", "meta", "pass_hash"],
     )?;
     let fields = match m.get("fields") {
@@ -272,6 +297,7 @@ fn user(v: &Value) -> Result<User, Error> {
         }
     };
     Ok(User {
+        uid: uid(&m["uid"])?,
         login: login(&m["login"])?,
         email: email(&m["email"])?,
         fields,
@@ -288,26 +314,29 @@ impl Action {
             ActionKind::Create => Action::Create(user(data)?),
             ActionKind::Update => Action::Update(user(data)?),
             ActionKind::Delete => {
-                let m = fields_of(data, &["login"], &["reassign"])?;
+                let m = fields_of(data, &["uid", "login"], &["reassign"])?;
                 let reassign = match m.get("reassign") {
                     None | Some(Value::Null) => None,
                     Some(r) => Some(login(r)?),
                 };
                 Action::Delete {
+                    uid: uid(&m["uid"])?,
                     login: login(&m["login"])?,
                     reassign,
                 }
             }
             ActionKind::Password => {
-                let m = fields_of(data, &["login", "pass_hash"], &[])?;
+                let m = fields_of(data, &["uid", "login", "pass_hash"], &[])?;
                 Action::Password {
+                    uid: uid(&m["uid"])?,
                     login: login(&m["login"])?,
                     pass_hash: pass_hash(&m["pass_hash"])?,
                 }
             }
             ActionKind::Meta => {
-                let m = fields_of(data, &["login"], &["set", "delete"])?;
+                let m = fields_of(data, &["uid", "login"], &["set", "delete"])?;
                 Action::Meta {
+                    uid: uid(&m["uid"])?,
                     login: login(&m["login"])?,
                     set: optional(m, "set", meta)?.unwrap_or_default(),
                     delete: optional(m, "delete", |d| list(d, MAX_META_KEYS, meta_key))?
@@ -315,17 +344,24 @@ impl Action {
                 }
             }
             ActionKind::Logout => {
-                let m = fields_of(data, &["login"], &["sid"])?;
+                let m = fields_of(data, &["uid", "login"], &["sid"])?;
                 Action::Logout {
+                    uid: uid(&m["uid"])?,
                     login: login(&m["login"])?,
                     sid: optional(m, "sid", |s| slug(s, MAX_SID))?,
                 }
             }
             ActionKind::Login => {
-                let m = fields_of(data, &["login", "remember"], &["sid", "return"])?;
+                let m = fields_of(
+                    data,
+                    &["uid", "login", "remember", "bnd"],
+                    &["sid", "return"],
+                )?;
                 Action::Login {
+                    uid: uid(&m["uid"])?,
                     login: login(&m["login"])?,
                     remember: m["remember"].as_bool().ok_or(Error::DataInvalid)?,
+                    bnd: b64_bytes(&m["bnd"], BND_BYTES)?,
                     sid: optional(m, "sid", |s| slug(s, MAX_SID))?,
                     return_url: optional(m, "return", |r| text(r, MAX_RETURN, false))?,
                 }
@@ -345,6 +381,18 @@ impl Action {
         }
     }
 
+    /// The `uid` of the account the action is about.
+    pub fn uid(&self) -> &str {
+        match self {
+            Action::Create(u) | Action::Update(u) => &u.uid,
+            Action::Delete { uid, .. }
+            | Action::Password { uid, .. }
+            | Action::Meta { uid, .. }
+            | Action::Logout { uid, .. }
+            | Action::Login { uid, .. } => uid,
+        }
+    }
+
     /// The action's `data` object; optional members only when present.
     pub fn to_json(&self) -> Value {
         let mut m = Map::new();
@@ -353,6 +401,7 @@ impl Action {
         };
         match self {
             Action::Create(u) | Action::Update(u) => {
+                put("uid", json!(u.uid));
                 put("login", json!(u.login));
                 put("email", json!(u.email));
                 if !u.fields.is_empty() {
@@ -368,17 +417,33 @@ impl Action {
                     put("pass_hash", json!(h));
                 }
             }
-            Action::Delete { login, reassign } => {
+            Action::Delete {
+                uid,
+                login,
+                reassign,
+            } => {
+                put("uid", json!(uid));
                 put("login", json!(login));
                 if let Some(r) = reassign {
                     put("reassign", json!(r));
                 }
             }
-            Action::Password { login, pass_hash } => {
+            Action::Password {
+                uid,
+                login,
+                pass_hash,
+            } => {
+                put("uid", json!(uid));
                 put("login", json!(login));
                 put("pass_hash", json!(pass_hash));
             }
-            Action::Meta { login, set, delete } => {
+            Action::Meta {
+                uid,
+                login,
+                set,
+                delete,
+            } => {
+                put("uid", json!(uid));
                 put("login", json!(login));
                 if !set.is_empty() {
                     put("set", json!(set));
@@ -387,20 +452,25 @@ impl Action {
                     put("delete", json!(delete));
                 }
             }
-            Action::Logout { login, sid } => {
+            Action::Logout { uid, login, sid } => {
+                put("uid", json!(uid));
                 put("login", json!(login));
                 if let Some(s) = sid {
                     put("sid", json!(s));
                 }
             }
             Action::Login {
+                uid,
                 login,
                 remember,
+                bnd,
                 sid,
                 return_url,
             } => {
+                put("uid", json!(uid));
                 put("login", json!(login));
                 put("remember", json!(remember));
+                put("bnd", json!(bnd));
                 if let Some(s) = sid {
                     put("sid", json!(s));
                 }
@@ -447,7 +517,12 @@ impl Action {
                     _ => Action::Update(u),
                 }
             }
-            Action::Meta { login, set, delete } => {
+            Action::Meta {
+                uid,
+                login,
+                set,
+                delete,
+            } => {
                 let set = keep_meta(set);
                 let delete: Vec<String> = delete
                     .iter()
@@ -458,6 +533,7 @@ impl Action {
                     return None;
                 }
                 Action::Meta {
+                    uid: uid.clone(),
                     login: login.clone(),
                     set,
                     delete,
@@ -483,7 +559,12 @@ impl Action {
         let action = match self {
             Action::Create(u) => Action::Create(accept_user(u, policy, privileged, &mut dropped)?),
             Action::Update(u) => Action::Update(accept_user(u, policy, privileged, &mut dropped)?),
-            Action::Meta { login, set, delete } => {
+            Action::Meta {
+                uid,
+                login,
+                set,
+                delete,
+            } => {
                 if delete.iter().any(|k| is_protected_meta(k)) {
                     return Err(Error::ProtectedMeta);
                 }
@@ -491,7 +572,12 @@ impl Action {
                 let (delete, refused): (Vec<String>, Vec<String>) =
                     delete.into_iter().partition(|k| policy.meta.matches(k));
                 dropped.meta.extend(refused);
-                Action::Meta { login, set, delete }
+                Action::Meta {
+                    uid,
+                    login,
+                    set,
+                    delete,
+                }
             }
             other => other,
         };

@@ -49,6 +49,15 @@ pub fn aad(typ: MessageType, iss: &str, aud: &str) -> Vec<u8> {
 
 /// A fresh `jti`: 16 random bytes in base64url.
 pub fn new_jti() -> Result<String, Error> {
+    new_id()
+}
+
+/// A fresh account `uid` (docs/protocol.md §15): 16 random bytes in base64url, like a `jti`.
+pub fn new_uid() -> Result<String, Error> {
+    new_id()
+}
+
+fn new_id() -> Result<String, Error> {
     let mut b = [0u8; 16];
     getrandom::fill(&mut b).map_err(|_| Error::RandomUnavailable)?;
     Ok(base64url::encode(&b))

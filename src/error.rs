@@ -55,12 +55,19 @@ pub enum Error {
     PassHashFormat = 413,
     ReturnUrlRefused = 414,
     ActionNotSent = 415,
+    /// A ticket posted by another browser than the one it was minted for (login CSRF).
+    WrongBrowser = 416,
 
     // WordPress cookies and nonces (500–599)
     WpCookieMalformed = 500,
     WpCookieExpired = 501,
     WpCookieInvalid = 502,
     WpNonceInvalid = 503,
+
+    // Identity: which local account a peer's message may touch (600–699)
+    IdentityConflict = 600,
+    ProtectedAccount = 601,
+    UnknownAccount = 602,
 }
 
 impl Error {
@@ -101,10 +108,14 @@ impl Error {
         Error::PassHashFormat,
         Error::ReturnUrlRefused,
         Error::ActionNotSent,
+        Error::WrongBrowser,
         Error::WpCookieMalformed,
         Error::WpCookieExpired,
         Error::WpCookieInvalid,
         Error::WpNonceInvalid,
+        Error::IdentityConflict,
+        Error::ProtectedAccount,
+        Error::UnknownAccount,
     ];
 
     /// The stable numeric code.
@@ -160,14 +171,17 @@ impl Error {
             Error::PassHashFormat => c"pass_hash_format",
             Error::ReturnUrlRefused => c"return_url_refused",
             Error::ActionNotSent => c"action_not_sent",
+            Error::WrongBrowser => c"wrong_browser",
             Error::WpCookieMalformed => c"wp_cookie_malformed",
             Error::WpCookieExpired => c"wp_cookie_expired",
             Error::WpCookieInvalid => c"wp_cookie_invalid",
             Error::WpNonceInvalid => c"wp_nonce_invalid",
+            Error::IdentityConflict => c"identity_conflict",
+            Error::ProtectedAccount => c"protected_account",
+            Error::UnknownAccount => c"unknown_account",
         }
     }
 
-    /// What went wrong and, where the caller can act, what to do about it.
     /// What went wrong and, where the caller can act, what to do about it.
     pub fn message(self) -> &'static str {
         self.message_c().to_str().expect("messages are ASCII")
@@ -211,10 +225,14 @@ impl Error {
             Error::PassHashFormat => c"pass_hash is not a recognised password hash format: passwords travel as hashes only",
             Error::ReturnUrlRefused => c"the return URL is not on this site or a configured peer (same scheme, host and port)",
             Error::ActionNotSent => c"this site's send policy for that peer does not include this action: add it to the peer's send.actions if intended",
+            Error::WrongBrowser => c"the login ticket was minted for another browser (its binding cookie is missing or different)",
             Error::WpCookieMalformed => c"not a WordPress auth cookie (login|expiration|token|hmac)",
             Error::WpCookieExpired => c"the WordPress auth cookie has expired",
             Error::WpCookieInvalid => c"the WordPress auth cookie does not verify (other scheme, salts, user or password)",
             Error::WpNonceInvalid => c"the WordPress nonce is invalid or older than the nonce life",
+            Error::IdentityConflict => c"the login or email belongs to a local account that is not linked to this uid: nothing was merged (link existing accounts with the initial sync)",
+            Error::ProtectedAccount => c"the account holds a role this peer's accept policy may not grant (e.g. an administrator): peers cannot change it",
+            Error::UnknownAccount => c"no local account is linked to this uid: nothing was changed",
         }
     }
 }

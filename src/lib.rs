@@ -3,7 +3,8 @@
 //! Layers, from the bottom: [`base64url`] and [`secret`] (link secrets), [`keys`] (HKDF
 //! subkeys), [`envelope`] (sealed messages); then the message layer: [`claims`], [`actions`]
 //! (schemas), [`policy`], [`pass_hash`], [`ipnet`], [`origin`] (return URLs), [`config`] and
-//! [`context`], which runs every check in the protocol's order; and [`ffi`], the C ABI that
+//! [`context`], which runs every check in the protocol's order; [`identity`], the target check
+//! that decides which local account a message may touch; and [`ffi`], the C ABI that
 //! hosts such as the PHP binding call. The wire format is specified in `docs/protocol.md`.
 
 pub mod actions;
@@ -11,9 +12,11 @@ pub mod base64url;
 pub mod claims;
 pub mod config;
 pub mod context;
+mod ct;
 pub mod envelope;
 mod error;
 pub mod ffi;
+pub mod identity;
 pub mod ipnet;
 pub mod keys;
 pub mod nonce;

@@ -54,6 +54,14 @@ pub fn is_protected_meta(key: &str) -> bool {
         || key.starts_with("_usersync")
 }
 
+/// The pseudo-role of a multisite super admin: always privileged, whatever the configuration.
+pub const SUPER_ADMIN: &str = "super_admin";
+
+/// Privileged roles: the configured ones and, always, [`SUPER_ADMIN`].
+fn is_privileged(role: &str, privileged: &[String]) -> bool {
+    role == SUPER_ADMIN || privileged.iter().any(|p| p == role)
+}
+
 /// How one role coming from a peer is treated.
 #[derive(Debug, PartialEq, Eq)]
 pub enum RoleVerdict {
@@ -63,19 +71,33 @@ pub enum RoleVerdict {
 }
 
 impl AcceptPolicy {
-    /// A privileged role needs an exact entry and `allow_privileged`; anything else a match.
+    /// Whether this peer may grant `role`: a privileged role needs an exact entry and
+    /// `allow_privileged`; anything else a match.
+    pub fn grants(&self, role: &str, privileged: &[String]) -> bool {
+        if is_privileged(role, privileged) {
+            self.allow_privileged && self.roles.names_exactly(role)
+        } else {
+            self.roles.matches(role)
+        }
+    }
+
+    /// A role in a peer's message: kept when granted; otherwise a privileged role refuses the
+    /// whole message and any other is dropped.
     pub fn role(&self, role: &str, privileged: &[String]) -> RoleVerdict {
-        if privileged.iter().any(|p| p == role) {
-            if self.allow_privileged && self.roles.names_exactly(role) {
-                RoleVerdict::Accept
-            } else {
-                RoleVerdict::RefuseMessage
-            }
-        } else if self.roles.matches(role) {
+        if self.grants(role, privileged) {
             RoleVerdict::Accept
+        } else if is_privileged(role, privileged) {
+            RoleVerdict::RefuseMessage
         } else {
             RoleVerdict::Drop
         }
+    }
+
+    /// Protected accounts (docs/protocol.md §15): this peer may act on a local account only if
+    /// it may grant every role the account holds now (a super admin holds [`SUPER_ADMIN`]).
+    pub fn may_act_on(&self, roles: &[String], super_admin: bool, privileged: &[String]) -> bool {
+        roles.iter().all(|r| self.grants(r, privileged))
+            && (!super_admin || self.grants(SUPER_ADMIN, privileged))
     }
 
     /// Whether `kind` is applied from this peer.
@@ -137,6 +159,48 @@ mod tests {
             RoleVerdict::RefuseMessage
         );
         assert_eq!(policy.role("editor", &privileged), RoleVerdict::Drop);
+    }
+
+    #[test]
+    fn protected_accounts_need_every_role_granted() {
+        let privileged = vec!["administrator".to_string()];
+        let policy = |roles: &[&str], allow_privileged| AcceptPolicy {
+            roles: pats(roles),
+            allow_privileged,
+            ..Default::default()
+        };
+        let roles = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let shop = policy(&["subscriber", "customer", "editor"], false);
+        assert!(shop.may_act_on(&roles(&["subscriber"]), false, &privileged));
+        assert!(shop.may_act_on(&roles(&["subscriber", "editor"]), false, &privileged));
+        assert!(
+            shop.may_act_on(&[], false, &privileged),
+            "no role: nothing to protect"
+        );
+        assert!(!shop.may_act_on(&roles(&["subscriber", "shop_manager"]), false, &privileged));
+        assert!(!shop.may_act_on(&roles(&["administrator"]), false, &privileged));
+        assert!(
+            !shop.may_act_on(&roles(&["subscriber"]), true, &privileged),
+            "super admin"
+        );
+        let everything = policy(&["*"], true);
+        assert!(!everything.may_act_on(&roles(&["administrator"]), false, &privileged));
+        assert!(
+            !everything.may_act_on(&[], true, &privileged),
+            "a pattern never grants super_admin"
+        );
+        let admins = policy(&["subscriber", "administrator"], true);
+        assert!(admins.may_act_on(&roles(&["administrator"]), false, &privileged));
+        assert!(!admins.may_act_on(&roles(&["administrator"]), true, &privileged));
+        let supers = policy(&["administrator", "super_admin"], true);
+        assert!(supers.may_act_on(&roles(&["administrator"]), true, &privileged));
+        assert!(
+            !policy(&["administrator", "super_admin"], false).may_act_on(
+                &roles(&["administrator"]),
+                false,
+                &privileged
+            )
+        );
     }
 
     #[test]

@@ -57,8 +57,9 @@ final class Context
     }
 
     /**
-     * A login ticket for a peer: `['peer' => …, 'login' => …, 'remember' => bool, 'sid'?, 'return'?]`
-     * in, `['peer', 'url', 'message']` out.
+     * A login ticket for a peer: `['peer', 'uid', 'login', 'remember' => bool, 'bnd', 'sid'?,
+     * 'return'?]` in (bnd: the binding hash the peer gave the browser), `['peer', 'url',
+     * 'message']` out.
      */
     public function mintTicket(array $request): array
     {
@@ -75,6 +76,38 @@ final class Context
         $ffi = $this->lib->ffi;
         return $this->lib->allocatedJson(
             fn($out, $len) => $ffi->usersync_ticket_open($this->handle, $text, strlen($text), $out, $len),
+        );
+    }
+
+    /**
+     * The target check (docs/protocol.md §15) for an opened action or ticket, with the facts the
+     * host read in the transaction that applies it: `['account' => null | ['uid', 'roles',
+     * 'super_admin'?, 'sessions'?], 'login_taken'?, 'email_taken'?, 'binding'?]`. Returns the
+     * verdict, `['do' => 'create'|'apply'|'skip', 'end_sessions'?]`, to apply exactly.
+     * @throws MessageRefused protected_account, identity_conflict, unknown_account, wrong_browser, …
+     */
+    public function checkTarget(array $opened, array $facts): array
+    {
+        $flags = JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE;
+        $o = json_encode($opened, $flags);
+        // An empty PHP array is a JSON list; facts are an object.
+        $f = json_encode((object) $facts, $flags);
+        $ffi = $this->lib->ffi;
+        return $this->lib->allocatedJson(
+            fn($out, $len) => $ffi->usersync_context_check_target($this->handle, $o, strlen($o), $f, strlen($f), $out, $len),
+        );
+    }
+
+    /**
+     * A destination for a browser, normalised, when it is on this site or a configured peer
+     * (the rule of return URLs, docs/protocol.md §12).
+     * @throws MessageRefused return_url_refused for anything else
+     */
+    public function checkReturn(string $url): string
+    {
+        $ffi = $this->lib->ffi;
+        return $this->lib->allocated(
+            fn($out, $len) => $ffi->usersync_context_check_return($this->handle, $url, strlen($url), $out, $len),
         );
     }
 

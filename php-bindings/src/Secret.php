@@ -3,7 +3,7 @@ declare(strict_types=1);
 
 namespace Usersync;
 
-/** Link secrets (`usk1_…`) and random nonces. */
+/** Link secrets (`usk1_…`), random nonces, account uids and browser-binding hashes. */
 final class Secret
 {
     /** A new link secret for both sites of one link. Store it in configuration, never log it. */
@@ -28,5 +28,25 @@ final class Secret
     {
         $lib = Library::get();
         return $lib->intoBuffer($length, static fn($out, $cap, $len) => $lib->ffi->usersync_nonce($length, $out, $cap, $len));
+    }
+
+    /** A new account uid (docs/protocol.md §15), minted where an account enters the network. */
+    public static function uid(): string
+    {
+        $lib = Library::get();
+        return $lib->intoBuffer(
+            $lib->ffi->usersync_uid_len(),
+            static fn($out, $cap, $len) => $lib->ffi->usersync_uid_new($out, $cap, $len),
+        );
+    }
+
+    /** `bnd` for a browser-binding cookie value (docs/protocol.md §12): base64url(SHA-256). */
+    public static function bindingHash(string $value): string
+    {
+        $lib = Library::get();
+        return $lib->intoBuffer(
+            $lib->ffi->usersync_binding_hash_len(),
+            static fn($out, $cap, $len) => $lib->ffi->usersync_binding_hash($value, strlen($value), $out, $cap, $len),
+        );
     }
 }

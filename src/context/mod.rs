@@ -5,6 +5,7 @@ use crate::actions::{Action, ActionKind, Dropped};
 use crate::claims::{aad, new_jti, Claims, MessageType};
 use crate::config::{Config, ConfigError, Peer};
 use crate::envelope::{decode_text, envelope_kid};
+use crate::identity::{self, Facts, Verdict};
 use crate::keys::KeyId;
 use crate::origin::{check_return_url, Origin};
 use crate::Error;
@@ -238,21 +239,43 @@ impl Context {
         })
     }
 
-    /// Return URLs must have this site's origin or a peer's.
-    fn check_return(&self, url: &str) -> Result<String, Error> {
+    /// A destination for a browser (a return URL, a redirect after login, a chain's next hop):
+    /// accepted, normalised, only on this site's origin or a peer's (docs/protocol.md §12).
+    pub fn check_return(&self, url: &str) -> Result<String, Error> {
         let allowed: Vec<&Origin> = std::iter::once(&self.config.origin)
             .chain(self.config.peers.iter().map(|p| &p.origin))
             .collect();
         check_return_url(url, &allowed).ok_or(Error::ReturnUrlRefused)
     }
 
-    /// Mints a login ticket for a peer from `{"peer", "login", "remember", "sid"?, "return"?}`.
+    /// The target check (docs/protocol.md §15): given an opened message (as [`Opened::to_json`]
+    /// wrote it) and the host's facts about the local account, what the host may do with it.
+    pub fn check_target(&self, opened: &[u8], facts: &[u8]) -> Result<Verdict, Error> {
+        let m = input_object(opened, &["iss", "act", "data", "jti", "exp", "dropped"], 3)
+            .map_err(|_| Error::DataInvalid)?;
+        let iss = m["iss"].as_str().ok_or(Error::DataInvalid)?;
+        let peer = self.peer(iss)?;
+        let kind = m["act"]
+            .as_str()
+            .and_then(ActionKind::parse)
+            .ok_or(Error::DataInvalid)?;
+        let action = Action::parse(kind, &m["data"]).map_err(|_| Error::DataInvalid)?;
+        let facts = Facts::parse(facts)?;
+        identity::check(peer, &self.config.privileged_roles, &action, &facts)
+    }
+
+    /// Mints a login ticket for a peer from `{"peer", "uid", "login", "remember", "bnd",
+    /// "sid"?, "return"?}`, `bnd` being the hash the peer gave the browser (§12).
     pub fn mint_ticket(&self, request: &[u8]) -> Result<Outgoing, Error> {
         self.mint_ticket_at(request, now())
     }
 
     pub(crate) fn mint_ticket_at(&self, request: &[u8], now: i64) -> Result<Outgoing, Error> {
-        let mut m = input_object(request, &["peer", "login", "remember", "sid", "return"], 3)?;
+        let mut m = input_object(
+            request,
+            &["peer", "uid", "login", "remember", "bnd", "sid", "return"],
+            5,
+        )?;
         let peer_id = m
             .remove("peer")
             .and_then(|p| p.as_str().map(str::to_string))

@@ -8,6 +8,9 @@ use serde_json::json;
 use std::collections::HashSet;
 
 const NOW: i64 = 1_800_000_000;
+/// An account's network-wide id, and a ticket's browser binding (base64url of 16 and 32 bytes).
+const UID: &str = "dWlkLW9mLWFsaWNlLTAwMQ";
+const BND: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 const BCRYPT: &str = "$wp$2y$10$8Ql1D5wHk9Xz7Hj5nO6wQeqQ3mM1kXb9Y7aV2aQ0n5Zq8rT3yU1xW";
 
 /// Three sites a, b, c; a⇄b and a⇄c linked, each link with its own secret.
@@ -99,7 +102,7 @@ fn create_round_trip_applies_both_policies() {
         &n,
         "create",
         json!({
-            "login": "alice", "email": "alice@a.test", "fields": {"display_name": "Alice"},
+            "uid": UID, "login": "alice", "email": "alice@a.test", "fields": {"display_name": "Alice"},
             "roles": ["subscriber", "shop_manager", "administrator"],
             "meta": {"billing_city": ["Oslo"], "nickname": ["al"], "wp_capabilities": ["x"], "secret_note": ["no"]},
             "pass_hash": BCRYPT,
@@ -113,7 +116,7 @@ fn create_round_trip_applies_both_policies() {
         &n,
         "create",
         json!({
-            "login": "alice", "email": "alice@a.test", "roles": ["subscriber", "shop_manager"],
+            "uid": UID, "login": "alice", "email": "alice@a.test", "roles": ["subscriber", "shop_manager"],
             "meta": {"billing_city": ["Oslo"], "nickname": ["al"], "wp_capabilities": ["x"]},
             "pass_hash": BCRYPT,
         }),
@@ -147,7 +150,7 @@ fn build_goes_to_each_peer_with_what_its_policy_lets_out() {
             &event(
                 "update",
                 json!({
-                    "login": "bob", "email": "bob@a.test", "roles": ["editor", "subscriber"],
+                    "uid": UID, "login": "bob", "email": "bob@a.test", "roles": ["editor", "subscriber"],
                     "meta": {"billing_zip": ["0150"]}, "pass_hash": BCRYPT,
                 }),
             ),
@@ -171,13 +174,13 @@ fn build_goes_to_each_peer_with_what_its_policy_lets_out() {
     let c = Claims::parse(&plain).unwrap();
     assert_eq!(
         c.data,
-        json!({"login": "bob", "email": "bob@a.test", "roles": ["subscriber"]})
+        json!({"uid": UID, "login": "bob", "email": "bob@a.test", "roles": ["subscriber"]})
     );
     // Actions c is not sent go nowhere; a meta event with nothing allowed goes nowhere.
     assert!(n
         .a
         .build_at(
-            &event("delete", json!({"login": "bob"})),
+            &event("delete", json!({"uid": UID, "login": "bob"})),
             Some("c.test"),
             NOW
         )
@@ -185,12 +188,12 @@ fn build_goes_to_each_peer_with_what_its_policy_lets_out() {
         .is_empty());
     let only_protected = event(
         "meta",
-        json!({"login": "bob", "set": {"wp_capabilities": ["a"]}}),
+        json!({"uid": UID, "login": "bob", "set": {"wp_capabilities": ["a"]}}),
     );
     assert!(n.a.build_at(&only_protected, None, NOW).unwrap().is_empty());
     assert_eq!(
         n.a.build_at(
-            &event("delete", json!({"login": "x"})),
+            &event("delete", json!({"uid": UID, "login": "x"})),
             Some("zz.test"),
             NOW
         ),
@@ -203,22 +206,25 @@ fn the_sender_refuses_to_send_plaintext_passwords_and_unknown_fields() {
     let n = net();
     let b = |act, data| n.a.build_at(&event(act, data), None, NOW);
     assert_eq!(
-        b("password", json!({"login": "a", "pass_hash": "hunter2"})),
+        b(
+            "password",
+            json!({"uid": UID, "login": "a", "pass_hash": "hunter2"})
+        ),
         Err(Error::PassHashFormat)
     );
     assert_eq!(
         b(
             "update",
-            json!({"login": "a", "email": "a@a.test", "password": "x"})
+            json!({"uid": UID, "login": "a", "email": "a@a.test", "password": "x"})
         ),
         Err(Error::UnknownField)
     );
     assert_eq!(
-        b("login", json!({"login": "a", "remember": true})),
+        b("login", json!({"uid": UID, "login": "a", "remember": true})),
         Err(Error::UnknownAction)
     );
     assert_eq!(
-        b("promote", json!({"login": "a"})),
+        b("promote", json!({"uid": UID, "login": "a"})),
         Err(Error::UnknownAction)
     );
     assert_eq!(
@@ -231,7 +237,11 @@ fn the_sender_refuses_to_send_plaintext_passwords_and_unknown_fields() {
 #[test]
 fn replay_is_reported_for_the_host_store_to_refuse() {
     let n = net();
-    let msg = to_b(&n, "delete", json!({"login": "carol", "reassign": null}));
+    let msg = to_b(
+        &n,
+        "delete",
+        json!({"uid": UID, "login": "carol", "reassign": null}),
+    );
     let mut store: HashSet<(String, String)> = HashSet::new();
     let mut apply = |text: &str| -> Result<&'static str, Error> {
         let o = open_b(&n, text)?;
@@ -243,14 +253,14 @@ fn replay_is_reported_for_the_host_store_to_refuse() {
     };
     assert_eq!(apply(&msg), Ok("applied"));
     assert_eq!(apply(&msg), Ok("duplicate"));
-    let again = to_b(&n, "delete", json!({"login": "carol"}));
+    let again = to_b(&n, "delete", json!({"uid": UID, "login": "carol"}));
     assert_eq!(apply(&again), Ok("applied"), "a new message has a new jti");
 }
 
 #[test]
 fn tampered_truncated_and_misdirected_messages_fail_authentication() {
     let n = net();
-    let msg = to_b(&n, "logout", json!({"login": "dave"}));
+    let msg = to_b(&n, "logout", json!({"uid": UID, "login": "dave"}));
     let mut bytes = msg.clone().into_bytes();
     let i = bytes.len() / 2;
     bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
@@ -262,7 +272,10 @@ fn tampered_truncated_and_misdirected_messages_fail_authentication() {
     // Sealed for c: b holds no key with that id.
     let for_c =
         n.a.build_at(
-            &event("create", json!({"login": "e", "email": "e@a.test"})),
+            &event(
+                "create",
+                json!({"uid": UID, "login": "e", "email": "e@a.test"}),
+            ),
             Some("c.test"),
             NOW,
         )
@@ -273,16 +286,25 @@ fn tampered_truncated_and_misdirected_messages_fail_authentication() {
     );
     // b's own message to a, reflected back at b: the aad names the other direction.
     let b_to_a =
-        n.b.build_at(&event("logout", json!({"login": "dave"})), None, NOW)
-            .unwrap();
+        n.b.build_at(
+            &event("logout", json!({"uid": UID, "login": "dave"})),
+            None,
+            NOW,
+        )
+        .unwrap();
     assert_eq!(
         open_b(&n, &b_to_a[0].message).unwrap_err(),
         Error::AuthenticationFailed
     );
     // A ticket is not an action, and an action is not a ticket.
     let ticket =
-        n.a.mint_ticket_at(br#"{"peer":"b.test","login":"dave","remember":false}"#, NOW)
-            .unwrap();
+        n.a.mint_ticket_at(
+            json!({"peer": "b.test", "uid": UID, "bnd": BND, "login": "dave", "remember": false})
+                .to_string()
+                .as_bytes(),
+            NOW,
+        )
+        .unwrap();
     assert_eq!(
         open_b(&n, &ticket.message).unwrap_err(),
         Error::AuthenticationFailed
@@ -301,14 +323,14 @@ fn tampered_truncated_and_misdirected_messages_fail_authentication() {
 #[test]
 fn time_rules() {
     let n = net();
-    let msg = to_b(&n, "logout", json!({"login": "f"}));
+    let msg = to_b(&n, "logout", json!({"uid": UID, "login": "f"}));
     let at = |t| n.b.open_at(MessageType::Action, msg.as_bytes(), None, t);
     let exp = NOW + MessageType::Action.lifetime();
     assert!(at(exp + 60).is_ok(), "within the default 60 s skew");
     assert_eq!(at(exp + 61).unwrap_err(), Error::Expired);
     assert!(at(NOW - 60).is_ok());
     assert_eq!(at(NOW - 61).unwrap_err(), Error::NotYetValid);
-    let mut c = claims("logout", json!({"login": "f"}));
+    let mut c = claims("logout", json!({"uid": UID, "login": "f"}));
     c["exp"] = json!(NOW + 301);
     assert_eq!(
         open_b(&n, &forged(&n, c.clone())).unwrap_err(),
@@ -327,7 +349,7 @@ fn ip_allow_lists() {
         json!({"actions": ["logout"]}),
         json!(["192.0.2.0/24", "2001:db8::/32"]),
     );
-    let msg = to_b(&n, "logout", json!({"login": "g"}));
+    let msg = to_b(&n, "logout", json!({"uid": UID, "login": "g"}));
     let from = |ip: Option<&str>| n.b.open_at(MessageType::Action, msg.as_bytes(), ip, NOW);
     assert!(from(Some("192.0.2.10")).is_ok());
     assert!(from(Some("::ffff:192.0.2.10")).is_ok());
@@ -351,14 +373,14 @@ fn policy_refusals() {
         json!([]),
     );
     assert_eq!(
-        open_b(&n, &to_b(&n, "delete", json!({"login": "h"}))).unwrap_err(),
+        open_b(&n, &to_b(&n, "delete", json!({"uid": UID, "login": "h"}))).unwrap_err(),
         Error::ActionNotAccepted
     );
     // A "*" role pattern never admits a privileged role.
     let admin = to_b(
         &n,
         "update",
-        json!({"login": "h", "email": "h@a.test", "roles": ["administrator"]}),
+        json!({"uid": UID, "login": "h", "email": "h@a.test", "roles": ["administrator"]}),
     );
     assert_eq!(open_b(&n, &admin).unwrap_err(), Error::PrivilegedRole);
     for key in [
@@ -369,14 +391,14 @@ fn policy_refusals() {
     ] {
         let c = claims(
             "update",
-            json!({"login": "h", "email": "h@a.test", "meta": {key: ["1"]}}),
+            json!({"uid": UID, "login": "h", "email": "h@a.test", "meta": {key: ["1"]}}),
         );
         assert_eq!(
             open_b(&n, &forged(&n, c)).unwrap_err(),
             Error::ProtectedMeta,
             "{key}"
         );
-        let c = claims("meta", json!({"login": "h", "delete": [key]}));
+        let c = claims("meta", json!({"uid": UID, "login": "h", "delete": [key]}));
         assert_eq!(
             open_b(&n, &forged(&n, c)).unwrap_err(),
             Error::ProtectedMeta,
@@ -387,7 +409,7 @@ fn policy_refusals() {
     let upd = to_b(
         &n,
         "update",
-        json!({"login": "h", "email": "h@a.test", "pass_hash": BCRYPT}),
+        json!({"uid": UID, "login": "h", "email": "h@a.test", "pass_hash": BCRYPT}),
     );
     let o = open_b(&n, &upd).unwrap();
     assert!(o.dropped.pass_hash);
@@ -406,7 +428,7 @@ fn privileged_roles_with_explicit_permission() {
     let admin = to_b(
         &n,
         "update",
-        json!({"login": "i", "email": "i@a.test", "roles": ["administrator"]}),
+        json!({"uid": UID, "login": "i", "email": "i@a.test", "roles": ["administrator"]}),
     );
     let o = open_b(&n, &admin).unwrap();
     assert_eq!(o.to_json()["data"]["roles"], json!(["administrator"]));
@@ -419,82 +441,91 @@ fn schema_and_claims_refusals() {
         (
             claims(
                 "password",
-                json!({"login": "j", "pass_hash": "correct horse battery"}),
+                json!({"uid": UID, "login": "j", "pass_hash": "correct horse battery"}),
             ),
             Error::PassHashFormat,
         ),
         (
             claims(
                 "password",
-                json!({"login": "j", "pass_hash": "5f4dcc3b5aa765d61d8327deb882cf99"}),
+                json!({"uid": UID, "login": "j", "pass_hash": "5f4dcc3b5aa765d61d8327deb882cf99"}),
             ),
             Error::PassHashFormat,
         ),
         (
             claims(
                 "update",
-                json!({"login": "j", "email": "j@a.test", "is_admin": true}),
+                json!({"uid": UID, "login": "j", "email": "j@a.test", "is_admin": true}),
             ),
             Error::UnknownField,
         ),
         (
             claims(
                 "update",
-                json!({"login": "j", "email": "j@a.test", "fields": {"user_pass": "x"}}),
+                json!({"uid": UID, "login": "j", "email": "j@a.test", "fields": {"user_pass": "x"}}),
             ),
             Error::UnknownField,
         ),
         (
-            claims("update", json!({"login": "j", "email": "not-an-email"})),
-            Error::DataInvalid,
-        ),
-        (
-            claims("update", json!({"login": "", "email": "j@a.test"})),
-            Error::DataInvalid,
-        ),
-        (
             claims(
                 "update",
-                json!({"login": "x".repeat(61), "email": "j@a.test"}),
+                json!({"uid": UID, "login": "j", "email": "not-an-email"}),
             ),
             Error::DataInvalid,
         ),
         (
             claims(
                 "update",
-                json!({"login": "j", "email": "j@a.test", "roles": "editor"}),
+                json!({"uid": UID, "login": "", "email": "j@a.test"}),
             ),
             Error::DataInvalid,
         ),
         (
             claims(
                 "update",
-                json!({"login": "j", "email": "j@a.test", "meta": {"k": "v"}}),
+                json!({"uid": UID, "login": "x".repeat(61), "email": "j@a.test"}),
             ),
             Error::DataInvalid,
         ),
         (
-            claims("delete", json!({"login": "j\u{0}"})),
+            claims(
+                "update",
+                json!({"uid": UID, "login": "j", "email": "j@a.test", "roles": "editor"}),
+            ),
             Error::DataInvalid,
         ),
         (
-            claims("login", json!({"login": "j", "remember": true})),
+            claims(
+                "update",
+                json!({"uid": UID, "login": "j", "email": "j@a.test", "meta": {"k": "v"}}),
+            ),
+            Error::DataInvalid,
+        ),
+        (
+            claims("delete", json!({"uid": UID, "login": "j\u{0}"})),
+            Error::DataInvalid,
+        ),
+        (
+            claims("login", json!({"uid": UID, "login": "j", "remember": true})),
             Error::UnknownAction,
         ),
-        (claims("grant", json!({"login": "j"})), Error::UnknownAction),
+        (
+            claims("grant", json!({"uid": UID, "login": "j"})),
+            Error::UnknownAction,
+        ),
     ];
     for (c, want) in cases {
         assert_eq!(open_b(&n, &forged(&n, c.clone())).unwrap_err(), want, "{c}");
     }
-    let mut extra = claims("logout", json!({"login": "j"}));
+    let mut extra = claims("logout", json!({"uid": UID, "login": "j"}));
     extra["admin"] = json!(true);
-    let mut wrong_v = claims("logout", json!({"login": "j"}));
+    let mut wrong_v = claims("logout", json!({"uid": UID, "login": "j"}));
     wrong_v["v"] = json!(2);
-    let mut short_jti = claims("logout", json!({"login": "j"}));
+    let mut short_jti = claims("logout", json!({"uid": UID, "login": "j"}));
     short_jti["jti"] = json!("abc");
-    let mut float_time = claims("logout", json!({"login": "j"}));
+    let mut float_time = claims("logout", json!({"uid": UID, "login": "j"}));
     float_time["iat"] = json!(1.5);
-    let mut missing = claims("logout", json!({"login": "j"}));
+    let mut missing = claims("logout", json!({"uid": UID, "login": "j"}));
     missing.as_object_mut().unwrap().remove("jti");
     for c in [extra, wrong_v, short_jti, float_time, missing] {
         assert_eq!(
@@ -503,9 +534,9 @@ fn schema_and_claims_refusals() {
             "{c}"
         );
     }
-    let mut other_iss = claims("logout", json!({"login": "j"}));
+    let mut other_iss = claims("logout", json!({"uid": UID, "login": "j"}));
     other_iss["iss"] = json!("c.test");
-    let mut other_aud = claims("logout", json!({"login": "j"}));
+    let mut other_aud = claims("logout", json!({"uid": UID, "login": "j"}));
     other_aud["aud"] = json!("c.test");
     for c in [other_iss, other_aud] {
         assert_eq!(open_b(&n, &forged(&n, c)).unwrap_err(), Error::WrongSite);
@@ -523,7 +554,7 @@ fn malformed_json_nesting_size_and_utf8() {
     let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
     let nested_data = claims(
         "update",
-        json!({"login": "k", "email": "k@a.test", "meta": {"k": [["deep"]]}}),
+        json!({"uid": UID, "login": "k", "email": "k@a.test", "meta": {"k": [["deep"]]}}),
     );
     for (plain, want) in [
         (b"\xff\xfe{}".to_vec(), Error::MalformedJson),
@@ -543,7 +574,7 @@ fn malformed_json_nesting_size_and_utf8() {
     let meta: serde_json::Map<String, Value> = (0..20)
         .map(|i| (format!("billing_{i}"), json!(["x".repeat(60_000)])))
         .collect();
-    let big_meta = json!({"login": "k", "email": "k@a.test", "meta": meta});
+    let big_meta = json!({"uid": UID, "login": "k", "email": "k@a.test", "meta": meta});
     assert_eq!(
         n.a.build_at(&event("update", big_meta), Some("b.test"), NOW),
         Err(Error::TooLarge)
@@ -555,7 +586,7 @@ fn tickets_and_return_urls() {
     let n = net();
     let mint = |req: Value| n.a.mint_ticket_at(req.to_string().as_bytes(), NOW);
     let t = mint(
-        json!({"peer": "b.test", "login": "lee", "remember": true, "sid": "abc_123",
+        json!({"peer": "b.test", "uid": UID, "bnd": BND, "login": "lee", "remember": true, "sid": "abc_123",
                         "return": "https://a.test/wp-admin/"}),
     )
     .unwrap();
@@ -565,7 +596,7 @@ fn tickets_and_return_urls() {
             .unwrap();
     assert_eq!(
         o.to_json()["data"],
-        json!({"login": "lee", "remember": true, "sid": "abc_123",
+        json!({"uid": UID, "login": "lee", "remember": true, "bnd": BND, "sid": "abc_123",
                                            "return": "https://a.test/wp-admin/"})
     );
     assert_eq!(o.exp, NOW + 60);
@@ -581,12 +612,14 @@ fn tickets_and_return_urls() {
         "http://a.test/",
         "https://c.test.evil/",
     ] {
-        let r = mint(json!({"peer": "b.test", "login": "lee", "remember": false, "return": bad}));
+        let r = mint(
+            json!({"peer": "b.test", "uid": UID, "bnd": BND, "login": "lee", "remember": false, "return": bad}),
+        );
         assert_eq!(r.unwrap_err(), Error::ReturnUrlRefused, "{bad}");
     }
     // A return URL a's peers allow but b does not know (c) is refused by b when opening.
     let to_c = mint(
-        json!({"peer": "b.test", "login": "lee", "remember": false, "return": "https://c.test/x"}),
+        json!({"peer": "b.test", "uid": UID, "bnd": BND, "login": "lee", "remember": false, "return": "https://c.test/x"}),
     )
     .unwrap();
     assert_eq!(
@@ -595,23 +628,26 @@ fn tickets_and_return_urls() {
         Error::ReturnUrlRefused
     );
     assert_eq!(
-        mint(json!({"peer": "c.test", "login": "lee", "remember": false})).unwrap_err(),
+        mint(json!({"peer": "c.test", "uid": UID, "bnd": BND, "login": "lee", "remember": false}))
+            .unwrap_err(),
         Error::ActionNotSent
     );
     assert_eq!(
-        mint(json!({"peer": "x.test", "login": "lee", "remember": false})).unwrap_err(),
+        mint(json!({"peer": "x.test", "uid": UID, "bnd": BND, "login": "lee", "remember": false}))
+            .unwrap_err(),
         Error::UnknownPeer
     );
     assert_eq!(
-        mint(json!({"peer": "b.test", "login": "lee"})).unwrap_err(),
+        mint(json!({"peer": "b.test", "uid": UID, "bnd": BND, "login": "lee"})).unwrap_err(),
         Error::DataInvalid
     );
     assert_eq!(
-        mint(json!({"peer": "b.test", "login": "lee", "remember": 1})).unwrap_err(),
+        mint(json!({"peer": "b.test", "uid": UID, "bnd": BND, "login": "lee", "remember": 1}))
+            .unwrap_err(),
         Error::DataInvalid
     );
     assert_eq!(
-        mint(json!({"peer": "b.test", "login": "lee", "remember": true, "admin": 1})).unwrap_err(),
+        mint(json!({"peer": "b.test", "uid": UID, "bnd": BND, "login": "lee", "remember": true, "admin": 1})).unwrap_err(),
         Error::UnknownField
     );
 }
@@ -724,7 +760,7 @@ mod properties {
         fn user_round_trip(login in login(), local in "[a-z0-9.]{1,20}",
                            name in "\\PC{0,40}", city in proptest::collection::vec("\\PC{0,30}", 0..4)) {
             let n = net();
-            let data = json!({"login": login, "email": format!("{local}@a.test"),
+            let data = json!({"uid": UID, "login": login, "email": format!("{local}@a.test"),
                               "fields": {"display_name": name}, "roles": ["subscriber"],
                               "meta": {"billing_city": city}});
             let msg = to_b(&n, "update", data.clone());
@@ -736,7 +772,7 @@ mod properties {
         #[test]
         fn any_character_change_is_refused(pos in any::<prop::sample::Index>(), c in "[A-Za-z0-9_-]") {
             let n = net();
-            let msg = to_b(&n, "logout", json!({"login": "m"}));
+            let msg = to_b(&n, "logout", json!({"uid": UID, "login": "m"}));
             let i = pos.index(msg.len());
             let mut bytes = msg.clone().into_bytes();
             bytes[i] = c.as_bytes()[0];
@@ -744,6 +780,147 @@ mod properties {
             prop_assert!(open_b(&n, std::str::from_utf8(&bytes).unwrap()).is_err());
         }
     }
+}
+
+/// The target check on messages opened for real: b's policy grants subscriber and editor.
+#[test]
+fn target_check_protects_accounts_b_does_not_let_a_manage() {
+    let n = net();
+    let opened = |act: &str, data: Value| open_b(&n, &to_b(&n, act, data)).unwrap().to_json();
+    let check = |opened: &Value, facts: Value| {
+        n.b.check_target(opened.to_string().as_bytes(), facts.to_string().as_bytes())
+    };
+    let account = |roles: Value| json!({"account": {"uid": UID, "roles": roles}});
+    let update = opened(
+        "update",
+        json!({"uid": UID, "login": "alice", "email": "a@a.test"}),
+    );
+    assert_eq!(
+        check(&update, account(json!(["subscriber"]))),
+        Ok(Verdict::Apply { end_sessions: None })
+    );
+    assert_eq!(
+        check(&update, account(json!(["administrator"]))),
+        Err(Error::ProtectedAccount)
+    );
+    assert_eq!(
+        check(&update, account(json!(["editor", "author"]))),
+        Err(Error::ProtectedAccount)
+    );
+    assert_eq!(
+        check(
+            &update,
+            json!({"account": {"uid": UID, "roles": ["subscriber"], "super_admin": true}})
+        ),
+        Err(Error::ProtectedAccount)
+    );
+    assert_eq!(
+        check(&update, json!({"account": null})),
+        Err(Error::UnknownAccount)
+    );
+    let other = json!({"account": {"uid": "b3RoZXItdWlkLTAwMDAwMA", "roles": []}});
+    assert_eq!(check(&update, other), Err(Error::IdentityConflict));
+
+    let create = opened(
+        "create",
+        json!({"uid": UID, "login": "alice", "email": "a@a.test"}),
+    );
+    assert_eq!(check(&create, json!({})), Ok(Verdict::Create));
+    assert_eq!(
+        check(&create, json!({"login_taken": true})),
+        Err(Error::IdentityConflict)
+    );
+    assert_eq!(
+        check(&create, json!({"email_taken": true})),
+        Err(Error::IdentityConflict)
+    );
+    assert_eq!(
+        check(&create, account(json!(["administrator"]))),
+        Err(Error::ProtectedAccount)
+    );
+
+    let delete = opened("delete", json!({"uid": UID, "login": "alice"}));
+    assert_eq!(check(&delete, json!({"account": null})), Ok(Verdict::Skip));
+
+    let sessions = json!([
+        {"id": "s1", "iss": "a.test", "sid": "A1"},
+        {"id": "s2", "iss": "c.test", "sid": "A1"},
+        {"id": "A1", "peers": ["a.test"]},
+        {"id": "s4"},
+    ]);
+    let facts = json!({"account": {"uid": UID, "roles": ["subscriber"], "sessions": sessions}});
+    let one = opened("logout", json!({"uid": UID, "login": "alice", "sid": "A1"}));
+    let ids = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    assert_eq!(
+        check(&one, facts.clone()),
+        Ok(Verdict::Apply {
+            end_sessions: ids(&["s1", "A1"])
+        })
+    );
+    let all = opened("logout", json!({"uid": UID, "login": "alice"}));
+    assert_eq!(
+        check(&all, facts),
+        Ok(Verdict::Apply {
+            end_sessions: ids(&["s1", "s2", "A1", "s4"])
+        })
+    );
+
+    // Facts and opened messages the host got wrong are refused, never guessed at.
+    assert_eq!(check(&update, json!([])), Err(Error::DataInvalid));
+    assert_eq!(
+        check(&update, json!({"acount": null})),
+        Err(Error::DataInvalid)
+    );
+    let mut unknown = update.clone();
+    unknown["iss"] = json!("x.test");
+    assert_eq!(check(&unknown, json!({})), Err(Error::UnknownPeer));
+}
+
+#[test]
+fn target_check_binds_tickets_to_the_browser() {
+    let n = net();
+    let value = "a-binding-value-from-b-cookie-0123456789ab";
+    let bnd = crate::identity::binding_hash(value.as_bytes());
+    let t =
+        n.a.mint_ticket_at(
+            json!({"peer": "b.test", "uid": UID, "bnd": bnd, "login": "lee", "remember": false})
+                .to_string()
+                .as_bytes(),
+            NOW,
+        )
+        .unwrap();
+    let opened =
+        n.b.open_at(MessageType::Ticket, t.message.as_bytes(), None, NOW)
+            .unwrap()
+            .to_json();
+    let check = |binding: Value, roles: Value| {
+        let facts = json!({"account": {"uid": UID, "roles": roles}, "binding": binding});
+        n.b.check_target(opened.to_string().as_bytes(), facts.to_string().as_bytes())
+    };
+    assert_eq!(
+        check(json!(value), json!(["subscriber"])),
+        Ok(Verdict::Apply { end_sessions: None })
+    );
+    assert_eq!(
+        check(json!(null), json!(["subscriber"])),
+        Err(Error::WrongBrowser)
+    );
+    assert_eq!(
+        check(
+            json!("another-browser-binding-value-000000000000"),
+            json!(["subscriber"])
+        ),
+        Err(Error::WrongBrowser)
+    );
+    assert_eq!(
+        check(json!(value), json!(["administrator"])),
+        Err(Error::ProtectedAccount)
+    );
+    let facts = json!({"account": null, "binding": value});
+    assert_eq!(
+        n.b.check_target(opened.to_string().as_bytes(), facts.to_string().as_bytes()),
+        Err(Error::UnknownAccount)
+    );
 }
 
 /// The message vectors of `tests/vectors/`, made by an independent Python implementation.
@@ -756,7 +933,7 @@ mod vectors {
         let ctx = Context::from_json(v["receiver_config"].to_string().as_bytes()).unwrap();
         (
             ctx,
-            v["now"].as_i64().unwrap(),
+            v["now"].as_i64().unwrap_or(0),
             v["cases"].as_array().unwrap().clone(),
         )
     }
@@ -797,6 +974,29 @@ mod vectors {
                 "{}",
                 case["desc"]
             );
+        }
+    }
+
+    #[test]
+    fn every_target_vector_gets_its_verdict_or_refusal() {
+        let (ctx, _, cases) = load("targets.json");
+        assert!(cases.len() >= 100);
+        for case in cases {
+            let got = ctx.check_target(
+                case["opened"].to_string().as_bytes(),
+                case["facts"].to_string().as_bytes(),
+            );
+            match case["error"].as_str() {
+                Some(error) => {
+                    assert_eq!(got.map_err(|e| e.name()), Err(error), "{}", case["desc"])
+                }
+                None => assert_eq!(
+                    got.map(|v| v.to_json()),
+                    Ok(case["expected"].clone()),
+                    "{}",
+                    case["desc"]
+                ),
+            }
         }
     }
 }

@@ -137,8 +137,9 @@ pub unsafe extern "C" fn usersync_open_action(
     })
 }
 
-/// Mints a single-use login ticket for a peer from JSON `{"peer", "login", "remember",
-/// "sid"?, "return"?}`; a return URL must be on this site or a configured peer. On success *out
+/// Mints a single-use login ticket for a peer from JSON `{"peer", "uid", "login", "remember",
+/// "bnd", "sid"?, "return"?}` (bnd: the binding hash the peer gave the browser, docs/protocol.md
+/// §12); a return URL must be on this site or a configured peer. On success *out
 /// receives a library-allocated JSON object `{"peer", "url", "message"}` (the ticket), released
 /// with usersync_bytes_free(). Keep tickets out of URLs that servers log: POST them.
 ///
@@ -158,9 +159,10 @@ pub unsafe extern "C" fn usersync_ticket_mint(
 }
 
 /// Opens a login ticket carried by a browser. On success *out receives a library-allocated JSON
-/// object `{"iss", "jti", "exp", "act": "login", "data": {"login", "remember", "sid"?,
-/// "return"?}}` (the return URL normalised and checked against this site and its peers),
-/// released with usersync_bytes_free(). The host must record (iss, jti) as for actions.
+/// object `{"iss", "jti", "exp", "act": "login", "data": {"uid", "login", "remember", "bnd",
+/// "sid"?, "return"?}}` (the return URL normalised and checked against this site and its peers),
+/// released with usersync_bytes_free(). Then run usersync_context_check_target() with the
+/// browser's binding cookie, and record (iss, jti) as for actions.
 ///
 /// # Safety
 /// ctx from usersync_context_new(); text readable as sized; out and out_len writable.
@@ -174,6 +176,58 @@ pub unsafe extern "C" fn usersync_ticket_open(
 ) -> usersync_result {
     with_context(ctx, out, out_len, |ctx| {
         Ok(ctx.open_ticket(input(text, text_len)?)?.to_json())
+    })
+}
+
+/// The target check (docs/protocol.md §15), to run for every opened action and ticket inside
+/// the transaction that applies it: opened is the JSON object usersync_open_action() or
+/// usersync_ticket_open() returned, facts the host's JSON `{"account": null | {"uid", "roles",
+/// "super_admin"?, "sessions"?}, "login_taken"?, "email_taken"?, "binding"?}` about the local
+/// account linked to the message's uid. On success *out receives a library-allocated JSON verdict
+/// `{"do": "create" | "apply" | "skip"}` (plus `"end_sessions": [ids]` for a logout), released
+/// with usersync_bytes_free(); the host applies exactly that. Refusals: WRONG_BROWSER (a ticket
+/// without its browser's binding), IDENTITY_CONFLICT, UNKNOWN_ACCOUNT, PROTECTED_ACCOUNT,
+/// UNKNOWN_PEER, DATA_INVALID (malformed opened or facts). Nothing is kept.
+///
+/// # Safety
+/// ctx from usersync_context_new(); inputs readable as sized; out and out_len writable.
+#[no_mangle]
+pub unsafe extern "C" fn usersync_context_check_target(
+    ctx: *const usersync_context,
+    opened: *const c_char,
+    opened_len: usize,
+    facts: *const c_char,
+    facts_len: usize,
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+) -> usersync_result {
+    with_context(ctx, out, out_len, |ctx| {
+        let verdict = ctx.check_target(input(opened, opened_len)?, input(facts, facts_len)?)?;
+        Ok(verdict.to_json())
+    })
+}
+
+/// Checks a destination for a browser (a login's redirect, a chain's next hop, where a refused
+/// ticket goes): an absolute URL on this site's origin or a configured peer's, by the rules of
+/// return URLs (docs/protocol.md §12). On success *out receives the normalised URL (not
+/// NUL-terminated, library-allocated: usersync_bytes_free()); else RETURN_URL_REFUSED.
+///
+/// # Safety
+/// ctx from usersync_context_new(); url readable for url_len bytes; out and out_len writable.
+#[no_mangle]
+pub unsafe extern "C" fn usersync_context_check_return(
+    ctx: *const usersync_context,
+    url: *const c_char,
+    url_len: usize,
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+) -> usersync_result {
+    guard(|| {
+        let ctx = &ctx.as_ref().ok_or(Error::NullArgument)?.0;
+        let out = Allocated::new(out, out_len)?;
+        let url = std::str::from_utf8(input(url, url_len)?).map_err(|_| Error::ReturnUrlRefused)?;
+        out.give(ctx.check_return(url)?.into_bytes());
+        Ok(())
     })
 }
 

@@ -7,12 +7,14 @@
 
 mod context;
 mod envelope;
+mod identity;
 mod result;
 mod secret;
 mod wordpress;
 
 pub use context::*;
 pub use envelope::*;
+pub use identity::*;
 pub use result::*;
 pub use secret::*;
 pub use wordpress::*;

@@ -81,6 +81,8 @@ pub enum usersync_result {
     ReturnUrlRefused = 414,
     /// This site's send policy for the peer does not include the action.
     ActionNotSent = 415,
+    /// A login ticket posted by another browser than the one it was minted for.
+    WrongBrowser = 416,
     /// Not a WordPress auth cookie (login|expiration|token|hmac).
     WpCookieMalformed = 500,
     /// The WordPress auth cookie has expired.
@@ -89,6 +91,12 @@ pub enum usersync_result {
     WpCookieInvalid = 502,
     /// The WordPress nonce is invalid or too old.
     WpNonceInvalid = 503,
+    /// The login or email belongs to a local account not linked to this uid (nothing merged).
+    IdentityConflict = 600,
+    /// The account holds a role the peer's accept policy may not grant.
+    ProtectedAccount = 601,
+    /// No local account is linked to this uid.
+    UnknownAccount = 602,
 }
 
 impl From<Error> for usersync_result {
@@ -129,10 +137,14 @@ impl From<Error> for usersync_result {
             Error::PassHashFormat => usersync_result::PassHashFormat,
             Error::ReturnUrlRefused => usersync_result::ReturnUrlRefused,
             Error::ActionNotSent => usersync_result::ActionNotSent,
+            Error::WrongBrowser => usersync_result::WrongBrowser,
             Error::WpCookieMalformed => usersync_result::WpCookieMalformed,
             Error::WpCookieExpired => usersync_result::WpCookieExpired,
             Error::WpCookieInvalid => usersync_result::WpCookieInvalid,
             Error::WpNonceInvalid => usersync_result::WpNonceInvalid,
+            Error::IdentityConflict => usersync_result::IdentityConflict,
+            Error::ProtectedAccount => usersync_result::ProtectedAccount,
+            Error::UnknownAccount => usersync_result::UnknownAccount,
         }
     }
 }

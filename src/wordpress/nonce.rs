@@ -2,7 +2,6 @@
 
 use super::WpSite;
 use crate::Error;
-use hmac::Mac as _;
 
 const NONCE_SCHEME: usize = 3;
 
@@ -50,7 +49,7 @@ impl WpSite {
     ) -> Result<u8, Error> {
         let tick = self.nonce_tick(now);
         for (age, t) in [(1u8, tick), (2u8, tick - 1)] {
-            if ct_eq(
+            if crate::ct::eq(
                 self.nonce_for_tick(t, action, uid, token).as_bytes(),
                 nonce.as_bytes(),
             ) {
@@ -59,16 +58,4 @@ impl WpSite {
         }
         Err(Error::WpNonceInvalid)
     }
-}
-
-/// Constant-time equality (length is public), via HMAC-SHA256's verifier.
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    let key = [0u8; 32];
-    let mac = |x: &[u8]| {
-        let mut m = <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(&key).expect("key");
-        m.update(x);
-        m
-    };
-    let tag = mac(a).finalize().into_bytes();
-    a.len() == b.len() && mac(b).verify_slice(&tag).is_ok()
 }
