@@ -105,9 +105,10 @@ impl Facts {
         let v: Value = serde_json::from_slice(json).map_err(|_| Error::DataInvalid)?;
         let m = object(&v, &["account", "login_taken", "email_taken", "binding"])
             .map_err(|_| Error::DataInvalid)?;
-        let account = match m.get("account") {
-            None | Some(Value::Null) => None,
-            Some(a) => Some(Account::parse(a)?),
+        // Required, `null` when nothing is linked: a host that forgot it must not get "create".
+        let account = match m.get("account").ok_or(Error::DataInvalid)? {
+            Value::Null => None,
+            a => Some(Account::parse(a)?),
         };
         Ok(Facts {
             account,
@@ -141,7 +142,7 @@ impl Account {
         };
         Ok(Account {
             uid: string(m.get("uid").ok_or(Error::DataInvalid)?)?,
-            roles: strings(m.get("roles"))?,
+            roles: strings(Some(m.get("roles").ok_or(Error::DataInvalid)?))?,
             super_admin: flag(m.get("super_admin"))?,
             sessions,
         })

@@ -84,7 +84,8 @@ final class Context
      * host read in the transaction that applies it: `['account' => null | ['uid', 'roles',
      * 'super_admin'?, 'sessions'?], 'login_taken'?, 'email_taken'?, 'binding'?]`. Returns the
      * verdict, `['do' => 'create'|'apply'|'skip', 'end_sessions'?]`, to apply exactly.
-     * @throws MessageRefused protected_account, identity_conflict, unknown_account, wrong_browser, …
+     * @throws MessageRefused protected_account, identity_conflict, unknown_account, wrong_browser, data_invalid
+     * @throws ConfigException unknown_peer (the opened message names no configured peer)
      */
     public function checkTarget(array $opened, array $facts): array
     {

@@ -19,6 +19,9 @@ final class ContextTest extends TestCase
     private const BCRYPT = '$wp$2y$10$8Ql1D5wHk9Xz7Hj5nO6wQeqQ3mM1kXb9Y7aV2aQ0n5Zq8rT3yU1xW';
     private const ALL = ['create', 'update', 'delete', 'password', 'meta', 'logout', 'login'];
 
+    /** The account every message names (docs/protocol.md §9: `uid` and `login`). */
+    private const UID = 'AAECAwQFBgcICQoLDA0ODw';
+
     private string $secret;
     private Context $a;
     private Context $b;
@@ -64,12 +67,13 @@ final class ContextTest extends TestCase
 
     public function testCreateRoundTripWithPolicyAndReplayKey(): void
     {
-        $msg = $this->toB(['act' => 'create', 'data' => ['login' => 'alice', 'email' => 'alice@a.test',
+        $msg = $this->toB(['act' => 'create', 'data' => ['uid' => self::UID, 'login' => 'alice', 'email' => 'alice@a.test',
             'roles' => ['subscriber', 'shop_manager'], 'meta' => ['billing_city' => ['Oslo'], 'wp_capabilities' => ['x']],
             'pass_hash' => self::BCRYPT]]);
         $o = $this->b->openAction($msg, '127.0.0.1');
         $this->assertSame('a.test', $o['iss']);
         $this->assertSame('create', $o['act']);
+        $this->assertSame(self::UID, $o['data']['uid']);
         $this->assertSame(['subscriber'], $o['data']['roles']);
         $this->assertSame(['billing_city' => ['Oslo']], $o['data']['meta']);
         $this->assertSame(self::BCRYPT, $o['data']['pass_hash']);
@@ -87,30 +91,30 @@ final class ContextTest extends TestCase
 
     public function testRefusals(): void
     {
-        $good = $this->toB(['act' => 'logout', 'data' => ['login' => 'bob']]);
+        $good = $this->toB(['act' => 'logout', 'data' => ['uid' => self::UID, 'login' => 'bob']]);
         $tampered = $good;
         $tampered[40] = $tampered[40] === 'A' ? 'B' : 'A';
         $this->assertRefused('authentication_failed', fn() => $this->b->openAction($tampered, '127.0.0.1'));
         $this->assertRefused('ip_not_allowed', fn() => $this->b->openAction($good, '192.0.2.1'));
         $this->assertRefused('ip_not_allowed', fn() => $this->b->openAction($good, null));
         $this->assertRefused('too_large', fn() => $this->b->openAction(str_repeat('A', (1 << 20) + 1), '127.0.0.1'));
-        $this->assertRefused('expired', fn() => $this->b->openAction($this->forge('logout', ['login' => 'b'], -1000), '127.0.0.1'));
-        $this->assertRefused('not_yet_valid', fn() => $this->b->openAction($this->forge('logout', ['login' => 'b'], 3600), '127.0.0.1'));
-        $this->assertRefused('lifetime_too_long', fn() => $this->b->openAction($this->forge('logout', ['login' => 'b'], 0, 301), '127.0.0.1'));
-        $this->assertRefused('action_not_accepted', fn() => $this->b->openAction($this->forge('delete', ['login' => 'b']), '127.0.0.1'));
+        $this->assertRefused('expired', fn() => $this->b->openAction($this->forge('logout', ['uid' => self::UID, 'login' => 'b'], -1000), '127.0.0.1'));
+        $this->assertRefused('not_yet_valid', fn() => $this->b->openAction($this->forge('logout', ['uid' => self::UID, 'login' => 'b'], 3600), '127.0.0.1'));
+        $this->assertRefused('lifetime_too_long', fn() => $this->b->openAction($this->forge('logout', ['uid' => self::UID, 'login' => 'b'], 0, 301), '127.0.0.1'));
+        $this->assertRefused('action_not_accepted', fn() => $this->b->openAction($this->forge('delete', ['uid' => self::UID, 'login' => 'b']), '127.0.0.1'));
         $this->assertRefused('privileged_role', fn() => $this->b->openAction(
-            $this->forge('update', ['login' => 'b', 'email' => 'b@a.test', 'roles' => ['administrator']]), '127.0.0.1'));
+            $this->forge('update', ['uid' => self::UID, 'login' => 'b', 'email' => 'b@a.test', 'roles' => ['administrator']]), '127.0.0.1'));
         foreach (['wp_capabilities', 'wp_user_level', 'session_tokens', 'usersync_sid'] as $key) {
             $this->assertRefused('protected_meta', fn() => $this->b->openAction(
-                $this->forge('meta', ['login' => 'b', 'set' => [$key => ['1']]]), '127.0.0.1'));
+                $this->forge('meta', ['uid' => self::UID, 'login' => 'b', 'set' => [$key => ['1']]]), '127.0.0.1'));
         }
         $this->assertRefused('pass_hash_format', fn() => $this->b->openAction(
-            $this->forge('password', ['login' => 'b', 'pass_hash' => 'hunter2']), '127.0.0.1'));
+            $this->forge('password', ['uid' => self::UID, 'login' => 'b', 'pass_hash' => 'hunter2']), '127.0.0.1'));
         $this->assertRefused('unknown_field', fn() => $this->b->openAction(
-            $this->forge('update', ['login' => 'b', 'email' => 'b@a.test', 'is_admin' => true]), '127.0.0.1'));
+            $this->forge('update', ['uid' => self::UID, 'login' => 'b', 'email' => 'b@a.test', 'is_admin' => true]), '127.0.0.1'));
         $this->assertRefused('claims_invalid', fn() => $this->b->openAction(
-            $this->forge('logout', ['login' => 'b'], 0, 60, ['admin' => true]), '127.0.0.1'));
-        $this->assertRefused('pass_hash_format', fn() => $this->a->build(['act' => 'password', 'data' => ['login' => 'b', 'pass_hash' => 'plain']]));
+            $this->forge('logout', ['uid' => self::UID, 'login' => 'b'], 0, 60, ['admin' => true]), '127.0.0.1'));
+        $this->assertRefused('pass_hash_format', fn() => $this->a->build(['act' => 'password', 'data' => ['uid' => self::UID, 'login' => 'b', 'pass_hash' => 'plain']]));
     }
 
     public function testClockIndependentInvalidMessageVectors(): void
@@ -132,11 +136,14 @@ final class ContextTest extends TestCase
 
     public function testTickets(): void
     {
-        $t = $this->a->mintTicket(['peer' => 'b.test', 'login' => 'lee', 'remember' => true, 'return' => 'https://a.test/x']);
+        $bnd = Secret::bindingHash(str_repeat('v', 43));
+        $t = $this->a->mintTicket(['peer' => 'b.test', 'uid' => self::UID, 'login' => 'lee', 'remember' => true, 'bnd' => $bnd, 'return' => 'https://a.test/x']);
         $o = $this->b->openTicket($t['message']);
-        $this->assertSame(['login' => 'lee', 'remember' => true, 'return' => 'https://a.test/x'], $o['data']);
+        $data = $o['data'];
+        ksort($data);
+        $this->assertSame(['bnd' => $bnd, 'login' => 'lee', 'remember' => true, 'return' => 'https://a.test/x', 'uid' => self::UID], $data);
         foreach (['//evil.test', 'https://a.test.evil.test/', 'javascript:alert(1)', 'http://a.test/'] as $bad) {
-            $this->assertRefused('return_url_refused', fn() => $this->a->mintTicket(['peer' => 'b.test', 'login' => 'lee', 'remember' => false, 'return' => $bad]));
+            $this->assertRefused('return_url_refused', fn() => $this->a->mintTicket(['peer' => 'b.test', 'uid' => self::UID, 'login' => 'lee', 'remember' => false, 'bnd' => $bnd, 'return' => $bad]));
         }
     }
 

@@ -7,6 +7,7 @@ use PHPUnit\Framework\TestCase;
 use Usersync\Context;
 use Usersync\EnvelopeException;
 use Usersync\Keyring;
+use Usersync\MessageRefused;
 use Usersync\Secret;
 
 /**
@@ -60,9 +61,43 @@ final class LeakTest extends TestCase
             ['id' => 'b.test', 'url' => 'https://b.test', 'secrets' => [$secret], 'send' => ['actions' => ['update']]]]]);
         $b = new Context(['site_id' => 'b.test', 'url' => 'https://b.test', 'peers' => [
             ['id' => 'a.test', 'url' => 'https://a.test', 'secrets' => [$secret], 'accept' => ['actions' => ['update']]]]]);
-        $event = ['act' => 'update', 'data' => ['login' => 'alice', 'email' => 'alice@a.test']];
+        $event = ['act' => 'update', 'data' => ['uid' => Secret::uid(), 'login' => 'alice', 'email' => 'alice@a.test']];
         $this->assertFlat('build+open', function () use ($a, $b, $event) {
             $b->openAction($a->build($event)[0]['message'], '127.0.0.1');
+        });
+    }
+
+    public function testTargetAndReturnChecksDoNotLeak(): void
+    {
+        $secret = Secret::generate();
+        $a = new Context(['site_id' => 'a.test', 'url' => 'https://a.test', 'peers' => [
+            ['id' => 'b.test', 'url' => 'https://b.test', 'secrets' => [$secret], 'send' => ['actions' => ['update', 'login'], 'roles' => ['subscriber']]]]]);
+        $b = new Context(['site_id' => 'b.test', 'url' => 'https://b.test', 'peers' => [
+            ['id' => 'a.test', 'url' => 'https://a.test', 'secrets' => [$secret], 'accept' => ['actions' => ['update', 'login'], 'roles' => ['subscriber']]]]]);
+        $uid = Secret::uid();
+        $update = $b->openAction($a->build(['act' => 'update', 'data' => ['uid' => $uid, 'login' => 'alice', 'email' => 'alice@a.test', 'roles' => ['subscriber']]])[0]['message'], '127.0.0.1');
+        $value = Secret::nonce(43);
+        $ticket = $b->openTicket($a->mintTicket(['peer' => 'b.test', 'uid' => $uid, 'login' => 'alice', 'remember' => false, 'bnd' => Secret::bindingHash($value)])['message']);
+        $subscriber = ['account' => ['uid' => $uid, 'roles' => ['subscriber'], 'super_admin' => false]];
+        $admin = ['account' => ['uid' => $uid, 'roles' => ['subscriber', 'administrator'], 'super_admin' => false]];
+        $this->assertFlat('checkTarget verdict', function () use ($b, $update, $ticket, $subscriber, $value) {
+            $b->checkTarget($update, $subscriber);
+            $b->checkTarget($ticket, $subscriber + ['binding' => $value]);
+        });
+        $this->assertFlat('checkTarget refused', function () use ($b, $update, $ticket, $subscriber, $admin) {
+            foreach ([[$update, $admin], [$ticket, $subscriber + ['binding' => null]]] as [$opened, $facts]) {
+                try {
+                    $b->checkTarget($opened, $facts);
+                } catch (MessageRefused) {
+                }
+            }
+        });
+        $this->assertFlat('checkReturn', function () use ($b) {
+            $b->checkReturn('HTTPS://A.test:443/account/../x');
+            try {
+                $b->checkReturn('https://b.test.evil.test/');
+            } catch (MessageRefused) {
+            }
         });
     }
 

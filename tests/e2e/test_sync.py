@@ -165,7 +165,8 @@ def claims(act, data, iss="a.test", aud="b.test"):
 
 def refusals(env, ab):
     inbox = "/?rest_route=/usersync/v1/inbox"
-    event = {"act": "update", "data": {"login": "alice", "email": "alice@new.test", "fields": {"display_name": "Replayed"}}}
+    uid = env.wp("a", "uid", login="alice")
+    event = {"act": "update", "data": {"uid": uid, "login": "alice", "email": "alice@new.test", "fields": {"display_name": "Replayed"}}}
     msg = env.wp("a", "build", event=event, peer="b.test")[0]["message"]
     status, body = env.post("b", inbox, msg)
     check(status == 200 and body.get("result") == "applied", "a fresh message is applied")
@@ -177,15 +178,15 @@ def refusals(env, ab):
     cases = [
         ("tampered", lambda: msg[:40] + ("A" if msg[40] != "A" else "B") + msg[41:], "127.0.0.1", 403, "authentication_failed"),
         ("from an unknown peer", lambda: env.wp("a", "seal", secrets=[secret()], aad="usersync/v1|action|x.test|b.test",
-                                               claims=claims("update", {"login": "alice", "email": "evil@x.test"}, iss="x.test")),
+                                               claims=claims("update", {"uid": uid, "login": "alice", "email": "evil@x.test"}, iss="x.test")),
          "127.0.0.1", 403, "authentication_failed"),
         ("from an IP outside ip_allow", lambda: env.wp("a", "build", event=event, peer="b.test")[0]["message"], "127.0.0.2", 403, "ip_not_allowed"),
         ("administrator from a peer without permission", lambda: env.wp("a", "seal", secrets=[ab], aad=aad, claims=claims(
-            "update", {"login": "alice", "email": "alice@new.test", "roles": ["administrator"]})), "127.0.0.1", 400, "privileged_role"),
+            "update", {"uid": uid, "login": "alice", "email": "alice@new.test", "roles": ["administrator"]})), "127.0.0.1", 400, "privileged_role"),
         ("wp_capabilities meta", lambda: env.wp("a", "seal", secrets=[ab], aad=aad, claims=claims(
-            "meta", {"login": "alice", "set": {"wp_capabilities": ['a:1:{s:13:"administrator";b:1;}']}})), "127.0.0.1", 400, "protected_meta"),
+            "meta", {"uid": uid, "login": "alice", "set": {"wp_capabilities": ['a:1:{s:13:"administrator";b:1;}']}})), "127.0.0.1", 400, "protected_meta"),
         ("a plaintext password in pass_hash", lambda: env.wp("a", "seal", secrets=[ab], aad=aad, claims=claims(
-            "password", {"login": "alice", "pass_hash": "hunter2hunter2"})), "127.0.0.1", 400, "pass_hash_format"),
+            "password", {"uid": uid, "login": "alice", "pass_hash": "hunter2hunter2"})), "127.0.0.1", 400, "pass_hash_format"),
     ]
     for what, make, source, want_status, want_reason in cases:
         message = make()

@@ -66,6 +66,9 @@ switch ($command) {
         $out = md5(json_encode([$wpdb->get_results("SELECT * FROM $wpdb->users ORDER BY ID"),
                                 $wpdb->get_results("SELECT * FROM $wpdb->usermeta ORDER BY umeta_id")]));
         break;
+    case 'uid':
+        $out = Usersync_Links::uid_of(user_or_fail($args['login'])->ID);
+        break;
     case 'outbox':
         global $wpdb;
         $out = $wpdb->get_results('SELECT id, peer, act, login, attempts, last_error FROM ' . Usersync_Schema::tables()['outbox'] . ' ORDER BY id', ARRAY_A);

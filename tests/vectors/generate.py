@@ -549,13 +549,15 @@ def _facts_ok(facts):
             return False
     if "binding" in facts and not (facts["binding"] is None or isinstance(facts["binding"], str)):
         return False
-    account = facts.get("account")
+    if "account" not in facts:  # required: a host that forgot it must not get "create"
+        return False
+    account = facts["account"]
     if account is None:
         return True
     if not isinstance(account, dict) or not _is_str_list(account.get("roles")) \
-            or not isinstance(account.get("super_admin"), bool):
+            or not isinstance(account.get("super_admin", False), bool):
         return False
-    if "uid" in account and not isinstance(account["uid"], str):
+    if not isinstance(account.get("uid"), str):
         return False
     sessions = account.get("sessions", [])
     if not isinstance(sessions, list):
@@ -873,6 +875,12 @@ def target_cases():
         {"account": None, "login_taken": "yes"}, "data_invalid")
     add("facts: binding is a number", opened("login", sample("login")), {"account": account(), "binding": 42},
         "data_invalid")
+    add("facts without account (it is required: null when no account is linked)", opened("create", sample("create")),
+        {"login_taken": False}, "data_invalid")
+    add("facts: an account without uid", opened("update", sample("update")),
+        {"account": {k: v for k, v in account().items() if k != "uid"}}, "data_invalid")
+    add("facts: an account without roles", opened("update", sample("update")),
+        {"account": {k: v for k, v in account().items() if k != "roles"}}, "data_invalid")
     add("facts: a session without an id", opened("logout", user("alice")),
         {"account": account(sessions=[{"iss": "a.test", "sid": "s-1"}])}, "data_invalid")
     add("opened is not an object", [opened("update", sample("update"))], {"account": account()}, "data_invalid")

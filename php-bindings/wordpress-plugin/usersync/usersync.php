@@ -19,6 +19,9 @@ defined( 'ABSPATH' ) || exit;
 if ( ! defined( 'USERSYNC_PLUGIN_FILE' ) ) {
 	define( 'USERSYNC_PLUGIN_FILE', __FILE__ );
 }
+if ( ! defined( 'USERSYNC_VERSION' ) ) {
+	define( 'USERSYNC_VERSION', '0.1.0' );
+}
 
 // The PHP binding: bundled in the release zip, or the repository's copy in development.
 foreach ( array( __DIR__ . '/binding/autoload.php', dirname( __DIR__, 2 ) . '/autoload.php' ) as $usersync_autoload ) {
@@ -31,6 +34,7 @@ foreach ( array( __DIR__ . '/binding/autoload.php', dirname( __DIR__, 2 ) . '/au
 require_once __DIR__ . '/includes/class-usersync-settings.php';
 require_once __DIR__ . '/includes/class-usersync-log.php';
 require_once __DIR__ . '/includes/class-usersync-schema.php';
+require_once __DIR__ . '/includes/class-usersync-links.php';
 require_once __DIR__ . '/includes/class-usersync-events.php';
 require_once __DIR__ . '/includes/class-usersync-outbox.php';
 require_once __DIR__ . '/includes/class-usersync-apply.php';

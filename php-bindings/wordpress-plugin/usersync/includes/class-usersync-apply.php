@@ -23,69 +23,98 @@ final class Usersync_Apply {
 		'locale'       => 'locale',
 	);
 
-	public static function apply( string $act, array $data ): void {
-		// A synced change is not the user's own action on this site: no notification mails.
-		add_filter( 'send_email_change_email', '__return_false' );
-		add_filter( 'send_password_change_email', '__return_false' );
-		switch ( $act ) {
-			case 'create':
-			case 'update':
-				self::upsert( $data );
-				break;
-			case 'delete':
-				self::delete( $data );
-				break;
-			case 'password':
-				self::password( self::user( $data['login'] ), $data['pass_hash'] );
-				break;
-			case 'meta':
-				$user = self::user( $data['login'] );
-				foreach ( $data['delete'] ?? array() as $key ) {
-					delete_user_meta( $user->ID, $key );
-				}
-				self::set_meta( $user->ID, $data['set'] ?? array() );
-				break;
-			case 'logout':
-				$user = get_user_by( 'login', $data['login'] );
-				if ( $user ) {
-					self::logout( $user, $data['sid'] ?? null );
-				}
-				break;
-			default:
-				throw new Usersync_Apply_Failed( "unsupported action $act" );
+	/**
+	 * Applies the library's verdict for an opened action: 'create' makes the account and links
+	 * it to the message's uid; 'apply' changes the linked account $user (never another: the
+	 * target was resolved by uid and checked by the library); 'skip' changes nothing.
+	 */
+	public static function apply( array $opened, array $verdict, ?WP_User $user ): void {
+		$act  = $opened['act'];
+		$data = $opened['data'];
+		if ( 'skip' === $verdict['do'] ) {
+			return;
 		}
-	}
-
-	private static function user( string $login ): WP_User {
-		$user = get_user_by( 'login', $login );
+		if ( 'create' === $verdict['do'] ) {
+			self::create( $data );
+			return;
+		}
 		if ( ! $user ) {
-			throw new Usersync_Apply_Failed( 'no such user' );
+			throw new Usersync_Apply_Failed( 'no linked account to apply to' );
 		}
-		return $user;
+		// A synced change is not the user's own action on this site: no notification mails.
+		$quiet = array( 'send_email_change_email', 'send_password_change_email' );
+		foreach ( $quiet as $filter ) {
+			add_filter( $filter, '__return_false' );
+		}
+		try {
+			switch ( $act ) {
+				case 'create':
+				case 'update':
+					self::update( $user, $data );
+					break;
+				case 'delete':
+					self::delete( $user, $data );
+					break;
+				case 'password':
+					self::password( $user, $data['pass_hash'] );
+					break;
+				case 'meta':
+					foreach ( $data['delete'] ?? array() as $key ) {
+						delete_user_meta( $user->ID, $key );
+					}
+					self::set_meta( $user->ID, $data['set'] ?? array() );
+					break;
+				case 'logout':
+					self::end_sessions( $user, $verdict['end_sessions'] ?? array() );
+					break;
+				default:
+					throw new Usersync_Apply_Failed( "unsupported action $act" );
+			}
+		} finally {
+			foreach ( $quiet as $filter ) {
+				remove_filter( $filter, '__return_false' );
+			}
+		}
 	}
 
-	private static function upsert( array $data ): void {
-		$user     = get_user_by( 'login', $data['login'] );
+	/** The profile of a create/update as wp_insert_user()/wp_update_user() take it. */
+	private static function userdata( array $data ): array {
 		$userdata = array( 'user_email' => $data['email'] );
 		foreach ( $data['fields'] ?? array() as $field => $value ) {
 			$userdata[ self::FIELDS[ $field ] ] = $value;
 		}
-		if ( $user ) {
-			$userdata['ID'] = $user->ID;
-			$id             = wp_update_user( $userdata );
-		} else {
-			$userdata['user_login'] = $data['login'];
-			// A random password until the peer's hash (if any) is written below: no one can log in with it.
-			$userdata['user_pass'] = wp_generate_password( 40, true, true );
-			if ( isset( $data['roles'] ) ) {
-				$userdata['role'] = '';
-			}
-			$id = wp_insert_user( $userdata );
+		return $userdata;
+	}
+
+	/** A new account for a peer's create, linked to its uid; its roles, meta and hash. */
+	private static function create( array $data ): void {
+		$userdata               = self::userdata( $data );
+		$userdata['user_login'] = $data['login'];
+		// A random password until the peer's hash (if any) is written below: no one can log in with it.
+		$userdata['user_pass'] = wp_generate_password( 40, true, true );
+		if ( isset( $data['roles'] ) ) {
+			$userdata['role'] = '';
 		}
+		$id = wp_insert_user( $userdata );
 		if ( is_wp_error( $id ) ) {
 			throw new Usersync_Apply_Failed( $id->get_error_code() );
 		}
-		$user = get_user_by( 'id', $id );
+		Usersync_Links::link( $id, $data['uid'] );
+		self::profile( get_user_by( 'id', $id ), $data );
+	}
+
+	private static function update( WP_User $user, array $data ): void {
+		$userdata       = self::userdata( $data );
+		$userdata['ID'] = $user->ID;
+		$id             = wp_update_user( $userdata );
+		if ( is_wp_error( $id ) ) {
+			throw new Usersync_Apply_Failed( $id->get_error_code() );
+		}
+		self::profile( get_user_by( 'id', $id ), $data );
+	}
+
+	/** Roles, meta and password hash of a create/update. */
+	private static function profile( WP_User $user, array $data ): void {
 		if ( isset( $data['roles'] ) ) {
 			$user->set_role( '' );
 			foreach ( $data['roles'] as $role ) {
@@ -94,7 +123,7 @@ final class Usersync_Apply {
 				}
 			}
 		}
-		self::set_meta( $id, (array) ( $data['meta'] ?? array() ) );
+		self::set_meta( $user->ID, (array) ( $data['meta'] ?? array() ) );
 		if ( isset( $data['pass_hash'] ) ) {
 			self::password( $user, $data['pass_hash'] );
 		}
@@ -121,34 +150,24 @@ final class Usersync_Apply {
 		WP_Session_Tokens::get_instance( $user->ID )->destroy_all();
 	}
 
-	/**
-	 * Ends the sessions linked to the sender's session $sid — the one it names itself (a session
-	 * that started here) and those started from it by single sign-on — or all of them.
-	 */
-	private static function logout( WP_User $user, ?string $sid ): void {
-		if ( null === $sid ) {
-			WP_Session_Tokens::get_instance( $user->ID )->destroy_all();
-			return;
+	/** Ends the sessions the library chose (those that came from the sender's session, or all). */
+	private static function end_sessions( WP_User $user, array $ids ): void {
+		// Sessions are stored by their verifier, the id the library was given.
+		$stored = get_user_meta( $user->ID, 'session_tokens', true );
+		$stored = is_array( $stored ) ? $stored : array();
+		$kept   = array_diff_key( $stored, array_flip( array_map( 'strval', $ids ) ) );
+		if ( count( $kept ) !== count( $stored ) ) {
+			update_user_meta( $user->ID, 'session_tokens', $kept );
 		}
-		$sessions = get_user_meta( $user->ID, 'session_tokens', true );
-		if ( ! is_array( $sessions ) ) {
-			return;
-		}
-		foreach ( $sessions as $verifier => $session ) {
-			if ( hash_equals( (string) $verifier, $sid ) || hash_equals( (string) ( $session['usersync_sid'] ?? '' ), $sid ) ) {
-				unset( $sessions[ $verifier ] );
-			}
-		}
-		update_user_meta( $user->ID, 'session_tokens', $sessions );
 	}
 
-	private static function delete( array $data ): void {
-		$user = get_user_by( 'login', $data['login'] );
-		if ( ! $user ) {
-			return; // already gone: deleting is idempotent
+	/** Deletes the account; its content goes to the heir only when the heir is a linked account here. */
+	private static function delete( WP_User $user, array $data ): void {
+		$heir = isset( $data['reassign'] ) ? get_user_by( 'login', $data['reassign'] ) : false;
+		if ( $heir && null === Usersync_Links::uid_of( $heir->ID ) ) {
+			$heir = false;
 		}
-		$reassign = isset( $data['reassign'] ) ? get_user_by( 'login', $data['reassign'] ) : false;
 		require_once ABSPATH . 'wp-admin/includes/user.php';
-		wp_delete_user( $user->ID, $reassign ? $reassign->ID : null );
+		wp_delete_user( $user->ID, $heir ? $heir->ID : null );
 	}
 }

@@ -3,7 +3,9 @@
  * Turns WordPress user events into usersync events. Events of one request are coalesced per
  * user and written to the outbox at shutdown: a sign-up that also sets a role and meta leaves
  * as one "create" carrying the user's final state. Events caused by applying a peer's action
- * are ignored, so nothing is echoed back.
+ * are ignored, so nothing is echoed back. Only linked accounts are synced: an account created
+ * here gets its uid when its create leaves; accounts that existed before the link stay local
+ * until an administrator links them.
  */
 
 defined( 'ABSPATH' ) || exit;
@@ -12,7 +14,7 @@ final class Usersync_Events {
 
 	/** @var array<int, array{kind: string, meta_set: array<string, bool>, meta_deleted: array<string, bool>}> */
 	private static $users = array();
-	/** @var array<int, array{login: string, reassign: ?string}> */
+	/** @var array<int, array{uid: string, login: string, reassign: ?string}> */
 	private static $deleted = array();
 	/** @var bool true while a peer's action is applied */
 	private static $applying = false;
@@ -95,9 +97,11 @@ final class Usersync_Events {
 			return;
 		}
 		$user = get_userdata( (int) $user_id );
-		if ( $user ) {
+		$uid  = $user ? Usersync_Links::uid_of( $user->ID ) : null;
+		if ( null !== $uid ) {
 			$to                              = $reassign ? get_userdata( (int) $reassign ) : null;
 			self::$deleted[ (int) $user_id ] = array(
+				'uid'      => $uid,
 				'login'    => $user->user_login,
 				'reassign' => $to ? $to->user_login : null,
 			);
@@ -122,7 +126,7 @@ final class Usersync_Events {
 	}
 
 	/** The user's current state as a create/update event's data. */
-	public static function user_data( WP_User $user ): array {
+	public static function user_data( WP_User $user, string $uid ): array {
 		$fields = array(
 			'display_name' => $user->display_name,
 			'first_name'   => $user->first_name,
@@ -143,6 +147,7 @@ final class Usersync_Events {
 			}
 		}
 		$data = array(
+			'uid'    => $uid,
 			'login'  => $user->user_login,
 			'email'  => $user->user_email,
 			'fields' => array_map( 'strval', $fields ),   // empty strings too: a cleared field is a change
@@ -164,10 +169,17 @@ final class Usersync_Events {
 			if ( ! $user ) {
 				continue;
 			}
+			$uid = Usersync_Links::uid_of( $user_id );
+			if ( null === $uid && 'create' === $entry['kind'] ) {
+				$uid = Usersync_Links::mint( $user_id ); // the account enters the network here
+			}
+			if ( null === $uid ) {
+				continue; // an account from before the link: not synced until an administrator links it
+			}
 			if ( 'create' === $entry['kind'] || 'update' === $entry['kind'] ) {
-				$events[] = array( 'act' => $entry['kind'], 'data' => self::user_data( $user ) );
+				$events[] = array( 'act' => $entry['kind'], 'data' => self::user_data( $user, $uid ) );
 			} elseif ( 'password' === $entry['kind'] ) {
-				$events[] = array( 'act' => 'password', 'data' => array( 'login' => $user->user_login, 'pass_hash' => $user->user_pass ) );
+				$events[] = array( 'act' => 'password', 'data' => array( 'uid' => $uid, 'login' => $user->user_login, 'pass_hash' => $user->user_pass ) );
 			}
 			if ( 'create' !== $entry['kind'] && 'update' !== $entry['kind'] && ( $entry['meta_set'] || $entry['meta_deleted'] ) ) {
 				$set = array();
@@ -177,7 +189,7 @@ final class Usersync_Events {
 						$set[ $key ] = $strings;
 					}
 				}
-				$data = array( 'login' => $user->user_login );
+				$data = array( 'uid' => $uid, 'login' => $user->user_login );
 				if ( $set ) {
 					$data['set'] = $set;
 				}
@@ -188,7 +200,7 @@ final class Usersync_Events {
 			}
 		}
 		foreach ( self::$deleted as $deleted ) {
-			$data = array( 'login' => $deleted['login'] );
+			$data = array( 'uid' => $deleted['uid'], 'login' => $deleted['login'] );
 			if ( null !== $deleted['reassign'] ) {
 				$data['reassign'] = $deleted['reassign'];
 			}
@@ -203,6 +215,9 @@ final class Usersync_Events {
 
 	/** At shutdown: the request's events go into the outbox. */
 	public static function flush(): void {
+		if ( ! Usersync_Settings::context() ) {
+			return;
+		}
 		$events = self::take();
 		if ( $events ) {
 			Usersync_Outbox::enqueue( $events );

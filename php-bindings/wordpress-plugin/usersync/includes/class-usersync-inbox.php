@@ -2,8 +2,9 @@
 /**
  * The endpoint peers deliver to: POST /wp-json/usersync/v1/inbox (or ?rest_route=…) with the
  * sealed message as the body. The library opens and checks it; then, in one database
- * transaction, its (iss, jti) is recorded — a second use is answered "duplicate" — and the
- * action is applied. Answers: 200 applied | 200 duplicate | 4xx refused with the reason code.
+ * transaction, its (iss, jti) is recorded — a second use is answered "duplicate" —, the library's
+ * target check decides from the local account's facts what the message may do, and the verdict
+ * is applied. Answers: 200 applied | 200 skipped | 200 duplicate | 4xx refused with the reason.
  */
 
 defined( 'ABSPATH' ) || exit;
@@ -27,6 +28,22 @@ final class Usersync_Inbox {
 		return new WP_REST_Response( array_filter( array( 'result' => $result, 'reason' => $reason ) ), $status );
 	}
 
+	/** The HTTP status of a refusal: every refusal is final, so the sender stops retrying. */
+	private static function refusal_status( string $reason ): int {
+		switch ( $reason ) {
+			case 'authentication_failed':
+			case 'ip_not_allowed':
+			case 'protected_account':
+				return 403;
+			case 'unknown_account':
+				return 404;
+			case 'identity_conflict':
+				return 409;
+			default:
+				return 400;
+		}
+	}
+
 	public static function receive( WP_REST_Request $request ): WP_REST_Response {
 		global $wpdb;
 		$context = Usersync_Settings::context();
@@ -38,11 +55,12 @@ final class Usersync_Inbox {
 			$opened = $context->openAction( $request->get_body(), $remote );
 		} catch ( Usersync\Exception $e ) {
 			Usersync_Log::add( 'in', '', '', '', 'refused', $e->reason . ( $remote ? " from $remote" : '' ) );
-			$status = 'authentication_failed' === $e->reason || 'ip_not_allowed' === $e->reason ? 403 : 400;
-			return self::answer( $status, 'refused', $e->reason );
+			return self::answer( self::refusal_status( $e->reason ), 'refused', $e->reason );
 		}
 		$login = (string) ( $opened['data']['login'] ?? '' );
 		$seen  = Usersync_Schema::tables()['seen'];
+		// Creates are serialised: wp_users has no unique key on login or email.
+		$lock = 'create' === $opened['act'] ? self::lock_creates() : null;
 		$wpdb->query( 'START TRANSACTION' );
 		try {
 			$recorded = $wpdb->query( $wpdb->prepare( "INSERT IGNORE INTO $seen (iss, jti, exp) VALUES (%s, %s, %d)", $opened['iss'], $opened['jti'], $opened['exp'] ) ); // phpcs:ignore WordPress.DB.PreparedSQL
@@ -51,8 +69,15 @@ final class Usersync_Inbox {
 				Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'duplicate' );
 				return self::answer( 200, 'duplicate' );
 			}
-			Usersync_Events::applying( static fn() => Usersync_Apply::apply( $opened['act'], $opened['data'] ) );
+			// The library decides which local account the message may touch, from what is here now.
+			list( $facts, $user ) = Usersync_Links::facts( $opened );
+			$verdict              = $context->checkTarget( $opened, $facts );
+			Usersync_Events::applying( static fn() => Usersync_Apply::apply( $opened, $verdict, $user ) );
 			$wpdb->query( 'COMMIT' );
+		} catch ( Usersync\Exception $e ) {
+			$wpdb->query( 'ROLLBACK' );
+			Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'refused', $e->reason );
+			return self::answer( self::refusal_status( $e->reason ), 'refused', $e->reason );
 		} catch ( Usersync_Apply_Failed $e ) {
 			$wpdb->query( 'ROLLBACK' );
 			Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'refused', $e->getMessage() );
@@ -61,11 +86,31 @@ final class Usersync_Inbox {
 			$wpdb->query( 'ROLLBACK' );
 			Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'error', get_class( $e ) );
 			return self::answer( 500, 'error' );
+		} finally {
+			if ( null !== $lock ) {
+				$wpdb->query( $wpdb->prepare( 'SELECT RELEASE_LOCK(%s)', $lock ) );
+			}
+		}
+		if ( 'skip' === $verdict['do'] ) {
+			Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'skipped', 'no such account here: nothing to do' );
+			self::prune_seen();
+			return self::answer( 200, 'skipped' );
 		}
 		$dropped = isset( $opened['dropped'] ) ? wp_json_encode( $opened['dropped'] ) : '';
 		Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'applied', $dropped ? "dropped by policy: $dropped" : '' );
 		self::prune_seen();
 		return self::answer( 200, 'applied' );
+	}
+
+	/**
+	 * Takes this site's create lock (named per database and table prefix: MariaDB's named locks
+	 * are server-wide, shared by every site on the server). @return string the lock's name
+	 */
+	private static function lock_creates(): string {
+		global $wpdb;
+		$name = substr( 'usersync_create:' . DB_NAME . ':' . $wpdb->prefix, 0, 64 );
+		$wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, 10)', $name ) );
+		return $name;
 	}
 
 	/** Forgets replay records once their messages could no longer open anyway. */

@@ -219,8 +219,8 @@ final class Usersync_Outbox {
 			$code = (int) curl_getinfo( $ch, CURLINFO_RESPONSE_CODE );
 			$body = json_decode( (string) curl_multi_getcontent( $ch ), true );
 			$said = is_array( $body ) ? (string) ( $body['result'] ?? '' ) : '';
-			if ( 200 === $code && ( 'applied' === $said || 'duplicate' === $said ) ) {
-				$results[ $id ] = array( 'result' => 'applied' === $said ? 'delivered' : 'duplicate', 'reason' => '' );
+			if ( 200 === $code && in_array( $said, array( 'applied', 'skipped', 'duplicate' ), true ) ) {
+				$results[ $id ] = array( 'result' => 'duplicate' === $said ? 'duplicate' : 'delivered', 'reason' => 'skipped' === $said ? 'nothing to do there' : '' );
 			} elseif ( $code >= 400 && $code < 500 && 'refused' === $said ) {
 				$results[ $id ] = array( 'result' => 'refused', 'reason' => (string) ( $body['reason'] ?? '' ) );
 			} else {

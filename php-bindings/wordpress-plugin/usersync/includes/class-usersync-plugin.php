@@ -20,6 +20,7 @@ final class Usersync_Plugin {
 		add_action( 'wp_set_password', array( 'Usersync_Events', 'password_changed' ), 100, 2 );
 		add_action( 'after_password_reset', array( 'Usersync_Events', 'password_reset' ), 100 );
 		add_action( 'delete_user', array( 'Usersync_Events', 'deleted' ), 100, 2 );
+		add_action( 'deleted_user', array( 'Usersync_Links', 'unlink' ) );
 
 		// At the end of the request: write the outbox, answer the browser, then deliver.
 		add_action( 'shutdown', array( 'Usersync_Events', 'flush' ), 0 );
@@ -29,6 +30,8 @@ final class Usersync_Plugin {
 		// Single sign-on and logout everywhere.
 		add_action( 'set_logged_in_cookie', array( 'Usersync_SSO', 'capture_login' ), 10, 6 );
 		add_filter( 'login_redirect', array( 'Usersync_SSO', 'login_redirect' ), 1000, 3 );
+		add_filter( 'allowed_redirect_hosts', array( 'Usersync_SSO', 'allowed_hosts' ) );
+		add_action( 'init', array( 'Usersync_SSO', 'bind' ), 1 );
 		add_action( 'init', array( 'Usersync_SSO', 'accept' ), 1 );
 		add_action( 'init', array( 'Usersync_SSO', 'check_page' ), 2 );
 		add_action( 'template_redirect', array( 'Usersync_SSO', 'sso_page' ), 1 );

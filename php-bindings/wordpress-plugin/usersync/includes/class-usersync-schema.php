@@ -1,14 +1,15 @@
 <?php
 /**
  * The plugin's tables: the outbox (events waiting for a peer), the replay record (messages
- * already applied) and the activity log. Uninstall drops them (uninstall.php).
+ * already applied), the linked identities (uid of each linked account) and the activity log.
+ * Uninstall drops them (uninstall.php).
  */
 
 defined( 'ABSPATH' ) || exit;
 
 final class Usersync_Schema {
 
-	const VERSION = '1';
+	const VERSION = '2';
 	const OPTION  = 'usersync_schema';
 
 	/** @return string[] table name by role */
@@ -18,6 +19,7 @@ final class Usersync_Schema {
 			'outbox' => $wpdb->prefix . 'usersync_outbox',
 			'seen'   => $wpdb->prefix . 'usersync_seen',
 			'log'    => $wpdb->prefix . 'usersync_log',
+			'links'  => $wpdb->prefix . 'usersync_links',
 		);
 	}
 
@@ -32,6 +34,7 @@ final class Usersync_Schema {
 		require_once ABSPATH . 'wp-admin/includes/upgrade.php';
 		$t       = self::tables();
 		$charset = $wpdb->get_charset_collate();
+		// uids and jtis are base64url: compared byte for byte (ascii_bin), never case-insensitively.
 		dbDelta(
 			"CREATE TABLE {$t['outbox']} (
 				id bigint(20) unsigned NOT NULL AUTO_INCREMENT,
@@ -49,7 +52,7 @@ final class Usersync_Schema {
 			) $charset;
 			CREATE TABLE {$t['seen']} (
 				iss varchar(128) NOT NULL,
-				jti char(22) NOT NULL,
+				jti char(22) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
 				exp bigint(20) NOT NULL,
 				PRIMARY KEY  (iss,jti),
 				KEY exp (exp)
@@ -65,6 +68,13 @@ final class Usersync_Schema {
 				reason varchar(255) NOT NULL DEFAULT '',
 				PRIMARY KEY  (id),
 				KEY time (time)
+			) $charset;
+			CREATE TABLE {$t['links']} (
+				uid char(22) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+				user_id bigint(20) unsigned NOT NULL,
+				linked_at bigint(20) NOT NULL,
+				PRIMARY KEY  (uid),
+				UNIQUE KEY user_id (user_id)
 			) $charset;"
 		);
 		update_option( self::OPTION, self::VERSION, true );

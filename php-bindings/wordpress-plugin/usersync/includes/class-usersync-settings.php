@@ -92,6 +92,15 @@ final class Usersync_Settings {
 		return untrailingslashit( $peer['deliver_to'] ?? $peer['url'] ) . '/?rest_route=/usersync/v1/inbox';
 	}
 
+	/** The origin (scheme://host[:port]) of a URL, as browsers compare them; '' for a bad URL. */
+	public static function origin( string $url ): string {
+		$p = wp_parse_url( $url );
+		if ( empty( $p['scheme'] ) || empty( $p['host'] ) ) {
+			return '';
+		}
+		return strtolower( $p['scheme'] ) . '://' . strtolower( $p['host'] ) . ( isset( $p['port'] ) ? ':' . $p['port'] : '' );
+	}
+
 	/** @var Usersync\WordPressSite|null|false */
 	private static $wordpress = null;
 

@@ -2,14 +2,24 @@
 /**
  * Single sign-on and logout everywhere.
  *
- * Login on this site: the library mints one single-use ticket per peer whose policy sends
- * `login`, and the browser carries them — in hidden frames to every peer at once ("parallel"),
- * or as a top-level redirect chain through the peers and back ("redirect", for browsers that
- * block third-party cookies). "auto" tries the frames and falls back to the chain for any peer
- * whose cookie did not stick. Tickets only ever travel in POST bodies, never in URLs.
+ * Login on this site: after wp-login.php, the browser signs in on every peer whose policy is
+ * sent `login`, with one single-use ticket per peer minted by the library and bound to the
+ * browser (docs/protocol.md §12): the browser first visits the peer, which sets a random
+ * binding cookie and hands back its hash; the ticket carries that hash, so a ticket posted by
+ * any other browser logs nobody in. Two ways to carry them:
+ *  - frames ("parallel"; "auto" first): hidden frames to every peer at once; needs third-party
+ *    cookies (and HTTPS). With them blocked the peer never stores its binding cookie, refuses
+ *    the ticket before any session exists, and "auto" falls back to the chain for that peer;
+ *  - a top-level redirect chain through the peers and back ("redirect").
+ * Tickets travel only in POST bodies, never in URLs. Every destination is checked by the
+ * library (this site or a peer); a peer that refuses a ticket is skipped and logs why, and the
+ * browser always ends on the page it asked for. Pages run no inline script.
  *
- * Login from a peer: the ticket is opened by the library, its jti recorded once, and
- * WordPress's own auth cookies are set for the existing user (peers never create users here).
+ * Login from a peer: the ticket is opened by the library, the library's target check decides
+ * (binding, linked account, protected account), its jti is recorded once, and the session is
+ * started by WordPress core (wp_set_auth_cookie and the wp_login action), so security, audit
+ * and two-factor plugins see the login. Peers never create users here, and an account that a
+ * second factor protects is refused (filter usersync_sso_requires_second_factor).
  *
  * Logout: a back-channel `logout` action tells the peers to end the sessions that came from
  * this session (or, "log out everywhere", all of the user's sessions).
@@ -19,39 +29,23 @@ defined( 'ABSPATH' ) || exit;
 
 final class Usersync_SSO {
 
-	const COOKIE = 'usersync_sso';
+	/** This site's single sign-on state for a login in progress (HttpOnly, first-party). */
+	const STATE_COOKIE = 'usersync_sso';
+	/** The browser binding a peer's ticket must match (HttpOnly, set by the receiving site). */
+	const BIND_COOKIE = 'usersync_bind';
+	const STATE_TTL   = 600;
+	const BIND_TTL    = 300;
+
 	/** @var array{user_id: int, token: string, remember: bool}|null the login being made now */
 	private static $login = null;
-	/** @var array{login: string, sid: string}|null the session being logged out */
+	/** @var bool true while a peer's ticket signs the browser in here */
+	private static $accepting = false;
+	/** @var array{uid: string, login: string, sid: string}|null the session being logged out */
 	private static $logout = null;
 
-	// ---- this site: login starts single sign-on ----------------------------------------------
+	// ---- shared --------------------------------------------------------------------------------
 
-	/** set_logged_in_cookie: remembers the new session's token (to name it to the peers). */
-	public static function capture_login( $cookie, $expire, $expiration, $user_id, $scheme, $token ): void {
-		self::$login = array( 'user_id' => (int) $user_id, 'token' => (string) $token, 'remember' => 0 !== (int) $expire );
-	}
-
-	/** login_redirect: after a login, go through the single sign-on page first. */
-	public static function login_redirect( $redirect_to, $requested, $user ) {
-		if ( ! self::$login || ! ( $user instanceof WP_User ) || self::$login['user_id'] !== $user->ID || ! self::login_peers() ) {
-			return $redirect_to;
-		}
-		$wp    = Usersync_Settings::wordpress();
-		$state = array(
-			'user_id'     => $user->ID,
-			'sid'         => $wp ? $wp->sessionVerifier( self::$login['token'] ) : '',
-			'remember'    => self::$login['remember'],
-			'redirect_to' => $redirect_to,
-			'remaining'   => array(),
-		);
-		$key = Usersync\Secret::nonce( 32 );
-		set_transient( 'usersync_sso_' . $key, $state, 10 * MINUTE_IN_SECONDS );
-		setcookie( self::COOKIE, $key, array( 'expires' => time() + 10 * MINUTE_IN_SECONDS, 'path' => COOKIEPATH, 'domain' => COOKIE_DOMAIN, 'secure' => is_ssl(), 'httponly' => true, 'samesite' => 'Lax' ) );
-		return home_url( '/?usersync_sso=1' );
-	}
-
-	/** @return string[] ids of the peers this site sends logins to (the library decides). */
+	/** @return string[] ids of the peers this site sends logins to. */
 	private static function login_peers(): array {
 		$peers = array();
 		foreach ( Usersync_Settings::peers() as $peer ) {
@@ -62,64 +56,215 @@ final class Usersync_SSO {
 		return $peers;
 	}
 
-	private static function state_key(): string {
-		return isset( $_COOKIE[ self::COOKIE ] ) ? preg_replace( '/[^A-Za-z0-9_-]/', '', wp_unslash( $_COOKIE[ self::COOKIE ] ) ) : '';
+	/** A destination checked by the library (this site or a peer), or null. */
+	private static function checked( string $url ): ?string {
+		$context = Usersync_Settings::context();
+		if ( ! $context ) {
+			return null;
+		}
+		try {
+			return $context->checkReturn( $url );
+		} catch ( Usersync\Exception $e ) {
+			return null;
+		}
 	}
 
-	/** The single sign-on page: frames, or the next hop of the chain, or the destination. */
+	/**
+	 * Where a login may send the browser: core's rule (wp_validate_redirect, this site and the
+	 * allowed hosts), made absolute, then the library's (same scheme, host and port as this
+	 * site or a peer); anything else goes to the dashboard.
+	 */
+	public static function destination( string $url ): string {
+		$fallback = admin_url();
+		$url      = wp_validate_redirect( $url, $fallback );
+		if ( '' === $url || ! preg_match( '#^https?://#i', $url ) ) {
+			$home = wp_parse_url( home_url( '/' ) );
+			$base = $home['scheme'] . '://' . $home['host'] . ( isset( $home['port'] ) ? ':' . $home['port'] : '' );
+			$url  = str_starts_with( $url, '/' ) ? $base . $url : home_url( '/' . $url );
+		}
+		return self::checked( $url ) ?? $fallback;
+	}
+
+	/** allowed_redirect_hosts: the peers' hosts (the library still checks scheme and port). */
+	public static function allowed_hosts( $hosts ): array {
+		foreach ( Usersync_Settings::peers() as $peer ) {
+			$host = wp_parse_url( (string) ( $peer['url'] ?? '' ), PHP_URL_HOST );
+			if ( $host ) {
+				$hosts[] = $host;
+			}
+		}
+		return (array) $hosts;
+	}
+
+	private static function set_cookie( string $name, string $value, int $ttl, bool $cross_site ): void {
+		$secure = is_ssl();
+		setcookie(
+			$name,
+			$value,
+			array(
+				'expires'  => $ttl > 0 ? time() + $ttl : 1,
+				'path'     => COOKIEPATH,
+				'domain'   => COOKIE_DOMAIN,
+				'secure'   => $secure,
+				'httponly' => true,
+				// SameSite=None is only honoured on Secure cookies: without HTTPS only same-site flows work.
+				'samesite' => $cross_site && $secure ? 'None' : 'Lax',
+			)
+		);
+	}
+
+	private static function script_url( string $file ): string {
+		return plugins_url( 'assets/' . $file, USERSYNC_PLUGIN_FILE ) . '?ver=' . rawurlencode( USERSYNC_VERSION );
+	}
+
+	/**
+	 * Starts one of the plugin's own small HTML pages: no caching, no Referer, and a Content
+	 * Security Policy that allows no inline script. $frame_ancestors: origins that may frame it.
+	 */
+	private static function page_headers( array $frame_ancestors = array(), array $targets = array() ): void {
+		nocache_headers();
+		header( 'Content-Type: text/html; charset=utf-8' );
+		header( 'Referrer-Policy: no-referrer' );
+		$script  = Usersync_Settings::origin( self::script_url( 'x' ) );
+		$targets = implode( ' ', $targets );
+		header(
+			"Content-Security-Policy: default-src 'none'; script-src $script; connect-src 'self'; frame-src $targets; "
+			. "form-action 'self' $targets; base-uri 'none'; frame-ancestors " . ( $frame_ancestors ? implode( ' ', $frame_ancestors ) : "'none'" )
+		);
+	}
+
+	// ---- this site: a login starts single sign-on ----------------------------------------------
+
+	/** set_logged_in_cookie: remembers the new session's token (to name it to the peers). */
+	public static function capture_login( $cookie, $expire, $expiration, $user_id, $scheme, $token ): void {
+		if ( ! self::$accepting ) {
+			self::$login = array( 'user_id' => (int) $user_id, 'token' => (string) $token, 'remember' => 0 !== (int) $expire );
+		}
+	}
+
+	/** login_redirect: after a login, go through the single sign-on page first. */
+	public static function login_redirect( $redirect_to, $requested, $user ) {
+		if ( ! self::$login || ! ( $user instanceof WP_User ) || self::$login['user_id'] !== $user->ID ) {
+			return $redirect_to;
+		}
+		$peers = self::login_peers();
+		$uid   = Usersync_Links::uid_of( $user->ID );
+		$wp    = Usersync_Settings::wordpress();
+		if ( ! $peers || null === $uid || ! $wp ) {
+			return $redirect_to; // nothing to sign in elsewhere (an account that is not linked stays local)
+		}
+		// The session names the peers it signs in: their logout may end it (docs/protocol.md §15).
+		$sessions = WP_Session_Tokens::get_instance( $user->ID );
+		$session  = $sessions->get( self::$login['token'] );
+		if ( is_array( $session ) ) {
+			$session['usersync_peers'] = $peers;
+			$sessions->update( self::$login['token'], $session );
+		}
+		$state = array(
+			'user_id'   => $user->ID,
+			'uid'       => $uid,
+			'sid'       => $wp->sessionVerifier( self::$login['token'] ),
+			'remember'  => self::$login['remember'],
+			'dest'      => self::destination( (string) $redirect_to ),
+			'remaining' => array(),
+		);
+		$key = Usersync\Secret::nonce( 32 );
+		set_transient( 'usersync_sso_' . $key, $state, self::STATE_TTL );
+		self::set_cookie( self::STATE_COOKIE, $key, self::STATE_TTL, false );
+		return home_url( '/?usersync_sso=1' );
+	}
+
+	/** @return array{0: string, 1: array|false} the state's key and the state of this browser's login */
+	private static function state(): array {
+		$key   = isset( $_COOKIE[ self::STATE_COOKIE ] ) ? preg_replace( '/[^A-Za-z0-9_-]/', '', wp_unslash( $_COOKIE[ self::STATE_COOKIE ] ) ) : '';
+		$state = $key ? get_transient( 'usersync_sso_' . $key ) : false;
+		if ( ! is_array( $state ) || get_current_user_id() !== (int) $state['user_id'] ) {
+			$state = false;
+		}
+		return array( $key, $state );
+	}
+
+	/** A peer id named in the request, if it is one this site signs in. */
+	private static function peer_param( string $name ): ?string {
+		$id = isset( $_REQUEST[ $name ] ) ? sanitize_text_field( wp_unslash( $_REQUEST[ $name ] ) ) : ''; // phpcs:ignore WordPress.Security.NonceVerification -- checked against the configured peers
+		return in_array( $id, self::login_peers(), true ) ? $id : null;
+	}
+
+	/** The single sign-on page on this site: frames, the chain's next hop, or the destination. */
 	public static function sso_page(): void {
 		if ( ! isset( $_GET['usersync_sso'] ) ) { // phpcs:ignore WordPress.Security.NonceVerification -- the state is bound to an HttpOnly cookie
 			return;
 		}
-		$key   = self::state_key();
-		$state = $key ? get_transient( 'usersync_sso_' . $key ) : false;
-		if ( ! $state || get_current_user_id() !== (int) $state['user_id'] ) {
+		list( $key, $state ) = self::state();
+		if ( ! $state ) {
 			wp_safe_redirect( admin_url() );
 			exit;
 		}
-		nocache_headers();
-		header( 'Referrer-Policy: no-referrer' );
-		if ( isset( $_GET['continue'] ) ) { // phpcs:ignore WordPress.Security.NonceVerification
-			$done               = sanitize_text_field( wp_unslash( $_GET['continue'] ) ); // phpcs:ignore WordPress.Security.NonceVerification
-			$state['remaining'] = array_values( array_diff( $state['remaining'], array( $done ) ) );
-		} elseif ( isset( $_GET['chain'] ) ) { // phpcs:ignore WordPress.Security.NonceVerification
-			// The frames could not log some peers in (third-party cookies blocked): chain through those.
-			$asked              = explode( ',', sanitize_text_field( wp_unslash( $_GET['chain'] ) ) ); // phpcs:ignore WordPress.Security.NonceVerification
+		if ( isset( $_GET['ticket'] ) ) { // phpcs:ignore WordPress.Security.NonceVerification -- checked in frame_ticket()
+			self::frame_ticket( $state );
+		}
+		// phpcs:disable WordPress.Security.NonceVerification -- each value is checked against the configured peers
+		if ( isset( $_GET['bound'], $_GET['bnd'] ) ) {
+			// Back from a peer's binding step of the chain: post the peer its ticket.
+			$peer = (string) self::peer_param( 'bound' );
+			$bnd  = preg_replace( '/[^A-Za-z0-9_-]/', '', wp_unslash( $_GET['bnd'] ) );
+			$back = home_url( '/?usersync_sso=1&continue=' . rawurlencode( $peer ) );
+			$t    = '' !== $peer ? self::mint( $state, $peer, $bnd, $back ) : null;
+			if ( $t ) {
+				self::render_post( $t, $back );
+			}
+			$state['remaining'] = array_values( array_diff( $state['remaining'], array( $peer ) ) ); // no ticket: skip it
+		} elseif ( isset( $_GET['continue'] ) ) {
+			$state['remaining'] = array_values( array_diff( $state['remaining'], array( (string) self::peer_param( 'continue' ) ) ) );
+		} elseif ( isset( $_GET['chain'] ) ) {
+			// The frames could not sign some peers in (third-party cookies blocked): chain through those.
+			$asked              = explode( ',', sanitize_text_field( wp_unslash( $_GET['chain'] ) ) );
 			$state['remaining'] = array_values( array_intersect( self::login_peers(), $asked ) );
 		} elseif ( 'redirect' === Usersync_Settings::sso_mode() ) {
 			$state['remaining'] = self::login_peers();
 		} else {
-			set_transient( 'usersync_sso_' . $key, $state, 10 * MINUTE_IN_SECONDS );
-			self::render_frames( $state );
-			exit;
+			self::render_frames();
 		}
-		set_transient( 'usersync_sso_' . $key, $state, 10 * MINUTE_IN_SECONDS );
+		// phpcs:enable
+		set_transient( 'usersync_sso_' . $key, $state, self::STATE_TTL );
 		$next = $state['remaining'][0] ?? null;
 		if ( null === $next ) {
 			delete_transient( 'usersync_sso_' . $key );
-			setcookie( self::COOKIE, '', array( 'expires' => 1, 'path' => COOKIEPATH, 'domain' => COOKIE_DOMAIN, 'secure' => is_ssl(), 'httponly' => true, 'samesite' => 'Lax' ) );
-			wp_safe_redirect( $state['redirect_to'] ?: admin_url() );
+			self::set_cookie( self::STATE_COOKIE, '', 0, false );
+			wp_safe_redirect( $state['dest'] );
 			exit;
 		}
-		$ticket = self::mint( $state, $next, home_url( '/?usersync_sso=1&continue=' . rawurlencode( $next ) ) );
-		if ( ! $ticket ) {
-			$state['remaining'] = array_values( array_diff( $state['remaining'], array( $next ) ) );
-			set_transient( 'usersync_sso_' . $key, $state, 10 * MINUTE_IN_SECONDS );
-			wp_safe_redirect( home_url( '/?usersync_sso=1&continue=' . rawurlencode( $next ) ) );
-			exit;
-		}
-		self::render_post( $ticket, 'chain' );
+		wp_safe_redirect( self::bind_url( $next, 'chain' ), 303 );
 		exit;
 	}
 
-	/** A ticket for one peer, or null (logged: the peer is skipped). */
-	private static function mint( array $state, string $peer, ?string $return ): ?array {
+	/** Where the browser gets a peer's binding cookie. */
+	private static function bind_url( string $peer, string $mode ): string {
+		$entry = Usersync_Settings::peer( $peer );
+		return add_query_arg(
+			array(
+				'usersync_sso_bind' => '1',
+				'from'              => rawurlencode( Usersync_Settings::site_id() ),
+				'mode'              => $mode,
+			),
+			untrailingslashit( (string) $entry['url'] ) . '/'
+		);
+	}
+
+	/** A ticket for one peer bound to the browser's binding hash $bnd, or null (logged: skipped). */
+	private static function mint( array $state, string $peer, string $bnd, ?string $return ): ?array {
 		$user    = get_userdata( (int) $state['user_id'] );
 		$context = Usersync_Settings::context();
 		if ( ! $user || ! $context ) {
 			return null;
 		}
-		$request = array( 'peer' => $peer, 'login' => $user->user_login, 'remember' => (bool) $state['remember'] );
+		$request = array(
+			'peer'     => $peer,
+			'uid'      => $state['uid'],
+			'login'    => $user->user_login,
+			'remember' => (bool) $state['remember'],
+			'bnd'      => $bnd,
+		);
 		if ( '' !== $state['sid'] ) {
 			$request['sid'] = $state['sid'];
 		}
@@ -136,118 +281,168 @@ final class Usersync_SSO {
 		return $ticket;
 	}
 
-	/** A top-level POST of a ticket to a peer (the chain). */
-	private static function render_post( array $ticket, string $mode ): void {
-		header( 'Content-Type: text/html; charset=utf-8' );
-		echo '<!doctype html><meta name="referrer" content="no-referrer"><title>' . esc_html__( 'Signing you in…', 'usersync' ) . '</title>';
-		echo '<form id="usersync" method="post" action="' . esc_url( $ticket['accept'] ) . '">';
-		echo '<input type="hidden" name="ticket" value="' . esc_attr( $ticket['message'] ) . '">';
-		echo '<input type="hidden" name="mode" value="' . esc_attr( $mode ) . '">';
-		echo '<noscript><button>' . esc_html__( 'Continue', 'usersync' ) . '</button></noscript></form>';
-		echo '<script>document.getElementById("usersync").submit();</script>';
+	/** POST ?usersync_sso=1&ticket=1 from the frames page: a ticket for one peer's frame, as JSON. */
+	private static function frame_ticket( array $state ): void {
+		if ( 'POST' !== ( $_SERVER['REQUEST_METHOD'] ?? '' ) || ! wp_verify_nonce( sanitize_text_field( wp_unslash( $_POST['nonce'] ?? '' ) ), 'usersync_sso' ) ) {
+			wp_send_json_error( null, 403 );
+		}
+		$peer = self::peer_param( 'peer' );
+		$bnd  = preg_replace( '/[^A-Za-z0-9_-]/', '', wp_unslash( $_POST['bnd'] ?? '' ) );
+		$t    = $peer ? self::mint( $state, $peer, $bnd, null ) : null;
+		if ( ! $t ) {
+			wp_send_json_error( null, 404 );
+		}
+		wp_send_json_success( array( 'accept' => $t['accept'], 'ticket' => $t['message'] ) );
 	}
 
-	/** Hidden frames, one per peer, then the destination (or the chain for peers that failed). */
-	private static function render_frames( array $state ): void {
-		$frames = array();
-		foreach ( self::login_peers() as $peer ) {
-			$ticket = self::mint( $state, $peer, null );
-			if ( $ticket ) {
-				$frames[ $peer ] = $ticket;
-			}
-		}
-		$origins = array();
-		foreach ( $frames as $peer => $ticket ) {
-			$parts             = wp_parse_url( $ticket['url'] );
-			$origins[ $peer ]  = $parts['scheme'] . '://' . $parts['host'] . ( isset( $parts['port'] ) ? ':' . $parts['port'] : '' );
-		}
-		header( 'Content-Type: text/html; charset=utf-8' );
+	/** A top-level POST of a ticket to a peer (the chain); $back is where a refusal returns. */
+	private static function render_post( array $ticket, string $back ): void {
+		self::page_headers( array(), array( Usersync_Settings::origin( $ticket['accept'] ) ) );
 		echo '<!doctype html><meta name="referrer" content="no-referrer"><title>' . esc_html__( 'Signing you in…', 'usersync' ) . '</title>';
-		echo '<p>' . esc_html__( 'Signing you in on the linked sites…', 'usersync' ) . '</p>';
-		foreach ( $frames as $peer => $ticket ) {
-			$name = 'usersync_' . md5( $peer );
-			echo '<iframe name="' . esc_attr( $name ) . '" style="display:none"></iframe>';
-			echo '<form method="post" target="' . esc_attr( $name ) . '" action="' . esc_url( $ticket['accept'] ) . '">';
-			echo '<input type="hidden" name="ticket" value="' . esc_attr( $ticket['message'] ) . '">';
-			echo '<input type="hidden" name="mode" value="frame"></form>';
+		echo '<form id="usersync-post" method="post" action="' . esc_url( $ticket['accept'] ) . '">';
+		echo '<input type="hidden" name="ticket" value="' . esc_attr( $ticket['message'] ) . '">';
+		echo '<input type="hidden" name="mode" value="chain">';
+		echo '<input type="hidden" name="return" value="' . esc_url( $back ) . '">';
+		echo '<noscript><button>' . esc_html__( 'Continue', 'usersync' ) . '</button></noscript></form>';
+		echo '<script src="' . esc_url( self::script_url( 'sso-post.js' ) ) . '"></script>';
+		exit;
+	}
+
+	/** Hidden frames, one per peer; sso-frames.js gets each a bound ticket, then leaves. */
+	private static function render_frames(): void {
+		$peers   = array();
+		$origins = array();
+		foreach ( self::login_peers() as $id ) {
+			$origin       = Usersync_Settings::origin( (string) Usersync_Settings::peer( $id )['url'] );
+			$peers[ $id ] = array( 'origin' => $origin, 'frame' => 'usersync_' . md5( $id ) );
+			$origins[]    = $origin;
 		}
-		$config = array(
-			'origins'  => $origins,
-			'done'     => $state['redirect_to'] ?: admin_url(),
+		list( , $state ) = self::state();
+		$config          = array(
+			'peers'    => $peers,
+			'ticket'   => home_url( '/?usersync_sso=1&ticket=1' ),
+			'nonce'    => wp_create_nonce( 'usersync_sso' ),
+			'done'     => $state['dest'],
 			'chain'    => home_url( '/?usersync_sso=1&chain=' ),
 			'fallback' => 'auto' === Usersync_Settings::sso_mode(),
+			'timeout'  => 5000,
 		);
-		?>
-<script>
-(function (c) {
-	var pending = Object.keys(c.origins), failed = [];
-	function finish() {
-		if (failed.length && c.fallback) { location.replace(c.chain + encodeURIComponent(failed.join(','))); }
-		else { location.replace(c.done); }
-	}
-	window.addEventListener('message', function (e) {
-		var peer = pending.filter(function (p) { return c.origins[p] === e.origin; })[0];
-		if (!peer || !e.data || e.data.usersync !== 'sso') { return; }
-		pending.splice(pending.indexOf(peer), 1);
-		if (!e.data.ok) { failed.push(peer); }
-		if (!pending.length) { finish(); }
-	});
-	document.querySelectorAll('form').forEach(function (f) { f.submit(); });
-	setTimeout(function () { failed = failed.concat(pending); pending = []; finish(); }, 5000);
-	if (!pending.length) { finish(); }
-})(<?php echo wp_json_encode( $config ); ?>);
-</script>
-		<?php
+		self::page_headers( array(), $origins );
+		echo '<!doctype html><meta name="referrer" content="no-referrer"><title>' . esc_html__( 'Signing you in…', 'usersync' ) . '</title>';
+		echo '<p>' . esc_html__( 'Signing you in on the linked sites…', 'usersync' ) . '</p>';
+		echo '<div id="usersync-sso" data-config="' . esc_attr( wp_json_encode( $config ) ) . '"></div>';
+		foreach ( $peers as $id => $peer ) {
+			echo '<iframe name="' . esc_attr( $peer['frame'] ) . '" src="' . esc_url( self::bind_url( $id, 'frame' ) ) . '" style="display:none"></iframe>';
+		}
+		echo '<script src="' . esc_url( self::script_url( 'sso-frames.js' ) ) . '"></script>';
+		exit;
 	}
 
-	// ---- a peer's ticket logs the user in here ---------------------------------------------------
+	// ---- a peer's browser signs in here ----------------------------------------------------------
 
-	/** POST ?usersync_sso_accept=1 with a ticket: check it, then set WordPress's auth cookies. */
+	/** The peer named by ?from=, with its origin, or null. */
+	private static function from_peer(): ?array {
+		$id   = isset( $_GET['from'] ) ? sanitize_text_field( wp_unslash( $_GET['from'] ) ) : ''; // phpcs:ignore WordPress.Security.NonceVerification -- checked against the configuration
+		$peer = Usersync_Settings::peer( $id );
+		return $peer ? $peer + array( 'origin' => Usersync_Settings::origin( (string) $peer['url'] ) ) : null;
+	}
+
+	/** A page in a peer's frame that posts one message to the peer's origin, and nothing else. */
+	private static function render_frame_message( array $peer, array $message ): void {
+		self::page_headers( array( $peer['origin'] ) );
+		echo '<!doctype html><div id="usersync-message" data-origin="' . esc_attr( $peer['origin'] ) . '" data-message="' . esc_attr( wp_json_encode( $message ) ) . '"></div>';
+		echo '<script src="' . esc_url( self::script_url( 'sso-frame.js' ) ) . '"></script>';
+		exit;
+	}
+
+	/**
+	 * GET ?usersync_sso_bind=1&from=PEER&mode=frame|chain: the first step of a peer's single
+	 * sign-on here. Sets a fresh binding cookie and hands its hash back to the peer (a message to
+	 * its frame's parent, or the redirect back to it). The value itself never leaves this site.
+	 */
+	public static function bind(): void {
+		if ( ! isset( $_GET['usersync_sso_bind'] ) ) { // phpcs:ignore WordPress.Security.NonceVerification -- sets a random cookie only
+			return;
+		}
+		$peer = self::from_peer();
+		if ( ! $peer || ! Usersync_Settings::context() ) {
+			status_header( 400 );
+			exit;
+		}
+		$value = Usersync\Secret::nonce( 43 );
+		self::set_cookie( self::BIND_COOKIE, $value, self::BIND_TTL, true );
+		$bnd = Usersync\Secret::bindingHash( $value );
+		if ( 'frame' === ( $_GET['mode'] ?? '' ) ) { // phpcs:ignore WordPress.Security.NonceVerification
+			self::render_frame_message( $peer, array( 'usersync' => 'bind', 'bnd' => $bnd ) );
+		}
+		$back = self::checked( untrailingslashit( (string) $peer['url'] ) . '/?usersync_sso=1&bound=' . rawurlencode( Usersync_Settings::site_id() ) . '&bnd=' . $bnd );
+		nocache_headers();
+		wp_safe_redirect( $back ?? home_url( '/' ), 303 );
+		exit;
+	}
+
+	/** POST ?usersync_sso_accept=1 with a ticket: the library decides; WordPress signs the browser in. */
 	public static function accept(): void {
 		if ( ! isset( $_GET['usersync_sso_accept'] ) || 'POST' !== ( $_SERVER['REQUEST_METHOD'] ?? '' ) ) { // phpcs:ignore WordPress.Security.NonceVerification -- the ticket is the credential
 			return;
 		}
-		nocache_headers();
-		header( 'Referrer-Policy: no-referrer' );
-		$mode    = isset( $_POST['mode'] ) && 'frame' === $_POST['mode'] ? 'frame' : 'chain'; // phpcs:ignore WordPress.Security.NonceVerification
-		$ticket  = isset( $_POST['ticket'] ) ? (string) wp_unslash( $_POST['ticket'] ) : ''; // phpcs:ignore WordPress.Security.NonceVerification
+		// phpcs:disable WordPress.Security.NonceVerification -- the ticket is the credential, bound to this browser
+		$frame   = isset( $_POST['mode'] ) && 'frame' === $_POST['mode'];
+		$ticket  = isset( $_POST['ticket'] ) ? (string) wp_unslash( $_POST['ticket'] ) : '';
+		$back    = isset( $_POST['return'] ) ? self::checked( (string) wp_unslash( $_POST['return'] ) ) : null;
+		$binding = isset( $_COOKIE[ self::BIND_COOKIE ] ) ? (string) wp_unslash( $_COOKIE[ self::BIND_COOKIE ] ) : null;
+		// phpcs:enable
+		self::set_cookie( self::BIND_COOKIE, '', 0, true ); // single use, whatever happens
 		$context = Usersync_Settings::context();
-		$wp      = Usersync_Settings::wordpress();
-		$iss     = '';
+		$opened  = null;
 		try {
-			if ( ! $context || ! $wp ) {
+			if ( ! $context ) {
 				throw new Usersync_Apply_Failed( 'usersync is not configured here' );
 			}
-			$opened = $context->openTicket( $ticket );
-			$iss    = $opened['iss'];
+			$opened               = $context->openTicket( $ticket );
+			list( $facts, $user ) = Usersync_Links::facts( $opened, $binding );
+			$context->checkTarget( $opened, $facts );
 			self::record_once( $opened );
-			$user = get_user_by( 'login', $opened['data']['login'] );
-			if ( ! $user ) {
-				throw new Usersync_Apply_Failed( 'no such user here (single sign-on never creates users)' );
+			if ( self::requires_second_factor( $user ) ) {
+				throw new Usersync_Apply_Failed( 'second_factor_required' );
 			}
-			self::start_session( $wp, $user, $opened, 'frame' === $mode ? 'None' : 'Lax' );
-			Usersync_Log::add( 'in', $iss, 'login', $user->user_login, 'applied', $mode );
+			self::log_in( $user, $opened, $frame );
+			Usersync_Log::add( 'in', $opened['iss'], 'login', $user->user_login, 'applied', $frame ? 'frame' : 'chain' );
+			$ok = true;
 		} catch ( Usersync\Exception | Usersync_Apply_Failed $e ) {
 			$reason = $e instanceof Usersync\Exception ? $e->reason : $e->getMessage();
-			Usersync_Log::add( 'in', $iss, 'login', '', 'refused', $reason );
-			if ( 'frame' === $mode ) {
-				self::redirect( add_query_arg( array( 'usersync_sso_check' => '1', 'from' => rawurlencode( $iss ) ), home_url( '/' ) ) );
-			}
-			status_header( 403 );
-			header( 'Content-Type: text/plain; charset=utf-8' );
-			echo esc_html( 'Single sign-on refused: ' . $reason );
+			Usersync_Log::add( 'in', (string) ( $opened['iss'] ?? '' ), 'login', (string) ( $opened['data']['login'] ?? '' ), 'refused', $reason );
+			$ok = false;
+		}
+		nocache_headers();
+		if ( $frame ) {
+			// A ticket refused for want of the binding cookie means the frame's cookies are blocked: the chain may work.
+			$retry = ! $ok && isset( $reason ) && 'wrong_browser' === $reason;
+			$check = array(
+				'usersync_sso_check' => '1',
+				'from'               => rawurlencode( (string) ( $opened['iss'] ?? '' ) ),
+				'retry'              => $retry ? '1' : '0',
+			);
+			wp_safe_redirect( add_query_arg( $check, home_url( '/' ) ), 303 );
 			exit;
 		}
-		if ( 'frame' === $mode ) {
-			self::redirect( add_query_arg( array( 'usersync_sso_check' => '1', 'from' => rawurlencode( $iss ) ), home_url( '/' ) ) );
-		}
-		// The return URL was checked by the library: this site or one of its peers.
-		self::redirect( $opened['data']['return'] ?? home_url( '/' ) );
+		// The chain goes on: to the ticket's return URL (checked by the library), else where the form said.
+		wp_safe_redirect( $opened['data']['return'] ?? $back ?? home_url( '/' ), 303 );
+		exit;
 	}
 
-	private static function redirect( string $url ): void {
-		header( 'Location: ' . $url, true, 303 );
-		exit;
+	/** ?usersync_sso_check=1&from=PEER&retry=0|1 in a frame: tell the peer's page whether the cookie stuck. */
+	public static function check_page(): void {
+		if ( ! isset( $_GET['usersync_sso_check'] ) ) { // phpcs:ignore WordPress.Security.NonceVerification -- reports a boolean only
+			return;
+		}
+		$peer = self::from_peer();
+		if ( ! $peer ) {
+			status_header( 400 );
+			exit;
+		}
+		$retry = ! empty( $_GET['retry'] ); // phpcs:ignore WordPress.Security.NonceVerification
+		self::render_frame_message( $peer, array( 'usersync' => 'sso', 'ok' => is_user_logged_in(), 'retry' => $retry ) );
 	}
 
 	/** A ticket is single-use: its (iss, jti) is recorded like an action's. */
@@ -259,63 +454,80 @@ final class Usersync_SSO {
 		}
 	}
 
-	/** A new WordPress session for the user, linked to the peer's session, and its cookies. */
-	private static function start_session( Usersync\WordPressSite $wp, WP_User $user, array $opened, string $samesite ): void {
-		$remember   = (bool) $opened['data']['remember'];
-		$expiration = time() + (int) apply_filters( 'auth_cookie_expiration', ( $remember ? 14 : 2 ) * DAY_IN_SECONDS, $user->ID, $remember );
-		$token      = $wp->sessionToken();
-		$sessions   = get_user_meta( $user->ID, 'session_tokens', true );
-		$sessions   = is_array( $sessions ) ? $sessions : array();
-		$sessions[ $wp->sessionVerifier( $token ) ] = array(
-			'expiration'   => $expiration,
-			'ip'           => isset( $_SERVER['REMOTE_ADDR'] ) ? sanitize_text_field( wp_unslash( $_SERVER['REMOTE_ADDR'] ) ) : '',
-			'ua'           => isset( $_SERVER['HTTP_USER_AGENT'] ) ? substr( sanitize_text_field( wp_unslash( $_SERVER['HTTP_USER_AGENT'] ) ), 0, 255 ) : '',
-			'login'        => time(),
-			'usersync_iss' => $opened['iss'],
-			'usersync_sid' => (string) ( $opened['data']['sid'] ?? '' ),
-		);
-		update_user_meta( $user->ID, 'session_tokens', $sessions );
-
-		$secure  = is_ssl();
-		$expires = $remember ? $expiration + 12 * HOUR_IN_SECONDS : 0;
-		$options = static function ( string $path, bool $is_secure ) use ( $expires, $samesite ): array {
-			// SameSite=None is only honoured on Secure cookies: over plain HTTP the frames cannot work.
-			return array( 'expires' => $expires, 'path' => $path, 'domain' => COOKIE_DOMAIN, 'secure' => $is_secure, 'httponly' => true, 'samesite' => $is_secure ? $samesite : 'Lax' );
-		};
-		$auth_name = $secure ? SECURE_AUTH_COOKIE : AUTH_COOKIE;
-		$auth      = $wp->generateCookie( $secure ? 'secure_auth' : 'auth', $user->user_login, $user->user_pass, $expiration, $token );
-		$logged_in = $wp->generateCookie( 'logged_in', $user->user_login, $user->user_pass, $expiration, $token );
-		$secure_li = $secure && 'https' === wp_parse_url( get_option( 'home' ), PHP_URL_SCHEME );
-		setcookie( $auth_name, $auth, $options( PLUGINS_COOKIE_PATH, $secure ) );
-		setcookie( $auth_name, $auth, $options( ADMIN_COOKIE_PATH, $secure ) );
-		setcookie( LOGGED_IN_COOKIE, $logged_in, $options( COOKIEPATH, $secure_li ) );
-		if ( COOKIEPATH !== SITECOOKIEPATH ) {
-			setcookie( LOGGED_IN_COOKIE, $logged_in, $options( SITECOOKIEPATH, $secure_li ) );
-		}
+	/**
+	 * Whether another plugin requires a second factor for this account. Single sign-on never
+	 * bypasses one: such accounts log in on this site themselves. Sites that accept the peer's
+	 * login as enough return false from the filter usersync_sso_requires_second_factor.
+	 */
+	private static function requires_second_factor( WP_User $user ): bool {
+		$uses = class_exists( 'Two_Factor_Core' ) && method_exists( 'Two_Factor_Core', 'is_user_using_two_factor' )
+			&& Two_Factor_Core::is_user_using_two_factor( $user->ID );
+		return (bool) apply_filters( 'usersync_sso_requires_second_factor', $uses, $user );
 	}
 
-	/** ?usersync_sso_check=1&from=PEER in a frame: tell the peer's page whether the cookie stuck. */
-	public static function check_page(): void {
-		if ( ! isset( $_GET['usersync_sso_check'] ) ) { // phpcs:ignore WordPress.Security.NonceVerification -- reports a boolean only
-			return;
+	/**
+	 * Signs the browser in the way wp_signon() does: core makes the session (WP_Session_Tokens,
+	 * with the peer session it came from attached) and the cookies, its cookie actions and
+	 * wp_login fire. Only the sending differs: in a frame the cookies need SameSite=None.
+	 */
+	private static function log_in( WP_User $user, array $opened, bool $frame ): void {
+		$attach  = static function ( $info ) use ( $opened ) {
+			return (array) $info + array( 'usersync_iss' => $opened['iss'], 'usersync_sid' => (string) ( $opened['data']['sid'] ?? '' ) );
+		};
+		$cookies = array();
+		$capture = static function ( $cookie, $expire, $expiration, $user_id, $scheme ) use ( &$cookies ) {
+			$cookies[ $scheme ] = array( $cookie, (int) $expire );
+		};
+		self::$accepting = true;
+		add_filter( 'attach_session_information', $attach );
+		add_action( 'set_auth_cookie', $capture, 10, 5 );
+		add_action( 'set_logged_in_cookie', $capture, 10, 5 );
+		add_filter( 'send_auth_cookies', '__return_false', PHP_INT_MAX );
+		try {
+			wp_set_auth_cookie( $user->ID, (bool) $opened['data']['remember'], is_ssl() );
+		} finally {
+			remove_filter( 'send_auth_cookies', '__return_false', PHP_INT_MAX );
+			remove_action( 'set_logged_in_cookie', $capture, 10 );
+			remove_action( 'set_auth_cookie', $capture, 10 );
+			remove_filter( 'attach_session_information', $attach );
+			self::$accepting = false;
 		}
-		$from   = sanitize_text_field( wp_unslash( $_GET['from'] ?? '' ) ); // phpcs:ignore WordPress.Security.NonceVerification
-		$peer   = Usersync_Settings::peer( $from );
-		$origin = '';
-		if ( $peer ) {
-			$parts  = wp_parse_url( $peer['url'] );
-			$origin = $parts['scheme'] . '://' . $parts['host'] . ( isset( $parts['port'] ) ? ':' . $parts['port'] : '' );
+		self::send_cookies( $cookies, $frame );
+		wp_set_current_user( $user->ID );
+		do_action( 'wp_login', $user->user_login, $user );
+	}
+
+	/** Sends the cookies core made, as core would, with the SameSite a frame needs. */
+	private static function send_cookies( array $cookies, bool $frame ): void {
+		$secure    = is_ssl();
+		$secure_li = (bool) apply_filters( 'secure_logged_in_cookie', $secure && 'https' === wp_parse_url( get_option( 'home' ), PHP_URL_SCHEME ), 0, $secure );
+		$send      = static function ( string $name, array $cookie, string $path, bool $is_secure ) use ( $frame ): void {
+			setcookie(
+				$name,
+				$cookie[0],
+				array(
+					'expires'  => $cookie[1],
+					'path'     => $path,
+					'domain'   => COOKIE_DOMAIN,
+					'secure'   => $is_secure,
+					'httponly' => true,
+					'samesite' => $frame && $is_secure ? 'None' : 'Lax',
+				)
+			);
+		};
+		foreach ( array( 'secure_auth', 'auth' ) as $scheme ) {
+			if ( isset( $cookies[ $scheme ] ) ) {
+				$name = 'secure_auth' === $scheme ? SECURE_AUTH_COOKIE : AUTH_COOKIE;
+				$send( $name, $cookies[ $scheme ], PLUGINS_COOKIE_PATH, $secure );
+				$send( $name, $cookies[ $scheme ], ADMIN_COOKIE_PATH, $secure );
+			}
 		}
-		nocache_headers();
-		header( 'Content-Type: text/html; charset=utf-8' );
-		$message = array( 'usersync' => 'sso', 'site' => Usersync_Settings::site_id(), 'ok' => is_user_logged_in() );
-		echo '<!doctype html><script>';
-		if ( '' !== $origin ) {
-			// Only the peer's own origin may receive the answer.
-			echo 'parent.postMessage(' . wp_json_encode( $message ) . ', ' . wp_json_encode( $origin ) . ');';
+		if ( isset( $cookies['logged_in'] ) ) {
+			$send( LOGGED_IN_COOKIE, $cookies['logged_in'], COOKIEPATH, $secure_li );
+			if ( COOKIEPATH !== SITECOOKIEPATH ) {
+				$send( LOGGED_IN_COOKIE, $cookies['logged_in'], SITECOOKIEPATH, $secure_li );
+			}
 		}
-		echo '</script>';
-		exit;
 	}
 
 	// ---- logout ---------------------------------------------------------------------------------
@@ -325,14 +537,18 @@ final class Usersync_SSO {
 		if ( 'log-out' !== $action || ! $result || ! is_user_logged_in() ) {
 			return;
 		}
-		$user    = wp_get_current_user();
+		$user = wp_get_current_user();
+		$uid  = Usersync_Links::uid_of( $user->ID );
+		if ( null === $uid ) {
+			return;
+		}
 		$token   = wp_get_session_token();
 		$session = WP_Session_Tokens::get_instance( $user->ID )->get( $token );
 		$wp      = Usersync_Settings::wordpress();
 		// A session that came from a peer is named by the session it came from.
 		$sid          = ! empty( $session['usersync_sid'] ) ? $session['usersync_sid'] : ( $wp ? $wp->sessionVerifier( $token ) : '' );
-		self::$logout = array( 'login' => $user->user_login, 'sid' => $sid );
-		if ( ! empty( $_REQUEST['usersync_everywhere'] ) ) {
+		self::$logout = array( 'uid' => $uid, 'login' => $user->user_login, 'sid' => $sid );
+		if ( ! empty( $_REQUEST['usersync_everywhere'] ) ) { // phpcs:ignore WordPress.Security.NonceVerification -- check_admin_referer('log-out') just passed
 			self::$logout['sid'] = '';
 			WP_Session_Tokens::get_instance( $user->ID )->destroy_all();
 		}
@@ -341,7 +557,7 @@ final class Usersync_SSO {
 	/** wp_logout: the peers end the matching sessions (back-channel, through the outbox). */
 	public static function logged_out(): void {
 		if ( self::$logout ) {
-			$data = array( 'login' => self::$logout['login'] );
+			$data = array( 'uid' => self::$logout['uid'], 'login' => self::$logout['login'] );
 			if ( '' !== self::$logout['sid'] ) {
 				$data['sid'] = self::$logout['sid'];
 			}

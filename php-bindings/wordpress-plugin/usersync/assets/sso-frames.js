@@ -1,0 +1,61 @@
+// usersync single sign-on in hidden frames. Each peer's frame first sets that peer's binding
+// cookie and sends back its hash; this page asks its own site for a ticket bound to it and posts
+// the ticket into the frame; the frame then reports whether the peer's cookie stuck. Only
+// messages from a configured peer's origin count. Every address it goes to came from the server.
+(function () {
+	var el = document.getElementById('usersync-sso');
+	var c = JSON.parse(el.getAttribute('data-config'));
+	var pending = Object.keys(c.peers), retry = [], finished = false;
+
+	function finish() {
+		if (finished) { return; }
+		finished = true;
+		if (retry.length && c.fallback) {
+			location.replace(c.chain + encodeURIComponent(retry.join(',')));
+		} else {
+			location.replace(c.done);
+		}
+	}
+	function settle(peer, again) {
+		var i = pending.indexOf(peer);
+		if (i < 0) { return; }
+		pending.splice(i, 1);
+		if (again) { retry.push(peer); }
+		if (!pending.length) { finish(); }
+	}
+	function post(peer, ticket) {
+		var f = document.createElement('form');
+		f.method = 'post';
+		f.action = ticket.accept;
+		f.target = c.peers[peer].frame;
+		[['ticket', ticket.ticket], ['mode', 'frame']].forEach(function (kv) {
+			var i = document.createElement('input');
+			i.type = 'hidden';
+			i.name = kv[0];
+			i.value = kv[1];
+			f.appendChild(i);
+		});
+		document.body.appendChild(f);
+		f.submit();
+	}
+	function ticketFor(peer, bnd) {
+		var body = new URLSearchParams({ peer: peer, bnd: bnd, nonce: c.nonce });
+		fetch(c.ticket, { method: 'POST', body: body, credentials: 'same-origin' })
+			.then(function (r) { return r.json(); })
+			.then(function (r) {
+				if (r && r.success) { post(peer, r.data); } else { settle(peer, false); }
+			})
+			.catch(function () { settle(peer, false); });
+	}
+	window.addEventListener('message', function (e) {
+		var peer = pending.filter(function (p) { return c.peers[p].origin === e.origin; })[0];
+		if (!peer || !e.data || typeof e.data !== 'object') { return; }
+		if (e.data.usersync === 'bind' && typeof e.data.bnd === 'string') {
+			ticketFor(peer, e.data.bnd);
+		} else if (e.data.usersync === 'sso') {
+			settle(peer, !e.data.ok && !!e.data.retry);
+		}
+	});
+	setTimeout(function () { retry = retry.concat(pending); pending = []; finish(); }, c.timeout);
+	if (!pending.length) { finish(); }
+})();
