@@ -165,13 +165,15 @@ usersync_result usersync_context_new(const char *config,
 // ctx must be NULL or come from usersync_context_new() and not be freed already.
 void usersync_context_free(usersync_context *ctx);
 
-// Releases a buffer that the library allocated for an output (*out of usersync_build(),
-// usersync_open_action(), usersync_ticket_mint(), usersync_ticket_open()), wiping it first:
-// it may hold password hashes. Pass the length the library gave. NULL is a no-op.
+// Releases a buffer that the library allocated for an output (*out of any function documented
+// as returning a library-allocated result: usersync_build(), usersync_open_action(),
+// usersync_ticket_mint(), usersync_ticket_open(), usersync_context_check_target(),
+// usersync_context_check_return(), …), wiping it first: it may hold password hashes. Pass the length the library gave. NULL is a no-op.
 //
 // # Safety
 // ptr must be NULL or an output of this library with its length, not freed already.
-void usersync_bytes_free(char *ptr, size_t len);
+void usersync_bytes_free(char *ptr,
+                         size_t len);
 
 // Builds the sealed messages for one user event, JSON `{"act": …, "data": …}` (actions and
 // data as in docs/protocol.md; "login" is for tickets). peer (may be NULL with length 0)

@@ -142,7 +142,11 @@ impl Account {
         };
         Ok(Account {
             uid: string(m.get("uid").ok_or(Error::DataInvalid)?)?,
-            roles: strings(Some(m.get("roles").ok_or(Error::DataInvalid)?))?,
+            // Required and a list: a host must never make an account unprotected by omission.
+            roles: match m.get("roles") {
+                Some(Value::Array(items)) => items.iter().map(string).collect::<Result<_, _>>()?,
+                _ => return Err(Error::DataInvalid),
+            },
             super_admin: flag(m.get("super_admin"))?,
             sessions,
         })

@@ -825,7 +825,10 @@ fn target_check_protects_accounts_b_does_not_let_a_manage() {
         "create",
         json!({"uid": UID, "login": "alice", "email": "a@a.test"}),
     );
-    assert_eq!(check(&create, json!({"account": null})), Ok(Verdict::Create));
+    assert_eq!(
+        check(&create, json!({"account": null})),
+        Ok(Verdict::Create)
+    );
     assert_eq!(
         check(&create, json!({"account": null, "login_taken": true})),
         Err(Error::IdentityConflict)
@@ -873,8 +876,15 @@ fn target_check_protects_accounts_b_does_not_let_a_manage() {
     );
     let mut unknown = update.clone();
     unknown["iss"] = json!("x.test");
-    assert_eq!(check(&unknown, json!({"account": null})), Err(Error::UnknownPeer));
-    assert_eq!(check(&create, json!({})), Err(Error::DataInvalid), "account is required");
+    assert_eq!(
+        check(&unknown, json!({"account": null})),
+        Err(Error::UnknownPeer)
+    );
+    assert_eq!(
+        check(&create, json!({})),
+        Err(Error::DataInvalid),
+        "account is required"
+    );
 }
 
 #[test]

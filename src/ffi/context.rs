@@ -66,9 +66,10 @@ pub unsafe extern "C" fn usersync_context_free(ctx: *mut usersync_context) {
     free(ctx)
 }
 
-/// Releases a buffer that the library allocated for an output (*out of usersync_build(),
-/// usersync_open_action(), usersync_ticket_mint(), usersync_ticket_open()), wiping it first:
-/// it may hold password hashes. Pass the length the library gave. NULL is a no-op.
+/// Releases a buffer that the library allocated for an output (*out of any function documented
+/// as returning a library-allocated result: usersync_build(), usersync_open_action(),
+/// usersync_ticket_mint(), usersync_ticket_open(), usersync_context_check_target(),
+/// usersync_context_check_return(), …), wiping it first: it may hold password hashes. Pass the length the library gave. NULL is a no-op.
 ///
 /// # Safety
 /// ptr must be NULL or an output of this library with its length, not freed already.

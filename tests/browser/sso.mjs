@@ -32,6 +32,8 @@ const result = { urlsWithTickets: [] };
 try {
   const page = context.pages()[0] ?? await context.newPage();
   // Tickets must never appear in a URL (where servers and proxies log them).
+  // Console errors (a blocked script, a CSP violation) help explain a failed run.
+  page.on('console', (m) => { if (m.type() === 'error') process.stderr.write(`console: ${m.text()}\n`); });
   page.on('request', (r) => { if (/[?&](ticket|message)=|[A-Za-z0-9_-]{200,}/.test(r.url())) result.urlsWithTickets.push(r.url()); });
 
   const target = `${cfg.a}/wp-admin/profile.php?from=login`;

@@ -43,6 +43,7 @@ void test_envelope(void);
 void test_vectors(const char *dir);
 void test_threads(void);
 void test_context(void);
+void test_identity(const char *dir);
 void test_wordpress(const char *dir);
 
 #endif

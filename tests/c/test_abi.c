@@ -145,7 +145,9 @@ static void descriptions(void) {
         USERSYNC_RESULT_DATA_INVALID,      USERSYNC_RESULT_UNKNOWN_FIELD,
         USERSYNC_RESULT_PRIVILEGED_ROLE,   USERSYNC_RESULT_PROTECTED_META,
         USERSYNC_RESULT_PASS_HASH_FORMAT,  USERSYNC_RESULT_RETURN_URL_REFUSED,
-        USERSYNC_RESULT_ACTION_NOT_SENT,
+        USERSYNC_RESULT_ACTION_NOT_SENT,   USERSYNC_RESULT_WRONG_BROWSER,
+        USERSYNC_RESULT_IDENTITY_CONFLICT, USERSYNC_RESULT_PROTECTED_ACCOUNT,
+        USERSYNC_RESULT_UNKNOWN_ACCOUNT,
     };
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
         const char *msg = usersync_result_message((uint32_t)codes[i]);
@@ -158,6 +160,15 @@ static void descriptions(void) {
     CHECK(strcmp(usersync_result_name(USERSYNC_RESULT_AUTHENTICATION_FAILED),
                  "authentication_failed") == 0,
           "names match the vectors' error names");
+    /* The target check's refusals keep the names the vectors (targets.json) use. */
+    CHECK(strcmp(usersync_result_name(USERSYNC_RESULT_WRONG_BROWSER), "wrong_browser") == 0 &&
+              strcmp(usersync_result_name(USERSYNC_RESULT_IDENTITY_CONFLICT), "identity_conflict") == 0 &&
+              strcmp(usersync_result_name(USERSYNC_RESULT_PROTECTED_ACCOUNT), "protected_account") == 0 &&
+              strcmp(usersync_result_name(USERSYNC_RESULT_UNKNOWN_ACCOUNT), "unknown_account") == 0,
+          "names of the target check's refusals");
+    CHECK(USERSYNC_RESULT_WRONG_BROWSER == 416 && USERSYNC_RESULT_IDENTITY_CONFLICT == 600 &&
+              USERSYNC_RESULT_PROTECTED_ACCOUNT == 601 && USERSYNC_RESULT_UNKNOWN_ACCOUNT == 602,
+          "the new codes keep their numbers");
     const char *v = usersync_version();
     CHECK(v && v[0] >= '0' && v[0] <= '9' && strchr(v, '.') != NULL, "version looks like x.y.z");
     CHECK(usersync_default_max_text_len() == 1048576, "default max text is 1 MiB");

@@ -9,6 +9,13 @@
 #include <time.h>
 
 #define BCRYPT "$wp$2y$10$8Ql1D5wHk9Xz7Hj5nO6wQeqQ3mM1kXb9Y7aV2aQ0n5Zq8rT3yU1xW"
+/* Every action and ticket names its account by uid: 16 bytes in canonical base64url (22
+ * characters); this one is "uid-of-alice-001". Tickets carry bnd, a SHA-256 in base64url (43
+ * characters): this one is the hash of "usersync binding value 0001" (see test_identity.c). */
+#define UID "dWlkLW9mLWFsaWNlLTAwMQ"
+#define UID_J "\"uid\":\"" UID "\","
+#define BND "IfCceS6wHQ7MzIb1OU3NfYHwjCszL26zIQfsYIUNzVU"
+#define BND_J "\"bnd\":\"" BND "\","
 #define ALL_ACTIONS "[\"create\",\"update\",\"delete\",\"password\",\"meta\",\"logout\",\"login\"]"
 
 /* strdup is POSIX, not C99. */
@@ -97,18 +104,19 @@ static usersync_result open_on_b(struct net *n, const char *text, const char *ip
     return rc;
 }
 
-/* Seals claims on the a→b link: typ "action", iat = now + iat_offset, lifetime seconds. */
-static char *forge(struct net *n, const char *act, const char *data, long iat_offset, long lifetime,
-                   const char *extra) {
+/* Seals claims of type typ on the a→b link: iat = now + iat_offset, lifetime seconds. */
+static char *forge_typ(struct net *n, const char *typ, const char *act, const char *data,
+                       long iat_offset, long lifetime, const char *extra) {
     static char claims[1 << 16];
+    char aad[64];
     long now = (long)time(NULL);
     snprintf(claims, sizeof claims,
-             "{\"v\":1,\"typ\":\"action\",\"iss\":\"a.test\",\"aud\":\"b.test\",\"iat\":%ld,"
+             "{\"v\":1,\"typ\":\"%s\",\"iss\":\"a.test\",\"aud\":\"b.test\",\"iat\":%ld,"
              "\"exp\":%ld,\"jti\":\"AAAAAAAAAAAAAAAAAAAAAA\",\"act\":\"%s\",\"data\":%s%s}",
-             now + iat_offset, now + iat_offset + lifetime, act, data, extra);
+             typ, now + iat_offset, now + iat_offset + lifetime, act, data, extra);
+    snprintf(aad, sizeof aad, "usersync/v1|%s|a.test|b.test", typ);
     char *text = NULL;
     size_t len = 0;
-    const char *aad = "usersync/v1|action|a.test|b.test";
     t_seal(n->ab_ring, aad, strlen(aad), claims, strlen(claims), &text, &len);
     char *z = malloc(len + 1);
     memcpy(z, text, len);
@@ -117,9 +125,15 @@ static char *forge(struct net *n, const char *act, const char *data, long iat_of
     return z;
 }
 
+/* Seals claims on the a→b link: typ "action", iat = now + iat_offset, lifetime seconds. */
+static char *forge(struct net *n, const char *act, const char *data, long iat_offset, long lifetime,
+                   const char *extra) {
+    return forge_typ(n, "action", act, data, iat_offset, lifetime, extra);
+}
+
 static void round_trip_and_policy(struct net *n) {
     char *msg = build_for_b(n,
-        "{\"act\":\"create\",\"data\":{\"login\":\"alice\",\"email\":\"alice@a.test\","
+        "{\"act\":\"create\",\"data\":{" UID_J "\"login\":\"alice\",\"email\":\"alice@a.test\","
         "\"roles\":[\"subscriber\",\"shop_manager\"],\"meta\":{\"billing_city\":[\"Oslo\"],"
         "\"wp_capabilities\":[\"x\"],\"nickname\":[\"al\"]},\"pass_hash\":\"" BCRYPT "\"}}");
     CHECK(msg != NULL, "build create for b");
@@ -135,6 +149,9 @@ static void round_trip_and_policy(struct net *n) {
     CHECK(cJSON_GetArraySize(meta) == 1 && cJSON_GetObjectItemCaseSensitive(meta, "billing_city"),
           "protected and unlisted meta never leave a");
     CHECK(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(data, "pass_hash")), "hash arrives");
+    CHECK(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(data, "uid")) &&
+          strcmp(cJSON_GetObjectItemCaseSensitive(data, "uid")->valuestring, UID) == 0,
+          "the uid arrives unchanged");
     CHECK(strlen(cJSON_GetObjectItemCaseSensitive(o, "jti")->valuestring) == 22, "jti reported");
     CHECK(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, "exp")), "exp reported");
     cJSON_Delete(o);
@@ -163,14 +180,14 @@ static void round_trip_and_policy(struct net *n) {
     /* Build for all peers: c gets create only; b gets it too. */
     char *out = NULL;
     size_t len = 0;
-    const char *ev = "{\"act\":\"delete\",\"data\":{\"login\":\"alice\"}}";
+    const char *ev = "{\"act\":\"delete\",\"data\":{" UID_J "\"login\":\"alice\"}}";
     CHECK_RC(usersync_build(n->a, ev, strlen(ev), NULL, 0, &out, &len), USERSYNC_RESULT_OK,
              "build delete for all peers");
     cJSON *arr = cJSON_ParseWithLength(out, len);
     CHECK(cJSON_GetArraySize(arr) == 1, "delete goes to b only (c is sent create only)");
     cJSON_Delete(arr);
     usersync_bytes_free(out, len);
-    const char *plain = "{\"act\":\"password\",\"data\":{\"login\":\"a\",\"pass_hash\":\"hunter2\"}}";
+    const char *plain = "{\"act\":\"password\",\"data\":{" UID_J "\"login\":\"a\",\"pass_hash\":\"hunter2\"}}";
     CHECK_RC(usersync_build(n->a, plain, strlen(plain), NULL, 0, &out, &len),
              USERSYNC_RESULT_PASS_HASH_FORMAT, "a plaintext password never leaves");
     CHECK_RC(usersync_build(n->a, ev, strlen(ev), "x.test", 6, &out, &len),
@@ -178,7 +195,7 @@ static void round_trip_and_policy(struct net *n) {
 }
 
 static void refusals(struct net *n) {
-    char *good = build_for_b(n, "{\"act\":\"logout\",\"data\":{\"login\":\"bob\"}}");
+    char *good = build_for_b(n, "{\"act\":\"logout\",\"data\":{" UID_J "\"login\":\"bob\"}}");
     char *bad = dup(good);
     size_t mid = strlen(bad) / 2;
     bad[mid] = bad[mid] == 'A' ? 'B' : 'A';
@@ -196,7 +213,7 @@ static void refusals(struct net *n) {
     /* For c, not b: b has no key with that id. */
     char *out = NULL;
     size_t len = 0;
-    const char *ev = "{\"act\":\"create\",\"data\":{\"login\":\"c1\",\"email\":\"c@a.test\"}}";
+    const char *ev = "{\"act\":\"create\",\"data\":{" UID_J "\"login\":\"c1\",\"email\":\"c@a.test\"}}";
     usersync_build(n->a, ev, strlen(ev), "c.test", 6, &out, &len);
     cJSON *arr = cJSON_ParseWithLength(out, len);
     const char *for_c = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 0), "message")->valuestring;
@@ -206,7 +223,7 @@ static void refusals(struct net *n) {
     usersync_bytes_free(out, len);
 
     /* b's own message to a, reflected at b: another direction. */
-    const char *lo = "{\"act\":\"logout\",\"data\":{\"login\":\"bob\"}}";
+    const char *lo = "{\"act\":\"logout\",\"data\":{" UID_J "\"login\":\"bob\"}}";
     usersync_build(n->b, lo, strlen(lo), NULL, 0, &out, &len);
     arr = cJSON_ParseWithLength(out, len);
     const char *b_to_a = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 0), "message")->valuestring;
@@ -216,29 +233,29 @@ static void refusals(struct net *n) {
     usersync_bytes_free(out, len);
 
     struct { const char *act, *data; long iat, life; const char *extra; usersync_result want; const char *what; } cases[] = {
-        {"logout", "{\"login\":\"b\"}", -1000, 300, "", USERSYNC_RESULT_EXPIRED, "expired"},
-        {"logout", "{\"login\":\"b\"}", 3600, 60, "", USERSYNC_RESULT_NOT_YET_VALID, "far future"},
-        {"logout", "{\"login\":\"b\"}", 0, 301, "", USERSYNC_RESULT_LIFETIME_TOO_LONG, "over-long lifetime"},
-        {"delete", "{\"login\":\"b\"}", 0, 60, "", USERSYNC_RESULT_ACTION_NOT_ACCEPTED, "action not accepted"},
-        {"update", "{\"login\":\"b\",\"email\":\"b@a.test\",\"roles\":[\"administrator\"]}", 0, 60, "",
+        {"logout", "{" UID_J "\"login\":\"b\"}", -1000, 300, "", USERSYNC_RESULT_EXPIRED, "expired"},
+        {"logout", "{" UID_J "\"login\":\"b\"}", 3600, 60, "", USERSYNC_RESULT_NOT_YET_VALID, "far future"},
+        {"logout", "{" UID_J "\"login\":\"b\"}", 0, 301, "", USERSYNC_RESULT_LIFETIME_TOO_LONG, "over-long lifetime"},
+        {"delete", "{" UID_J "\"login\":\"b\"}", 0, 60, "", USERSYNC_RESULT_ACTION_NOT_ACCEPTED, "action not accepted"},
+        {"update", "{" UID_J "\"login\":\"b\",\"email\":\"b@a.test\",\"roles\":[\"administrator\"]}", 0, 60, "",
          USERSYNC_RESULT_PRIVILEGED_ROLE, "administrator without allow_privileged"},
-        {"update", "{\"login\":\"b\",\"email\":\"b@a.test\",\"meta\":{\"wp_capabilities\":[\"a:1:{}\"]}}", 0, 60, "",
+        {"update", "{" UID_J "\"login\":\"b\",\"email\":\"b@a.test\",\"meta\":{\"wp_capabilities\":[\"a:1:{}\"]}}", 0, 60, "",
          USERSYNC_RESULT_PROTECTED_META, "wp_capabilities"},
-        {"meta", "{\"login\":\"b\",\"set\":{\"wp_user_level\":[\"10\"]}}", 0, 60, "",
+        {"meta", "{" UID_J "\"login\":\"b\",\"set\":{\"wp_user_level\":[\"10\"]}}", 0, 60, "",
          USERSYNC_RESULT_PROTECTED_META, "wp_user_level"},
-        {"meta", "{\"login\":\"b\",\"delete\":[\"session_tokens\"]}", 0, 60, "",
+        {"meta", "{" UID_J "\"login\":\"b\",\"delete\":[\"session_tokens\"]}", 0, 60, "",
          USERSYNC_RESULT_PROTECTED_META, "session_tokens"},
-        {"meta", "{\"login\":\"b\",\"set\":{\"usersync_sid\":[\"x\"]}}", 0, 60, "",
+        {"meta", "{" UID_J "\"login\":\"b\",\"set\":{\"usersync_sid\":[\"x\"]}}", 0, 60, "",
          USERSYNC_RESULT_PROTECTED_META, "the plugin's own keys"},
-        {"password", "{\"login\":\"b\",\"pass_hash\":\"hunter2hunter2\"}", 0, 60, "",
+        {"password", "{" UID_J "\"login\":\"b\",\"pass_hash\":\"hunter2hunter2\"}", 0, 60, "",
          USERSYNC_RESULT_PASS_HASH_FORMAT, "plaintext pass_hash"},
-        {"update", "{\"login\":\"b\",\"email\":\"b@a.test\",\"is_admin\":true}", 0, 60, "",
+        {"update", "{" UID_J "\"login\":\"b\",\"email\":\"b@a.test\",\"is_admin\":true}", 0, 60, "",
          USERSYNC_RESULT_UNKNOWN_FIELD, "unknown field in data"},
-        {"logout", "{\"login\":\"b\"}", 0, 60, ",\"admin\":true", USERSYNC_RESULT_CLAIMS_INVALID,
+        {"logout", "{" UID_J "\"login\":\"b\"}", 0, 60, ",\"admin\":true", USERSYNC_RESULT_CLAIMS_INVALID,
          "unknown claim"},
-        {"update", "{\"login\":\"b\",\"email\":\"b@a.test\",\"meta\":{\"billing_x\":[[[[\"deep\"]]]]}}", 0, 60, "",
+        {"update", "{" UID_J "\"login\":\"b\",\"email\":\"b@a.test\",\"meta\":{\"billing_x\":[[[[\"deep\"]]]]}}", 0, 60, "",
          USERSYNC_RESULT_DATA_INVALID, "nested beyond the schema"},
-        {"login", "{\"login\":\"b\",\"remember\":true}", 0, 60, "", USERSYNC_RESULT_UNKNOWN_ACTION,
+        {"login", "{" UID_J BND_J "\"login\":\"b\",\"remember\":true}", 0, 60, "", USERSYNC_RESULT_UNKNOWN_ACTION,
          "login as a server action"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -277,7 +294,7 @@ static void refusals(struct net *n) {
 static void tickets(struct net *n) {
     char *out = NULL;
     size_t len = 0;
-    const char *req = "{\"peer\":\"b.test\",\"login\":\"lee\",\"remember\":true,"
+    const char *req = "{\"peer\":\"b.test\"," UID_J BND_J "\"login\":\"lee\",\"remember\":true,"
                       "\"return\":\"https://a.test/wp-admin/\"}";
     CHECK_RC(usersync_ticket_mint(n->a, req, strlen(req), &out, &len), USERSYNC_RESULT_OK, "mint");
     cJSON *t = cJSON_ParseWithLength(out, len);
@@ -291,6 +308,11 @@ static void tickets(struct net *n) {
     CHECK(strcmp(cJSON_GetObjectItemCaseSensitive(data, "login")->valuestring, "lee") == 0 &&
           cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(data, "remember")),
           "ticket content");
+    CHECK(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(data, "uid")) &&
+          strcmp(cJSON_GetObjectItemCaseSensitive(data, "uid")->valuestring, UID) == 0 &&
+          cJSON_IsString(cJSON_GetObjectItemCaseSensitive(data, "bnd")) &&
+          strcmp(cJSON_GetObjectItemCaseSensitive(data, "bnd")->valuestring, BND) == 0,
+          "the ticket carries its uid and bnd");
     CHECK_RC(open_on_b(n, ticket, "127.0.0.1", NULL), USERSYNC_RESULT_AUTHENTICATION_FAILED,
              "a ticket is not an action");
     cJSON_Delete(o);
@@ -299,13 +321,13 @@ static void tickets(struct net *n) {
     const char *bad_returns[] = {"//evil.test", "https://a.test.evil.test/", "javascript:alert(1)",
                                  "http://a.test/", "https://a.test@evil.test/"};
     for (size_t i = 0; i < sizeof bad_returns / sizeof bad_returns[0]; i++) {
-        char r[256];
-        snprintf(r, sizeof r, "{\"peer\":\"b.test\",\"login\":\"lee\",\"remember\":false,\"return\":\"%s\"}",
+        char r[512];
+        snprintf(r, sizeof r, "{\"peer\":\"b.test\"," UID_J BND_J "\"login\":\"lee\",\"remember\":false,\"return\":\"%s\"}",
                  bad_returns[i]);
         CHECK_RC(usersync_ticket_mint(n->a, r, strlen(r), &out, &len),
                  USERSYNC_RESULT_RETURN_URL_REFUSED, bad_returns[i]);
     }
-    const char *to_c = "{\"peer\":\"c.test\",\"login\":\"lee\",\"remember\":false}";
+    const char *to_c = "{\"peer\":\"c.test\"," UID_J BND_J "\"login\":\"lee\",\"remember\":false}";
     CHECK_RC(usersync_ticket_mint(n->a, to_c, strlen(to_c), &out, &len),
              USERSYNC_RESULT_ACTION_NOT_SENT, "c is not sent login tickets");
 
@@ -316,6 +338,147 @@ static void tickets(struct net *n) {
           "a nonce is URL-safe");
     CHECK_RC(usersync_nonce(8, nonce, sizeof nonce, &nl), USERSYNC_RESULT_INVALID_ARGUMENT, "too short");
     CHECK_RC(usersync_nonce(64, nonce, 63, &nl), USERSYNC_RESULT_BUFFER_TOO_SMALL, "small buffer");
+}
+
+/* uid is required in every action's data and ticket, bnd in every ticket: refused with
+ * DATA_INVALID when building, opening and minting, and nothing is written. */
+static void uid_and_bnd_required(struct net *n) {
+    static char sentinel;
+    const size_t SENT = (size_t)0xDEADBEEF;
+    struct { const char *act, *rest; } actions[] = {
+        {"create", "\"login\":\"alice\",\"email\":\"alice@a.test\""},
+        {"update", "\"login\":\"alice\",\"email\":\"alice@a.test\""},
+        {"delete", "\"login\":\"alice\""},
+        {"password", "\"login\":\"alice\",\"pass_hash\":\"" BCRYPT "\""},
+        {"meta", "\"login\":\"alice\",\"set\":{\"billing_city\":[\"Oslo\"]}"},
+        {"logout", "\"login\":\"alice\""},
+    };
+    char ev[1024], data[1024], what[160];
+    for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++) {
+        const char *act = actions[i].act;
+        char *out = &sentinel;
+        size_t len = SENT;
+        /* With uid it builds (the control), without it it is refused. */
+        snprintf(ev, sizeof ev, "{\"act\":\"%s\",\"data\":{" UID_J "%s}}", act, actions[i].rest);
+        snprintf(what, sizeof what, "%s with uid builds", act);
+        CHECK_RC(usersync_build(n->a, ev, strlen(ev), "b.test", 6, &out, &len), USERSYNC_RESULT_OK,
+                 what);
+        if (out != &sentinel) {
+            usersync_bytes_free(out, len);
+        }
+        out = &sentinel;
+        len = SENT;
+        snprintf(ev, sizeof ev, "{\"act\":\"%s\",\"data\":{%s}}", act, actions[i].rest);
+        snprintf(what, sizeof what, "%s without uid is not built", act);
+        CHECK_RC(usersync_build(n->a, ev, strlen(ev), "b.test", 6, &out, &len),
+                 USERSYNC_RESULT_DATA_INVALID, what);
+        CHECK(out == &sentinel && len == SENT, "a refused build writes nothing");
+        out = &sentinel;
+        len = SENT;
+        CHECK_RC(usersync_build(n->a, ev, strlen(ev), NULL, 0, &out, &len),
+                 USERSYNC_RESULT_DATA_INVALID, what);
+        CHECK(out == &sentinel && len == SENT, "a refused build for all peers writes nothing");
+
+        /* A peer that sends it anyway: refused on opening (b does not accept delete at all). */
+        if (strcmp(act, "delete") == 0) {
+            continue;
+        }
+        snprintf(data, sizeof data, "{" UID_J "%s}", actions[i].rest);
+        char *text = forge(n, act, data, 0, 60, "");
+        snprintf(what, sizeof what, "a forged %s with uid opens", act);
+        CHECK_RC(open_on_b(n, text, "127.0.0.1", NULL), USERSYNC_RESULT_OK, what);
+        free(text);
+        snprintf(data, sizeof data, "{%s}", actions[i].rest);
+        text = forge(n, act, data, 0, 60, "");
+        snprintf(what, sizeof what, "a forged %s without uid is refused on opening", act);
+        CHECK_RC(open_on_b(n, text, "127.0.0.1", NULL), USERSYNC_RESULT_DATA_INVALID, what);
+        free(text);
+    }
+
+    /* uid must be canonical base64url of exactly 16 bytes. */
+    const char *bad_uids[] = {
+        "\"dWlkLW9mLWFsaWNlLTAw\"",     /* 20 characters: 15 bytes */
+        "\"dWlkLW9mLWFsaWNlLTAwM\"",    /* 21 characters: impossible length */
+        "\"dWlkLW9mLWFsaWNlLTAwMQA\"",  /* 23 characters */
+        "\"dWlkLW9mLWFsaWNlLTAwMQ==\"", /* padded */
+        "\"dWlkLW9mLWFsaWNlLTAwMR\"",   /* non-zero trailing bits */
+        "\"dWlkLW9mLWFsaWNlLTAw+Q\"",   /* '+' is not base64url */
+        "\"\"",
+        "null",
+        "16",
+    };
+    for (size_t i = 0; i < sizeof bad_uids / sizeof bad_uids[0]; i++) {
+        char *out = &sentinel;
+        size_t len = SENT;
+        snprintf(ev, sizeof ev, "{\"act\":\"logout\",\"data\":{\"uid\":%s,\"login\":\"alice\"}}",
+                 bad_uids[i]);
+        snprintf(what, sizeof what, "uid %s is refused", bad_uids[i]);
+        CHECK_RC(usersync_build(n->a, ev, strlen(ev), "b.test", 6, &out, &len),
+                 USERSYNC_RESULT_DATA_INVALID, what);
+        CHECK(out == &sentinel && len == SENT, "nothing written");
+    }
+
+    /* Tickets: uid and bnd are required, bnd is a 32-byte digest in canonical base64url. */
+    struct { const char *req, *what; usersync_result want; } mints[] = {
+        {"{\"peer\":\"b.test\"," UID_J BND_J "\"login\":\"lee\",\"remember\":false}",
+         "a mint request with uid and bnd", USERSYNC_RESULT_OK},
+        {"{\"peer\":\"b.test\"," UID_J "\"login\":\"lee\",\"remember\":false}",
+         "a mint request without bnd", USERSYNC_RESULT_DATA_INVALID},
+        {"{\"peer\":\"b.test\"," BND_J "\"login\":\"lee\",\"remember\":false}",
+         "a mint request without uid", USERSYNC_RESULT_DATA_INVALID},
+        {"{\"peer\":\"b.test\",\"login\":\"lee\",\"remember\":false}",
+         "a mint request without uid and bnd", USERSYNC_RESULT_DATA_INVALID},
+        {"{\"peer\":\"b.test\"," UID_J "\"bnd\":null,\"login\":\"lee\",\"remember\":false}",
+         "a mint request with bnd null", USERSYNC_RESULT_DATA_INVALID},
+        {"{\"peer\":\"b.test\"," UID_J "\"bnd\":\"IfCceS6wHQ7MzIb1OU3NfYHwjCszL26zIQfsYIUNzV\","
+         "\"login\":\"lee\",\"remember\":false}",
+         "a 42-character bnd", USERSYNC_RESULT_DATA_INVALID},
+        {"{\"peer\":\"b.test\"," UID_J "\"bnd\":\"IfCceS6wHQ7MzIb1OU3NfYHwjCszL26zIQfsYIUNzVV\","
+         "\"login\":\"lee\",\"remember\":false}",
+         "a bnd with non-zero trailing bits", USERSYNC_RESULT_DATA_INVALID},
+        {"{\"peer\":\"b.test\"," UID_J "\"bnd\":\"" BND "=\",\"login\":\"lee\",\"remember\":false}",
+         "a padded bnd", USERSYNC_RESULT_DATA_INVALID},
+        {"{\"peer\":\"b.test\"," UID_J "\"bnd\":\"" UID "\",\"login\":\"lee\",\"remember\":false}",
+         "a 16-byte bnd (a uid, not a digest)", USERSYNC_RESULT_DATA_INVALID},
+        {"{\"peer\":\"b.test\",\"uid\":\"dWlkLW9mLWFsaWNlLTAwMR\"," BND_J
+         "\"login\":\"lee\",\"remember\":false}",
+         "a mint request with a non-canonical uid", USERSYNC_RESULT_DATA_INVALID},
+    };
+    for (size_t i = 0; i < sizeof mints / sizeof mints[0]; i++) {
+        char *out = &sentinel;
+        size_t len = SENT;
+        CHECK_RC(usersync_ticket_mint(n->a, mints[i].req, strlen(mints[i].req), &out, &len),
+                 mints[i].want, mints[i].what);
+        if (mints[i].want == USERSYNC_RESULT_OK) {
+            CHECK(out != &sentinel && len > 0, "a minted ticket is written");
+            if (out != &sentinel) {
+                usersync_bytes_free(out, len);
+            }
+        } else {
+            CHECK(out == &sentinel && len == SENT, "a refused mint writes nothing");
+        }
+    }
+
+    /* A ticket forged without uid or bnd is refused when b opens it. */
+    struct { const char *data, *what; usersync_result want; } forged[] = {
+        {"{" UID_J BND_J "\"login\":\"lee\",\"remember\":false}", "a forged ticket with uid and bnd",
+         USERSYNC_RESULT_OK},
+        {"{" UID_J "\"login\":\"lee\",\"remember\":false}", "a forged ticket without bnd",
+         USERSYNC_RESULT_DATA_INVALID},
+        {"{" BND_J "\"login\":\"lee\",\"remember\":false}", "a forged ticket without uid",
+         USERSYNC_RESULT_DATA_INVALID},
+    };
+    for (size_t i = 0; i < sizeof forged / sizeof forged[0]; i++) {
+        char *text = forge_typ(n, "ticket", "login", forged[i].data, 0, 60, "");
+        char *out = &sentinel;
+        size_t len = SENT;
+        CHECK_RC(usersync_ticket_open(n->b, text, strlen(text), &out, &len), forged[i].want,
+                 forged[i].what);
+        if (out != &sentinel) {
+            usersync_bytes_free(out, len);
+        }
+        free(text);
+    }
 }
 
 static void configuration(void) {
@@ -352,6 +515,7 @@ void test_context(void) {
     round_trip_and_policy(&n);
     refusals(&n);
     tickets(&n);
+    uid_and_bnd_required(&n);
     net_close(&n);
     configuration();
 }

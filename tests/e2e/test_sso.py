@@ -8,6 +8,7 @@ with a test CA generated here, on loopback ports; Debian's Chromium, driven by p
 maps *.test to 127.0.0.1 and trusts only that CA. A sends login tickets and logout to its peers.
 """
 import base64
+import hashlib
 import json
 import os
 import random
@@ -70,40 +71,61 @@ def b64u(raw):
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def accept(env, site, ticket, mode="chain"):
-    out = subprocess.run(["curl", "-s", "-k", "-o", "-", "-w", "\n%{http_code} %{redirect_url}", "--resolve",
-                          f"{site}.test:{env.sites[site]['port']}:127.0.0.1", "--data-urlencode", f"ticket={ticket}",
-                          "-d", f"mode={mode}", env.sites[site]["url"] + "/?usersync_sso_accept=1"],
-                         capture_output=True, text=True, check=True).stdout
-    body, _, status = out.rpartition("\n")
-    code, _, location = status.partition(" ")
-    return int(code), location, body
+def bnd_of(binding):
+    return b64u(hashlib.sha256(binding.encode()).digest())
+
+
+def accept(env, site, ticket, mode="chain", binding=None):
+    """POSTs a ticket to a peer's accept endpoint as a browser holding `binding` in the peer's
+    binding cookie would; returns (status, Location, whether auth cookies were set)."""
+    cmd = ["curl", "-s", "-k", "-o", "/dev/null", "-D", "-", "--resolve", f"{site}.test:{env.sites[site]['port']}:127.0.0.1",
+           "--data-urlencode", f"ticket={ticket}", "-d", f"mode={mode}", env.sites[site]["url"] + "/?usersync_sso_accept=1"]
+    if binding is not None:
+        cmd[2:2] = ["-b", f"usersync_bind={binding}"]
+    head = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    code = int(head.split()[1])
+    location = next((line.split(":", 1)[1].strip() for line in head.splitlines() if line.lower().startswith("location:")), "")
+    return code, location, "wordpress_logged_in_" in head
+
+
+def last_log(env, site):
+    return env.wp(site, "log")[-1]
 
 
 def refusals(env, s):
     now = int(time.time())
+    uid = env.wp("a", "uid", login="alice")
+    binding = "the-browser-binding-cookie-0123456789abcdef"
 
     def mint(peer, **extra):
-        return env.wp("a", "mint", request=dict(peer=peer, login="alice", remember=False, **extra))["message"]
+        request = dict(peer=peer, uid=uid, login="alice", remember=False, bnd=bnd_of(binding), **extra)
+        return env.wp("a", "mint", request=request)["message"]
 
     def forge(claims, aud="b.test"):
         return env.wp("a", "seal", secrets=[s.secret[aud[0]]], aad=f"usersync/v1|ticket|a.test|{aud}", claims=claims)
 
     def claims(**over):
         c = {"v": 1, "typ": "ticket", "iss": "a.test", "aud": "b.test", "iat": now, "exp": now + 60, "jti": b64u(os.urandom(16)),
-             "act": "login", "data": {"login": "alice", "remember": False}}
+             "act": "login", "data": {"uid": uid, "login": "alice", "remember": False, "bnd": bnd_of(binding)}}
         c.update(over)
         return c
 
+    def refused(what, outcome, reason):
+        code, _, cookies = outcome
+        log = last_log(env, "b")
+        check(code == 303 and not cookies and log["result"] == "refused" and log["reason"] == reason,
+              f"{what}: refused ({reason}), no session cookie (got {code}, log {log['login']} {log['reason']})")
+
     ticket = mint("b.test", **{"return": s.url["a"] + "/wp-admin/"})
-    code, location, _ = accept(env, "b", ticket)
-    check(code == 303 and location == s.url["a"] + "/wp-admin/", f"a ticket is accepted and returns to A ({code} {location})")
-    code, _, body = accept(env, "b", ticket)
-    check(code == 403 and "already used" in body, "a replayed ticket is refused")
-    code, _, body = accept(env, "b", forge(claims(iat=now - 400, exp=now - 300)))
-    check(code == 403 and "expired" in body, "an expired ticket is refused")
-    code, _, body = accept(env, "b", mint("c.test"))
-    check(code == 403 and "authentication_failed" in body, "a ticket for another site is refused")
+    code, location, cookies = accept(env, "b", ticket, binding=binding)
+    check(code == 303 and location == s.url["a"] + "/wp-admin/" and cookies, f"a ticket is accepted and returns to A ({code} {location})")
+    refused("a replayed ticket", accept(env, "b", ticket, binding=binding), "ticket already used")
+    check(last_log(env, "b")["login"] == "alice", "a refused ticket is logged with its login")
+    refused("a ticket from another browser (login CSRF)", accept(env, "b", mint("b.test"), binding="another-browser-cookie-0123456789abcdef"),
+            "wrong_browser")
+    refused("a ticket posted without the browser's binding cookie", accept(env, "b", mint("b.test")), "wrong_browser")
+    refused("an expired ticket", accept(env, "b", forge(claims(iat=now - 400, exp=now - 300)), binding=binding), "expired")
+    refused("a ticket for another site", accept(env, "b", mint("c.test"), binding=binding), "authentication_failed")
     for bad in ["//evil.test", "https://a.test.evil.test/", "javascript:alert(1)", s.url["a"].replace("https:", "http:") + "/"]:
         try:
             mint("b.test", **{"return": bad})
@@ -111,10 +133,11 @@ def refusals(env, s):
         except subprocess.CalledProcessError:
             minted = False
         check(not minted, f"A will not mint a ticket returning to {bad}")
-        code, _, body = accept(env, "b", forge(claims(data={"login": "alice", "remember": False, "return": bad})))
-        check(code == 403 and "return_url_refused" in body, f"B refuses a ticket returning to {bad}")
-    code, _, body = accept(env, "b", forge(claims(data={"login": "nobody", "remember": False})))
-    check(code == 403 and "no such user" in body, "single sign-on never creates users")
+        data = dict(claims()["data"], **{"return": bad})
+        refused(f"B refuses a ticket returning to {bad}", accept(env, "b", forge(claims(data=data)), binding=binding), "return_url_refused")
+    nobody = dict(claims()["data"], uid=b64u(os.urandom(16)), login="nobody")
+    refused("a ticket for an account not linked here (single sign-on never creates users)",
+            accept(env, "b", forge(claims(data=nobody)), binding=binding), "unknown_account")
 
 
 def scenario(env, s, label, peers, mode, block3p, logout=True, everywhere=False, expect_peers=True):

@@ -881,6 +881,8 @@ def target_cases():
         {"account": {k: v for k, v in account().items() if k != "uid"}}, "data_invalid")
     add("facts: an account without roles", opened("update", sample("update")),
         {"account": {k: v for k, v in account().items() if k != "roles"}}, "data_invalid")
+    add("facts: account.roles null (never 'no role' by omission)", opened("update", sample("update")),
+        {"account": dict(account(), roles=None)}, "data_invalid")
     add("facts: a session without an id", opened("logout", user("alice")),
         {"account": account(sessions=[{"iss": "a.test", "sid": "s-1"}])}, "data_invalid")
     add("opened is not an object", [opened("update", sample("update"))], {"account": account()}, "data_invalid")

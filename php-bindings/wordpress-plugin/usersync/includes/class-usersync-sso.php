@@ -119,17 +119,23 @@ final class Usersync_SSO {
 
 	/**
 	 * Starts one of the plugin's own small HTML pages: no caching, no Referer, and a Content
-	 * Security Policy that allows no inline script. $frame_ancestors: origins that may frame it.
+	 * Security Policy that allows no inline script or style, and frames, forms and redirects
+	 * only to this site and its peers (a form's redirect chain runs through every peer).
+	 * $frame_ancestors: the origins that may frame the page.
 	 */
-	private static function page_headers( array $frame_ancestors = array(), array $targets = array() ): void {
+	private static function page_headers( array $frame_ancestors = array() ): void {
 		nocache_headers();
 		header( 'Content-Type: text/html; charset=utf-8' );
 		header( 'Referrer-Policy: no-referrer' );
-		$script  = Usersync_Settings::origin( self::script_url( 'x' ) );
-		$targets = implode( ' ', $targets );
+		$script = Usersync_Settings::origin( self::script_url( 'x' ) );
+		$peers  = array();
+		foreach ( Usersync_Settings::peers() as $peer ) {
+			$peers[] = Usersync_Settings::origin( (string) ( $peer['url'] ?? '' ) );
+		}
+		$peers = implode( ' ', array_filter( $peers ) );
 		header(
-			"Content-Security-Policy: default-src 'none'; script-src $script; connect-src 'self'; frame-src $targets; "
-			. "form-action 'self' $targets; base-uri 'none'; frame-ancestors " . ( $frame_ancestors ? implode( ' ', $frame_ancestors ) : "'none'" )
+			"Content-Security-Policy: default-src 'none'; script-src $script; connect-src 'self'; frame-src $peers; "
+			. "form-action 'self' $peers; base-uri 'none'; frame-ancestors " . ( $frame_ancestors ? implode( ' ', $frame_ancestors ) : "'none'" )
 		);
 	}
 
@@ -200,7 +206,7 @@ final class Usersync_SSO {
 			wp_safe_redirect( admin_url() );
 			exit;
 		}
-		if ( isset( $_GET['ticket'] ) ) { // phpcs:ignore WordPress.Security.NonceVerification -- checked in frame_ticket()
+		if ( isset( $_GET['issue'] ) ) { // phpcs:ignore WordPress.Security.NonceVerification -- checked in frame_ticket()
 			self::frame_ticket( $state );
 		}
 		// phpcs:disable WordPress.Security.NonceVerification -- each value is checked against the configured peers
@@ -281,7 +287,7 @@ final class Usersync_SSO {
 		return $ticket;
 	}
 
-	/** POST ?usersync_sso=1&ticket=1 from the frames page: a ticket for one peer's frame, as JSON. */
+	/** POST ?usersync_sso=1&issue=1 from the frames page: a ticket for one peer's frame, as JSON. */
 	private static function frame_ticket( array $state ): void {
 		if ( 'POST' !== ( $_SERVER['REQUEST_METHOD'] ?? '' ) || ! wp_verify_nonce( sanitize_text_field( wp_unslash( $_POST['nonce'] ?? '' ) ), 'usersync_sso' ) ) {
 			wp_send_json_error( null, 403 );
@@ -297,7 +303,7 @@ final class Usersync_SSO {
 
 	/** A top-level POST of a ticket to a peer (the chain); $back is where a refusal returns. */
 	private static function render_post( array $ticket, string $back ): void {
-		self::page_headers( array(), array( Usersync_Settings::origin( $ticket['accept'] ) ) );
+		self::page_headers();
 		echo '<!doctype html><meta name="referrer" content="no-referrer"><title>' . esc_html__( 'Signing you in…', 'usersync' ) . '</title>';
 		echo '<form id="usersync-post" method="post" action="' . esc_url( $ticket['accept'] ) . '">';
 		echo '<input type="hidden" name="ticket" value="' . esc_attr( $ticket['message'] ) . '">';
@@ -310,29 +316,27 @@ final class Usersync_SSO {
 
 	/** Hidden frames, one per peer; sso-frames.js gets each a bound ticket, then leaves. */
 	private static function render_frames(): void {
-		$peers   = array();
-		$origins = array();
+		$peers = array();
 		foreach ( self::login_peers() as $id ) {
 			$origin       = Usersync_Settings::origin( (string) Usersync_Settings::peer( $id )['url'] );
 			$peers[ $id ] = array( 'origin' => $origin, 'frame' => 'usersync_' . md5( $id ) );
-			$origins[]    = $origin;
 		}
 		list( , $state ) = self::state();
 		$config          = array(
 			'peers'    => $peers,
-			'ticket'   => home_url( '/?usersync_sso=1&ticket=1' ),
+			'ticket'   => home_url( '/?usersync_sso=1&issue=1' ),
 			'nonce'    => wp_create_nonce( 'usersync_sso' ),
 			'done'     => $state['dest'],
 			'chain'    => home_url( '/?usersync_sso=1&chain=' ),
 			'fallback' => 'auto' === Usersync_Settings::sso_mode(),
 			'timeout'  => 5000,
 		);
-		self::page_headers( array(), $origins );
+		self::page_headers();
 		echo '<!doctype html><meta name="referrer" content="no-referrer"><title>' . esc_html__( 'Signing you in…', 'usersync' ) . '</title>';
 		echo '<p>' . esc_html__( 'Signing you in on the linked sites…', 'usersync' ) . '</p>';
 		echo '<div id="usersync-sso" data-config="' . esc_attr( wp_json_encode( $config ) ) . '"></div>';
 		foreach ( $peers as $id => $peer ) {
-			echo '<iframe name="' . esc_attr( $peer['frame'] ) . '" src="' . esc_url( self::bind_url( $id, 'frame' ) ) . '" style="display:none"></iframe>';
+			echo '<iframe name="' . esc_attr( $peer['frame'] ) . '" src="' . esc_url( self::bind_url( $id, 'frame' ) ) . '" hidden></iframe>';
 		}
 		echo '<script src="' . esc_url( self::script_url( 'sso-frames.js' ) ) . '"></script>';
 		exit;
@@ -390,7 +394,7 @@ final class Usersync_SSO {
 		$frame   = isset( $_POST['mode'] ) && 'frame' === $_POST['mode'];
 		$ticket  = isset( $_POST['ticket'] ) ? (string) wp_unslash( $_POST['ticket'] ) : '';
 		$back    = isset( $_POST['return'] ) ? self::checked( (string) wp_unslash( $_POST['return'] ) ) : null;
-		$binding = isset( $_COOKIE[ self::BIND_COOKIE ] ) ? (string) wp_unslash( $_COOKIE[ self::BIND_COOKIE ] ) : null;
+		$binding = isset( $_COOKIE[ self::BIND_COOKIE ] ) ? preg_replace( '/[^A-Za-z0-9_-]/', '', wp_unslash( $_COOKIE[ self::BIND_COOKIE ] ) ) : null;
 		// phpcs:enable
 		self::set_cookie( self::BIND_COOKIE, '', 0, true ); // single use, whatever happens
 		$context = Usersync_Settings::context();
