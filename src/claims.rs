@@ -72,19 +72,31 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub jti: String,
+    /// Actions only: the event's id, the same in every message that carries the event (the
+    /// outbox re-seals at each retry), so a receiver applies each event once.
+    pub eid: Option<String>,
     pub act: String,
     pub data: Value,
 }
 
+/// The claims of a ticket; an action has `eid` too.
 const CLAIM_NAMES: [&str; 9] = ["v", "typ", "iss", "aud", "iat", "exp", "jti", "act", "data"];
+
+/// An id of 16 random bytes in canonical base64url (`jti`, `eid`, `uid`).
+pub fn is_id(s: &str) -> bool {
+    base64url::decode(s.as_bytes()).is_some_and(|b| b.len() == 16)
+}
 
 impl Claims {
     /// Compact JSON with keys in sorted order (the canonical form the vectors use).
     pub fn to_json_bytes(&self) -> Vec<u8> {
-        let v = json!({
+        let mut v = json!({
             "v": 1, "typ": self.typ.name(), "iss": self.iss, "aud": self.aud,
             "iat": self.iat, "exp": self.exp, "jti": self.jti, "act": self.act, "data": self.data,
         });
+        if let Some(eid) = &self.eid {
+            v["eid"] = json!(eid);
+        }
         serde_json::to_vec(&v).expect("a JSON value serialises")
     }
 
@@ -92,7 +104,16 @@ impl Claims {
     pub fn parse(plaintext: &[u8]) -> Result<Claims, Error> {
         let v: Value = serde_json::from_slice(plaintext).map_err(|_| Error::MalformedJson)?;
         let m = v.as_object().ok_or(Error::MalformedJson)?;
-        if m.len() != CLAIM_NAMES.len() || !CLAIM_NAMES.iter().all(|k| m.contains_key(*k)) {
+        let typ = match m.get("typ").and_then(Value::as_str) {
+            Some("action") => MessageType::Action,
+            Some("ticket") => MessageType::Ticket,
+            _ => return Err(Error::ClaimsInvalid),
+        };
+        let with_eid = typ == MessageType::Action;
+        if m.len() != CLAIM_NAMES.len() + usize::from(with_eid)
+            || !CLAIM_NAMES.iter().all(|k| m.contains_key(*k))
+            || m.contains_key("eid") != with_eid
+        {
             return Err(Error::ClaimsInvalid);
         }
         let string = |k: &str| {
@@ -105,14 +126,13 @@ impl Claims {
                 .filter(|t| *t >= 0)
                 .ok_or(Error::ClaimsInvalid)
         };
-        let typ = match m["typ"].as_str() {
-            Some("action") => MessageType::Action,
-            Some("ticket") => MessageType::Ticket,
-            _ => return Err(Error::ClaimsInvalid),
-        };
         let jti = string("jti")?;
-        let jti_ok = base64url::decode(jti.as_bytes()).is_some_and(|b| b.len() == 16);
-        if m["v"].as_u64() != Some(1) || !jti_ok || !m["data"].is_object() {
+        let eid = with_eid.then(|| string("eid")).transpose()?;
+        if m["v"].as_u64() != Some(1)
+            || !is_id(&jti)
+            || !eid.as_deref().is_none_or(is_id)
+            || !m["data"].is_object()
+        {
             return Err(Error::ClaimsInvalid);
         }
         Ok(Claims {
@@ -122,6 +142,7 @@ impl Claims {
             iat: time("iat")?,
             exp: time("exp")?,
             jti,
+            eid,
             act: string("act")?,
             data: m["data"].clone(),
         })

@@ -29,8 +29,22 @@ final class Context
     }
 
     /**
-     * The sealed messages for one event, `['act' => …, 'data' => […]]`, one per peer whose send
-     * policy takes it (or only for $peer): a list of `['peer' => id, 'url' => …, 'message' => …]`.
+     * The ids of the peers an event goes to, without sealing anything (what an outbox routes).
+     * @throws MessageRefused for an event that must not leave (e.g. a plaintext password)
+     */
+    public function route(array $event): array
+    {
+        $json = json_encode($event, JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
+        $ffi = $this->lib->ffi;
+        return $this->lib->allocatedJson(
+            fn($out, $len) => $ffi->usersync_context_route($this->handle, $json, strlen($json), $out, $len),
+        );
+    }
+
+    /**
+     * The sealed messages for one event, `['eid' => …, 'act' => …, 'data' => […]]` (eid: the
+     * event's id, Secret::uid(), kept for every retry), one per peer whose send policy takes it
+     * (or only for $peer): a list of `['peer' => id, 'url' => …, 'message' => …]`.
      * @throws MessageRefused for an event that must not leave (e.g. a plaintext password)
      */
     public function build(array $event, ?string $peer = null): array

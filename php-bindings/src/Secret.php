@@ -30,7 +30,10 @@ final class Secret
         return $lib->intoBuffer($length, static fn($out, $cap, $len) => $lib->ffi->usersync_nonce($length, $out, $cap, $len));
     }
 
-    /** A new account uid (docs/protocol.md §15), minted where an account enters the network. */
+    /**
+     * A new id of 16 random bytes: an account uid (docs/protocol.md §15), minted where an account
+     * enters the network, or an event id (eid), minted once per event.
+     */
     public static function uid(): string
     {
         $lib = Library::get();

@@ -51,7 +51,7 @@ final class ContextTest extends TestCase
     private function forge(string $act, array $data, int $iatOffset = 0, int $life = 60, array $extra = []): string
     {
         $claims = ['v' => 1, 'typ' => 'action', 'iss' => 'a.test', 'aud' => 'b.test', 'iat' => time() + $iatOffset,
-                   'exp' => time() + $iatOffset + $life, 'jti' => 'AAAAAAAAAAAAAAAAAAAAAA', 'act' => $act, 'data' => $data] + $extra;
+                   'exp' => time() + $iatOffset + $life, 'jti' => 'AAAAAAAAAAAAAAAAAAAAAA', 'eid' => 'ZXZlbnQtaWQtMDAwMDAwMQ', 'act' => $act, 'data' => $data] + $extra;
         return (new Keyring($this->secret))->seal('usersync/v1|action|a.test|b.test', json_encode($claims));
     }
 
@@ -67,7 +67,7 @@ final class ContextTest extends TestCase
 
     public function testCreateRoundTripWithPolicyAndReplayKey(): void
     {
-        $msg = $this->toB(['act' => 'create', 'data' => ['uid' => self::UID, 'login' => 'alice', 'email' => 'alice@a.test',
+        $msg = $this->toB(['eid' => Secret::uid(), 'act' => 'create', 'data' => ['uid' => self::UID, 'login' => 'alice', 'email' => 'alice@a.test',
             'roles' => ['subscriber', 'shop_manager'], 'meta' => ['billing_city' => ['Oslo'], 'wp_capabilities' => ['x']],
             'pass_hash' => self::BCRYPT]]);
         $o = $this->b->openAction($msg, '127.0.0.1');
@@ -91,7 +91,7 @@ final class ContextTest extends TestCase
 
     public function testRefusals(): void
     {
-        $good = $this->toB(['act' => 'logout', 'data' => ['uid' => self::UID, 'login' => 'bob']]);
+        $good = $this->toB(['eid' => Secret::uid(), 'act' => 'logout', 'data' => ['uid' => self::UID, 'login' => 'bob']]);
         $tampered = $good;
         $tampered[40] = $tampered[40] === 'A' ? 'B' : 'A';
         $this->assertRefused('authentication_failed', fn() => $this->b->openAction($tampered, '127.0.0.1'));
@@ -114,7 +114,7 @@ final class ContextTest extends TestCase
             $this->forge('update', ['uid' => self::UID, 'login' => 'b', 'email' => 'b@a.test', 'is_admin' => true]), '127.0.0.1'));
         $this->assertRefused('claims_invalid', fn() => $this->b->openAction(
             $this->forge('logout', ['uid' => self::UID, 'login' => 'b'], 0, 60, ['admin' => true]), '127.0.0.1'));
-        $this->assertRefused('pass_hash_format', fn() => $this->a->build(['act' => 'password', 'data' => ['uid' => self::UID, 'login' => 'b', 'pass_hash' => 'plain']]));
+        $this->assertRefused('pass_hash_format', fn() => $this->a->build(['eid' => Secret::uid(), 'act' => 'password', 'data' => ['uid' => self::UID, 'login' => 'b', 'pass_hash' => 'plain']]));
     }
 
     public function testClockIndependentInvalidMessageVectors(): void

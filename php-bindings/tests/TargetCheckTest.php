@@ -114,7 +114,7 @@ final class TargetCheckTest extends TestCase
     public function testProtectedAccounts(): void
     {
         $uid = Secret::uid();
-        $o = $this->openOnB(['act' => 'update', 'data' => ['uid' => $uid, 'login' => 'alice', 'email' => 'alice@a.test', 'roles' => ['subscriber']]]);
+        $o = $this->openOnB(['eid' => Secret::uid(), 'act' => 'update', 'data' => ['uid' => $uid, 'login' => 'alice', 'email' => 'alice@a.test', 'roles' => ['subscriber']]]);
         $this->assertSame($uid, $o['data']['uid']);
         $this->assertSame(['do' => 'apply'], $this->b->checkTarget($o, self::account($uid, ['subscriber'])));
         $this->assertSame(['do' => 'apply'], $this->b->checkTarget($o, self::account($uid, ['subscriber', 'editor'])));
@@ -136,7 +136,7 @@ final class TargetCheckTest extends TestCase
             $this->assertSame(601, $e->getCode());
         }
         // Every action is refused for a protected account, not only updates.
-        $p = $this->openOnB(['act' => 'password', 'data' => ['uid' => $uid, 'login' => 'alice', 'pass_hash' => '$2y$10$' . str_repeat('a', 53)]]);
+        $p = $this->openOnB(['eid' => Secret::uid(), 'act' => 'password', 'data' => ['uid' => $uid, 'login' => 'alice', 'pass_hash' => '$2y$10$' . str_repeat('a', 53)]]);
         $this->assertRefused('protected_account', fn() => $this->b->checkTarget($p, self::account($uid, ['administrator'])));
         $this->assertSame(['do' => 'apply'], $this->b->checkTarget($p, self::account($uid, ['subscriber'])));
     }
@@ -144,7 +144,7 @@ final class TargetCheckTest extends TestCase
     public function testCreateDeleteAndLogoutVerdicts(): void
     {
         $uid = Secret::uid();
-        $create = $this->openOnB(['act' => 'create', 'data' => ['uid' => $uid, 'login' => 'carol', 'email' => 'carol@a.test', 'roles' => ['subscriber']]]);
+        $create = $this->openOnB(['eid' => Secret::uid(), 'act' => 'create', 'data' => ['uid' => $uid, 'login' => 'carol', 'email' => 'carol@a.test', 'roles' => ['subscriber']]]);
         $this->assertSame(['do' => 'create'], $this->b->checkTarget($create, ['account' => null]));
         $this->assertSame(['do' => 'create'], $this->b->checkTarget($create, ['account' => null, 'login_taken' => false, 'email_taken' => false]));
         $this->assertRefused('identity_conflict', fn() => $this->b->checkTarget($create, ['account' => null, 'login_taken' => true]), 'login taken');
@@ -152,10 +152,10 @@ final class TargetCheckTest extends TestCase
         // A create whose uid is already linked is applied as an update.
         $this->assertSame(['do' => 'apply'], $this->b->checkTarget($create, self::account($uid, ['subscriber'], false, ['login_taken' => true, 'email_taken' => true])));
 
-        $delete = $this->openOnB(['act' => 'delete', 'data' => ['uid' => Secret::uid(), 'login' => 'nobody']]);
+        $delete = $this->openOnB(['eid' => Secret::uid(), 'act' => 'delete', 'data' => ['uid' => Secret::uid(), 'login' => 'nobody']]);
         $this->assertSame(['do' => 'skip'], $this->b->checkTarget($delete, ['account' => null]));
 
-        $logout = $this->openOnB(['act' => 'logout', 'data' => ['uid' => $uid, 'login' => 'carol', 'sid' => 'a-session']]);
+        $logout = $this->openOnB(['eid' => Secret::uid(), 'act' => 'logout', 'data' => ['uid' => $uid, 'login' => 'carol', 'sid' => 'a-session']]);
         $this->assertSame(['do' => 'skip'], $this->b->checkTarget($logout, ['account' => null]));
         $sessions = [['id' => 'local'], ['id' => 'from-a', 'iss' => 'a.test', 'sid' => 'a-session'],
                      ['id' => 'from-a-other', 'iss' => 'a.test', 'sid' => 'other'], ['id' => 'a-session', 'peers' => ['a.test']]];
@@ -163,7 +163,7 @@ final class TargetCheckTest extends TestCase
         // With a sid: the sessions that came from that peer session, and this site's own session
         // of that name which sent a ticket to the sender.
         $this->assertSame(['do' => 'apply', 'end_sessions' => ['from-a', 'a-session']], $this->b->checkTarget($logout, $withSessions));
-        $all = $this->openOnB(['act' => 'logout', 'data' => ['uid' => $uid, 'login' => 'carol']]);
+        $all = $this->openOnB(['eid' => Secret::uid(), 'act' => 'logout', 'data' => ['uid' => $uid, 'login' => 'carol']]);
         $this->assertSame(['do' => 'apply', 'end_sessions' => ['local', 'from-a', 'from-a-other', 'a-session']], $this->b->checkTarget($all, $withSessions));
         $this->assertRefused('protected_account', fn() => $this->b->checkTarget($all, ['account' => ['roles' => ['administrator'], 'sessions' => $sessions] + $withSessions['account']]));
     }
@@ -194,13 +194,13 @@ final class TargetCheckTest extends TestCase
     {
         $uid = Secret::uid();
         $bnd = Secret::bindingHash(Secret::nonce(43));
-        $this->assertRefused('data_invalid', fn() => $this->a->build(['act' => 'update', 'data' => ['login' => 'alice', 'email' => 'alice@a.test']]), 'no uid');
-        $this->assertRefused('data_invalid', fn() => $this->a->build(['act' => 'update', 'data' => ['uid' => 'alice', 'login' => 'alice', 'email' => 'alice@a.test']]), 'short uid');
-        $this->assertRefused('data_invalid', fn() => $this->a->build(['act' => 'logout', 'data' => ['uid' => substr($uid, 0, 21) . '=', 'login' => 'alice']]), 'padded uid');
+        $this->assertRefused('data_invalid', fn() => $this->a->build(['eid' => Secret::uid(), 'act' => 'update', 'data' => ['login' => 'alice', 'email' => 'alice@a.test']]), 'no uid');
+        $this->assertRefused('data_invalid', fn() => $this->a->build(['eid' => Secret::uid(), 'act' => 'update', 'data' => ['uid' => 'alice', 'login' => 'alice', 'email' => 'alice@a.test']]), 'short uid');
+        $this->assertRefused('data_invalid', fn() => $this->a->build(['eid' => Secret::uid(), 'act' => 'logout', 'data' => ['uid' => substr($uid, 0, 21) . '=', 'login' => 'alice']]), 'padded uid');
         $this->assertRefused('data_invalid', fn() => $this->a->mintTicket(['peer' => 'b.test', 'uid' => $uid, 'login' => 'lee', 'remember' => true]), 'no bnd');
         $this->assertRefused('data_invalid', fn() => $this->a->mintTicket(['peer' => 'b.test', 'login' => 'lee', 'remember' => true, 'bnd' => $bnd]), 'no uid');
         $this->assertRefused('data_invalid', fn() => $this->a->mintTicket(['peer' => 'b.test', 'uid' => $uid, 'login' => 'lee', 'remember' => true, 'bnd' => substr($bnd, 0, 42)]), 'short bnd');
-        $this->assertCount(1, $this->a->build(['act' => 'update', 'data' => ['uid' => $uid, 'login' => 'alice', 'email' => 'alice@a.test']]));
+        $this->assertCount(1, $this->a->build(['eid' => Secret::uid(), 'act' => 'update', 'data' => ['uid' => $uid, 'login' => 'alice', 'email' => 'alice@a.test']]));
     }
 
     public function testReturnUrls(): void

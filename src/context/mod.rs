@@ -33,6 +33,9 @@ impl Outgoing {
 pub struct Opened {
     pub iss: String,
     pub jti: String,
+    /// Actions: the event's id. Hosts record `(iss, eid)` for actions — the same event re-sealed
+    /// by a retry is then a duplicate — and `(iss, jti)` for tickets.
+    pub eid: Option<String>,
     pub exp: i64,
     pub action: Action,
     pub dropped: Dropped,
@@ -44,6 +47,9 @@ impl Opened {
             "iss": self.iss, "jti": self.jti, "exp": self.exp,
             "act": self.action.kind().name(), "data": self.action.to_json(),
         });
+        if let Some(eid) = &self.eid {
+            v["eid"] = json!(eid);
+        }
         if !self.dropped.is_empty() {
             v["dropped"] = self.dropped.to_json();
         }
@@ -117,6 +123,7 @@ impl Context {
         &self,
         peer: &Peer,
         typ: MessageType,
+        eid: Option<&str>,
         action: &Action,
         now: i64,
     ) -> Result<Outgoing, Error> {
@@ -127,6 +134,7 @@ impl Context {
             iat: now,
             exp: now + typ.lifetime(),
             jti: new_jti()?,
+            eid: eid.map(str::to_string),
             act: action.kind().name().to_string(),
             data: action.to_json(),
         };
@@ -141,10 +149,41 @@ impl Context {
         })
     }
 
-    /// From one user event (`{"act": …, "data": …}`), the sealed message for every peer whose
-    /// send policy takes the action (or only for `only_peer`), each carrying what that policy
-    /// lets out. The event is validated like an incoming message: a plaintext `pass_hash` or
-    /// an unknown field never leaves.
+    /// A host's event, `{"eid": …, "act": …, "data": …}`, validated like an incoming message:
+    /// a plaintext `pass_hash` or an unknown field never leaves.
+    fn event(event: &[u8]) -> Result<(String, Action), Error> {
+        let m = input_object(event, &["eid", "act", "data"], 3)?;
+        let eid = m["eid"]
+            .as_str()
+            .filter(|e| crate::claims::is_id(e))
+            .ok_or(Error::DataInvalid)?;
+        let kind = m["act"]
+            .as_str()
+            .and_then(ActionKind::parse)
+            .ok_or(Error::UnknownAction)?;
+        if !MessageType::Action.carries(kind) {
+            return Err(Error::UnknownAction);
+        }
+        Ok((eid.to_string(), Action::parse(kind, &m["data"])?))
+    }
+
+    /// The peers an event goes to (those whose send policy lets something of it out), in
+    /// configuration order, without sealing anything: what an outbox routes at once.
+    pub fn route(&self, event: &[u8]) -> Result<Vec<&str>, Error> {
+        let (_, action) = Self::event(event)?;
+        Ok(self
+            .config
+            .peers
+            .iter()
+            .filter(|p| action.for_peer(&p.send).is_some())
+            .map(|p| p.id.as_str())
+            .collect())
+    }
+
+    /// From one user event, the sealed message for every peer whose send policy takes the
+    /// action (or only for `only_peer`), each carrying what that policy lets out and the event's
+    /// `eid`. The event's `eid` is the host's, stable across retries (mint it once with
+    /// [`crate::claims::new_uid`]'s form).
     pub fn build(&self, event: &[u8], only_peer: Option<&str>) -> Result<Vec<Outgoing>, Error> {
         self.build_at(event, only_peer, now())
     }
@@ -155,15 +194,7 @@ impl Context {
         only_peer: Option<&str>,
         now: i64,
     ) -> Result<Vec<Outgoing>, Error> {
-        let m = input_object(event, &["act", "data"], 2)?;
-        let kind = m["act"]
-            .as_str()
-            .and_then(ActionKind::parse)
-            .ok_or(Error::UnknownAction)?;
-        if !MessageType::Action.carries(kind) {
-            return Err(Error::UnknownAction);
-        }
-        let action = Action::parse(kind, &m["data"])?;
+        let (eid, action) = Self::event(event)?;
         let peers: Vec<&Peer> = match only_peer {
             Some(id) => vec![self.peer(id)?],
             None => self.config.peers.iter().collect(),
@@ -171,7 +202,7 @@ impl Context {
         peers
             .into_iter()
             .filter_map(|p| action.for_peer(&p.send).map(|a| (p, a)))
-            .map(|(p, a)| self.seal(p, MessageType::Action, &a, now))
+            .map(|(p, a)| self.seal(p, MessageType::Action, Some(&eid), &a, now))
             .collect()
     }
 
@@ -233,6 +264,7 @@ impl Context {
         Ok(Opened {
             iss: claims.iss,
             jti: claims.jti,
+            eid: claims.eid,
             exp: claims.exp,
             action,
             dropped,
@@ -251,8 +283,12 @@ impl Context {
     /// The target check (docs/protocol.md §15): given an opened message (as [`Opened::to_json`]
     /// wrote it) and the host's facts about the local account, what the host may do with it.
     pub fn check_target(&self, opened: &[u8], facts: &[u8]) -> Result<Verdict, Error> {
-        let m = input_object(opened, &["iss", "act", "data", "jti", "exp", "dropped"], 3)
-            .map_err(|_| Error::DataInvalid)?;
+        let m = input_object(
+            opened,
+            &["iss", "act", "data", "jti", "eid", "exp", "dropped"],
+            3,
+        )
+        .map_err(|_| Error::DataInvalid)?;
         let iss = m["iss"].as_str().ok_or(Error::DataInvalid)?;
         let peer = self.peer(iss)?;
         let kind = m["act"]
@@ -292,7 +328,7 @@ impl Context {
         {
             *url = self.check_return(url)?;
         }
-        self.seal(peer, MessageType::Ticket, &action, now)
+        self.seal(peer, MessageType::Ticket, None, &action, now)
     }
 }
 

@@ -58,8 +58,13 @@ fn net() -> Net {
     )
 }
 
+/// An event id, as a host mints it once per event.
+const EID: &str = "ZXZlbnQtaWQtMDAwMDAwMQ";
+
 fn event(act: &str, data: Value) -> Vec<u8> {
-    json!({"act": act, "data": data}).to_string().into_bytes()
+    json!({"eid": EID, "act": act, "data": data})
+        .to_string()
+        .into_bytes()
 }
 
 fn to_b(n: &Net, act: &str, data: Value) -> String {
@@ -92,7 +97,7 @@ fn forged(n: &Net, claims: Value) -> String {
 
 fn claims(act: &str, data: Value) -> Value {
     json!({"v": 1, "typ": "action", "iss": "a.test", "aud": "b.test", "iat": NOW, "exp": NOW + 60,
-           "jti": "AAAAAAAAAAAAAAAAAAAAAA", "act": act, "data": data})
+           "jti": "AAAAAAAAAAAAAAAAAAAAAA", "eid": EID, "act": act, "data": data})
 }
 
 #[test]

@@ -81,12 +81,13 @@ pub unsafe extern "C" fn usersync_bytes_free(ptr: *mut c_char, len: usize) {
     }
 }
 
-/// Builds the sealed messages for one user event, JSON `{"act": …, "data": …}` (actions and
-/// data as in docs/protocol.md; "login" is for tickets). peer (may be NULL with length 0)
-/// restricts the output to that peer. On success *out receives a library-allocated JSON array
-/// `[{"peer": id, "url": delivery URL, "message": envelope text}, …]` — one entry per peer whose
-/// send policy takes the action, with only what that policy lets out; possibly `[]` — to be
-/// released with usersync_bytes_free(*out, *out_len).
+/// Builds the sealed messages for one user event, JSON `{"eid": …, "act": …, "data": …}`
+/// (actions and data as in docs/protocol.md; "login" is for tickets; eid is the event's id,
+/// minted once with usersync_uid_new() and kept for every retry, so each event is applied once).
+/// peer (may be NULL with length 0) restricts the output to that peer. On success *out receives
+/// a library-allocated JSON array `[{"peer": id, "url": delivery URL, "message": envelope
+/// text}, …]` — one entry per peer whose send policy takes the action, with only what that
+/// policy lets out; possibly `[]` — to be released with usersync_bytes_free(*out, *out_len).
 ///
 /// # Safety
 /// ctx from usersync_context_new(); inputs readable as sized; out and out_len writable.
@@ -110,13 +111,34 @@ pub unsafe extern "C" fn usersync_build(
     })
 }
 
+/// Routes one user event (as for usersync_build()) without sealing anything: on success *out
+/// receives a library-allocated JSON array of the ids of the peers it goes to (configuration
+/// order; possibly `[]`), released with usersync_bytes_free(). An outbox routes an event when it
+/// is queued and seals it for each peer when it delivers.
+///
+/// # Safety
+/// ctx from usersync_context_new(); event readable as sized; out and out_len writable.
+#[no_mangle]
+pub unsafe extern "C" fn usersync_context_route(
+    ctx: *const usersync_context,
+    event: *const c_char,
+    event_len: usize,
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+) -> usersync_result {
+    with_context(ctx, out, out_len, |ctx| {
+        Ok(serde_json::json!(ctx.route(input(event, event_len)?)?))
+    })
+}
+
 /// Opens a server-to-server message from a peer; remote_ip is the request's source address as
 /// text (checked against the peer's ip_allow; may be NULL with length 0 when unknown, which
 /// fails any ip_allow). Every check of the protocol runs; each refusal has its own code. On
-/// success *out receives a library-allocated JSON object `{"iss", "jti", "exp", "act", "data"}`
-/// (plus `"dropped"` when the accept policy removed roles, meta keys or a pass_hash), released
-/// with usersync_bytes_free(). The host must record (iss, jti) until exp, atomically with
-/// applying the action, and answer a second use as a duplicate.
+/// success *out receives a library-allocated JSON object `{"iss", "jti", "eid", "exp", "act",
+/// "data"}` (plus `"dropped"` when the accept policy removed roles, meta keys or a pass_hash),
+/// released with usersync_bytes_free(). Then run usersync_context_check_target(). The host must
+/// record (iss, eid) — for at least as long as senders retry (usersync: 7 days) — atomically
+/// with applying the action, and answer a second use as a duplicate.
 ///
 /// # Safety
 /// ctx from usersync_context_new(); inputs readable as sized; out and out_len writable.

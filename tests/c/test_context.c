@@ -110,10 +110,12 @@ static char *forge_typ(struct net *n, const char *typ, const char *act, const ch
     static char claims[1 << 16];
     char aad[64];
     long now = (long)time(NULL);
+    /* An action carries its event id; a ticket does not. */
+    const char *eid = strcmp(typ, "action") == 0 ? "\"eid\":\"ZXZlbnQtaWQtMDAwMDAwMQ\"," : "";
     snprintf(claims, sizeof claims,
              "{\"v\":1,\"typ\":\"%s\",\"iss\":\"a.test\",\"aud\":\"b.test\",\"iat\":%ld,"
-             "\"exp\":%ld,\"jti\":\"AAAAAAAAAAAAAAAAAAAAAA\",\"act\":\"%s\",\"data\":%s%s}",
-             typ, now + iat_offset, now + iat_offset + lifetime, act, data, extra);
+             "\"exp\":%ld,\"jti\":\"AAAAAAAAAAAAAAAAAAAAAA\",%s\"act\":\"%s\",\"data\":%s%s}",
+             typ, now + iat_offset, now + iat_offset + lifetime, eid, act, data, extra);
     snprintf(aad, sizeof aad, "usersync/v1|%s|a.test|b.test", typ);
     char *text = NULL;
     size_t len = 0;
@@ -133,7 +135,7 @@ static char *forge(struct net *n, const char *act, const char *data, long iat_of
 
 static void round_trip_and_policy(struct net *n) {
     char *msg = build_for_b(n,
-        "{\"act\":\"create\",\"data\":{" UID_J "\"login\":\"alice\",\"email\":\"alice@a.test\","
+        "{\"eid\":\"ZXZlbnQtaWQtMDAwMDAwMQ\",\"act\":\"create\",\"data\":{" UID_J "\"login\":\"alice\",\"email\":\"alice@a.test\","
         "\"roles\":[\"subscriber\",\"shop_manager\"],\"meta\":{\"billing_city\":[\"Oslo\"],"
         "\"wp_capabilities\":[\"x\"],\"nickname\":[\"al\"]},\"pass_hash\":\"" BCRYPT "\"}}");
     CHECK(msg != NULL, "build create for b");
@@ -180,14 +182,14 @@ static void round_trip_and_policy(struct net *n) {
     /* Build for all peers: c gets create only; b gets it too. */
     char *out = NULL;
     size_t len = 0;
-    const char *ev = "{\"act\":\"delete\",\"data\":{" UID_J "\"login\":\"alice\"}}";
+    const char *ev = "{\"eid\":\"ZXZlbnQtaWQtMDAwMDAwMQ\",\"act\":\"delete\",\"data\":{" UID_J "\"login\":\"alice\"}}";
     CHECK_RC(usersync_build(n->a, ev, strlen(ev), NULL, 0, &out, &len), USERSYNC_RESULT_OK,
              "build delete for all peers");
     cJSON *arr = cJSON_ParseWithLength(out, len);
     CHECK(cJSON_GetArraySize(arr) == 1, "delete goes to b only (c is sent create only)");
     cJSON_Delete(arr);
     usersync_bytes_free(out, len);
-    const char *plain = "{\"act\":\"password\",\"data\":{" UID_J "\"login\":\"a\",\"pass_hash\":\"hunter2\"}}";
+    const char *plain = "{\"eid\":\"ZXZlbnQtaWQtMDAwMDAwMQ\",\"act\":\"password\",\"data\":{" UID_J "\"login\":\"a\",\"pass_hash\":\"hunter2\"}}";
     CHECK_RC(usersync_build(n->a, plain, strlen(plain), NULL, 0, &out, &len),
              USERSYNC_RESULT_PASS_HASH_FORMAT, "a plaintext password never leaves");
     CHECK_RC(usersync_build(n->a, ev, strlen(ev), "x.test", 6, &out, &len),
@@ -195,7 +197,7 @@ static void round_trip_and_policy(struct net *n) {
 }
 
 static void refusals(struct net *n) {
-    char *good = build_for_b(n, "{\"act\":\"logout\",\"data\":{" UID_J "\"login\":\"bob\"}}");
+    char *good = build_for_b(n, "{\"eid\":\"ZXZlbnQtaWQtMDAwMDAwMQ\",\"act\":\"logout\",\"data\":{" UID_J "\"login\":\"bob\"}}");
     char *bad = dup(good);
     size_t mid = strlen(bad) / 2;
     bad[mid] = bad[mid] == 'A' ? 'B' : 'A';
@@ -213,7 +215,7 @@ static void refusals(struct net *n) {
     /* For c, not b: b has no key with that id. */
     char *out = NULL;
     size_t len = 0;
-    const char *ev = "{\"act\":\"create\",\"data\":{" UID_J "\"login\":\"c1\",\"email\":\"c@a.test\"}}";
+    const char *ev = "{\"eid\":\"ZXZlbnQtaWQtMDAwMDAwMQ\",\"act\":\"create\",\"data\":{" UID_J "\"login\":\"c1\",\"email\":\"c@a.test\"}}";
     usersync_build(n->a, ev, strlen(ev), "c.test", 6, &out, &len);
     cJSON *arr = cJSON_ParseWithLength(out, len);
     const char *for_c = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 0), "message")->valuestring;
@@ -223,7 +225,7 @@ static void refusals(struct net *n) {
     usersync_bytes_free(out, len);
 
     /* b's own message to a, reflected at b: another direction. */
-    const char *lo = "{\"act\":\"logout\",\"data\":{" UID_J "\"login\":\"bob\"}}";
+    const char *lo = "{\"eid\":\"ZXZlbnQtaWQtMDAwMDAwMQ\",\"act\":\"logout\",\"data\":{" UID_J "\"login\":\"bob\"}}";
     usersync_build(n->b, lo, strlen(lo), NULL, 0, &out, &len);
     arr = cJSON_ParseWithLength(out, len);
     const char *b_to_a = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 0), "message")->valuestring;
@@ -359,7 +361,7 @@ static void uid_and_bnd_required(struct net *n) {
         char *out = &sentinel;
         size_t len = SENT;
         /* With uid it builds (the control), without it it is refused. */
-        snprintf(ev, sizeof ev, "{\"act\":\"%s\",\"data\":{" UID_J "%s}}", act, actions[i].rest);
+        snprintf(ev, sizeof ev, "{\"eid\":\"ZXZlbnQtaWQtMDAwMDAwMQ\",\"act\":\"%s\",\"data\":{" UID_J "%s}}", act, actions[i].rest);
         snprintf(what, sizeof what, "%s with uid builds", act);
         CHECK_RC(usersync_build(n->a, ev, strlen(ev), "b.test", 6, &out, &len), USERSYNC_RESULT_OK,
                  what);
@@ -368,7 +370,7 @@ static void uid_and_bnd_required(struct net *n) {
         }
         out = &sentinel;
         len = SENT;
-        snprintf(ev, sizeof ev, "{\"act\":\"%s\",\"data\":{%s}}", act, actions[i].rest);
+        snprintf(ev, sizeof ev, "{\"eid\":\"ZXZlbnQtaWQtMDAwMDAwMQ\",\"act\":\"%s\",\"data\":{%s}}", act, actions[i].rest);
         snprintf(what, sizeof what, "%s without uid is not built", act);
         CHECK_RC(usersync_build(n->a, ev, strlen(ev), "b.test", 6, &out, &len),
                  USERSYNC_RESULT_DATA_INVALID, what);
@@ -410,7 +412,7 @@ static void uid_and_bnd_required(struct net *n) {
     for (size_t i = 0; i < sizeof bad_uids / sizeof bad_uids[0]; i++) {
         char *out = &sentinel;
         size_t len = SENT;
-        snprintf(ev, sizeof ev, "{\"act\":\"logout\",\"data\":{\"uid\":%s,\"login\":\"alice\"}}",
+        snprintf(ev, sizeof ev, "{\"eid\":\"ZXZlbnQtaWQtMDAwMDAwMQ\",\"act\":\"logout\",\"data\":{\"uid\":%s,\"login\":\"alice\"}}",
                  bad_uids[i]);
         snprintf(what, sizeof what, "uid %s is refused", bad_uids[i]);
         CHECK_RC(usersync_build(n->a, ev, strlen(ev), "b.test", 6, &out, &len),

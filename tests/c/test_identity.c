@@ -239,22 +239,22 @@ static void account_facts(const struct world *w, int act, const char *uid, const
 
 static void open_all(const struct world *w, struct site_b *b) {
     static const char *const events[] = {
-        "{\"act\":\"create\",\"data\":{\"uid\":\"" UID "\",\"login\":\"alice\",\"email\":\"alice@a.test\","
+        "{\"eid\":\"ZXZlbnQtaWQtMDAwMDAwMQ\",\"act\":\"create\",\"data\":{\"uid\":\"" UID "\",\"login\":\"alice\",\"email\":\"alice@a.test\","
         "\"fields\":{\"display_name\":\"Alice\"}}}",
-        "{\"act\":\"update\",\"data\":{\"uid\":\"" UID "\",\"login\":\"alice\",\"email\":\"alice@a.test\","
+        "{\"eid\":\"ZXZlbnQtaWQtMDAwMDAwMQ\",\"act\":\"update\",\"data\":{\"uid\":\"" UID "\",\"login\":\"alice\",\"email\":\"alice@a.test\","
         "\"fields\":{\"display_name\":\"Alice A.\"}}}",
-        "{\"act\":\"delete\",\"data\":{\"uid\":\"" UID "\",\"login\":\"alice\"}}",
-        "{\"act\":\"password\",\"data\":{\"uid\":\"" UID "\",\"login\":\"alice\",\"pass_hash\":\"" BCRYPT "\"}}",
-        "{\"act\":\"meta\",\"data\":{\"uid\":\"" UID "\",\"login\":\"alice\","
+        "{\"eid\":\"ZXZlbnQtaWQtMDAwMDAwMQ\",\"act\":\"delete\",\"data\":{\"uid\":\"" UID "\",\"login\":\"alice\"}}",
+        "{\"eid\":\"ZXZlbnQtaWQtMDAwMDAwMQ\",\"act\":\"password\",\"data\":{\"uid\":\"" UID "\",\"login\":\"alice\",\"pass_hash\":\"" BCRYPT "\"}}",
+        "{\"eid\":\"ZXZlbnQtaWQtMDAwMDAwMQ\",\"act\":\"meta\",\"data\":{\"uid\":\"" UID "\",\"login\":\"alice\","
         "\"set\":{\"billing_city\":[\"Oslo\"]},\"delete\":[\"billing_zip\"]}}",
-        "{\"act\":\"logout\",\"data\":{\"uid\":\"" UID "\",\"login\":\"alice\"}}",
+        "{\"eid\":\"ZXZlbnQtaWQtMDAwMDAwMQ\",\"act\":\"logout\",\"data\":{\"uid\":\"" UID "\",\"login\":\"alice\"}}",
     };
     for (int i = 0; i < LOGIN; i++) {
         char *text = build_for_b(w, events[i]);
         b->opened[i] = open_on(b, text, 0);
         free(text);
     }
-    char *text = build_for_b(w, "{\"act\":\"logout\",\"data\":{\"uid\":\"" UID "\",\"login\":\"alice\","
+    char *text = build_for_b(w, "{\"eid\":\"ZXZlbnQtaWQtMDAwMDAwMQ\",\"act\":\"logout\",\"data\":{\"uid\":\"" UID "\",\"login\":\"alice\","
                                 "\"sid\":\"" SID "\"}}");
     b->logout_sid = open_on(b, text, 0);
     free(text);
@@ -633,7 +633,7 @@ static void uids(const struct world *w) {
 
     /* A minted uid is what the protocol takes: a's create with it opens on b. */
     char ev[256];
-    snprintf(ev, sizeof ev, "{\"act\":\"create\",\"data\":{\"uid\":\"%.22s\",\"login\":\"newbie\","
+    snprintf(ev, sizeof ev, "{\"eid\":\"ZXZlbnQtaWQtMDAwMDAwMQ\",\"act\":\"create\",\"data\":{\"uid\":\"%.22s\",\"login\":\"newbie\","
                             "\"email\":\"newbie@a.test\"}}", a);
     char *text = build_for_b(w, ev);
     char *opened = open_on(&w->plain, text, 0);

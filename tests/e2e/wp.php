@@ -77,7 +77,8 @@ switch ($command) {
         $out = array_map(fn($r) => (array) $r, array_reverse(Usersync_Log::recent(500)));
         break;
     case 'build':
-        $out = Usersync_Settings::context()->build($args['event'], $args['peer'] ?? null);
+        // As a peer's outbox would: every event with its own event id unless the test gives one.
+        $out = Usersync_Settings::context()->build($args['event'] + ['eid' => Usersync\Secret::uid()], $args['peer'] ?? null);
         break;
     case 'mint':
         try {
@@ -88,8 +89,13 @@ switch ($command) {
         }
         break;
     case 'seal':
-        // Forging for refusal tests: any claims, sealed with a link's secret.
-        $out = (new Usersync\Keyring($args['secrets']))->seal($args['aad'], json_encode($args['claims']));
+        // Forging for refusal tests: any claims, sealed with a link's secret. An action without
+        // an eid gets a fresh one, as a peer's outbox would send (tests that need it absent say so).
+        $claims = $args['claims'];
+        if (($claims['typ'] ?? '') === 'action' && !array_key_exists('eid', $claims) && empty($args['no_eid'])) {
+            $claims['eid'] = Usersync\Secret::uid();
+        }
+        $out = (new Usersync\Keyring($args['secrets']))->seal($args['aad'], json_encode($claims));
         break;
     case 'deliver':
         do_action('usersync_deliver');

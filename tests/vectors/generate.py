@@ -273,6 +273,8 @@ RECEIVER = {
 def claims(act, data, *, typ="action", iss="a.test", aud="b.test", iat=NOW, life=120, n=0, **extra):
     c = {"v": 1, "typ": typ, "iss": iss, "aud": aud, "iat": iat, "exp": iat + life,
          "jti": b64u(label_bytes(f"usersync vector jti {n}", 16)), "act": act, "data": data}
+    if typ == "action":  # an action carries its event's id; a ticket does not
+        c["eid"] = b64u(label_bytes(f"usersync vector eid {n}", 16))
     c.update(extra)
     return c
 
@@ -292,6 +294,8 @@ def message_verify_cases():
         n = len(cases)
         c["jti"] = b64u(label_bytes(f"usersync vector jti ok {n}", 16))
         expected = {"iss": c["iss"], "jti": c["jti"], "exp": c["exp"], "act": c["act"], "data": expected_data}
+        if "eid" in c:
+            expected["eid"] = c["eid"]
         if dropped:
             expected["dropped"] = dropped
         cases.append({"desc": desc, "typ": c["typ"], "remote_ip": ip,
@@ -382,6 +386,13 @@ def message_invalid_cases():
     add("plaintext is not JSON", "malformed_json", raw_plaintext=b"v=1&act=delete")
     add("an unknown claim", "claims_invalid", c=dict(good, admin=True))
     add("a missing claim (jti)", "claims_invalid", c={k: v for k, v in good.items() if k != "jti"})
+    add("an action without eid", "claims_invalid", c={k: v for k, v in good.items() if k != "eid"})
+    add("eid is not 16 bytes", "claims_invalid", c=dict(good, eid="AAAA"))
+    noncanonical_eid = good["eid"][:-1] + "B"
+    assert strict_b64u(noncanonical_eid) is None
+    add("eid is not canonical base64url", "claims_invalid", c=dict(good, eid=noncanonical_eid))
+    add("a ticket with an eid", "claims_invalid",
+        c=dict(claims("login", ticket("alice"), typ="ticket", life=60), eid=good["eid"]), ip=None)
     add("v is 2", "claims_invalid", c=dict(good, v=2))
     add("jti is not 16 bytes", "claims_invalid", c=dict(good, jti="AAAA"))
     add("iat is not an integer", "claims_invalid", c=dict(good, iat=NOW + 0.5))

@@ -4,8 +4,8 @@
  * user and written to the outbox at shutdown: a sign-up that also sets a role and meta leaves
  * as one "create" carrying the user's final state. Events caused by applying a peer's action
  * are ignored, so nothing is echoed back. Only linked accounts are synced: an account created
- * here gets its uid when its create leaves; accounts that existed before the link stay local
- * until an administrator links them.
+ * here gets its uid when the outbox routes its create; accounts that existed before the link
+ * stay local until an administrator links them.
  */
 
 defined( 'ABSPATH' ) || exit;
@@ -125,8 +125,8 @@ final class Usersync_Events {
 		return array_map( 'strval', array_values( $raw ) );
 	}
 
-	/** The user's current state as a create/update event's data. */
-	public static function user_data( WP_User $user, string $uid ): array {
+	/** The user's current state as a create/update event's data (the outbox adds the uid). */
+	public static function user_data( WP_User $user ): array {
 		$fields = array(
 			'display_name' => $user->display_name,
 			'first_name'   => $user->first_name,
@@ -147,7 +147,6 @@ final class Usersync_Events {
 			}
 		}
 		$data = array(
-			'uid'    => $uid,
 			'login'  => $user->user_login,
 			'email'  => $user->user_email,
 			'fields' => array_map( 'strval', $fields ),   // empty strings too: a cleared field is a change
@@ -169,17 +168,10 @@ final class Usersync_Events {
 			if ( ! $user ) {
 				continue;
 			}
-			$uid = Usersync_Links::uid_of( $user_id );
-			if ( null === $uid && 'create' === $entry['kind'] ) {
-				$uid = Usersync_Links::mint( $user_id ); // the account enters the network here
-			}
-			if ( null === $uid ) {
-				continue; // an account from before the link: not synced until an administrator links it
-			}
 			if ( 'create' === $entry['kind'] || 'update' === $entry['kind'] ) {
-				$events[] = array( 'act' => $entry['kind'], 'data' => self::user_data( $user, $uid ) );
+				$events[] = array( 'user_id' => $user_id, 'act' => $entry['kind'], 'data' => self::user_data( $user ) );
 			} elseif ( 'password' === $entry['kind'] ) {
-				$events[] = array( 'act' => 'password', 'data' => array( 'uid' => $uid, 'login' => $user->user_login, 'pass_hash' => $user->user_pass ) );
+				$events[] = array( 'user_id' => $user_id, 'act' => 'password', 'data' => array( 'login' => $user->user_login, 'pass_hash' => $user->user_pass ) );
 			}
 			if ( 'create' !== $entry['kind'] && 'update' !== $entry['kind'] && ( $entry['meta_set'] || $entry['meta_deleted'] ) ) {
 				$set = array();
@@ -189,14 +181,14 @@ final class Usersync_Events {
 						$set[ $key ] = $strings;
 					}
 				}
-				$data = array( 'uid' => $uid, 'login' => $user->user_login );
+				$data = array( 'login' => $user->user_login );
 				if ( $set ) {
 					$data['set'] = $set;
 				}
 				if ( $entry['meta_deleted'] ) {
 					$data['delete'] = array_map( 'strval', array_keys( $entry['meta_deleted'] ) );
 				}
-				$events[] = array( 'act' => 'meta', 'data' => $data );
+				$events[] = array( 'user_id' => $user_id, 'act' => 'meta', 'data' => $data );
 			}
 		}
 		foreach ( self::$deleted as $deleted ) {
@@ -213,14 +205,13 @@ final class Usersync_Events {
 		return $events;
 	}
 
-	/** At shutdown: the request's events go into the outbox. */
+	/**
+	 * At shutdown: the request's events go into the outbox, library or not (it routes and
+	 * seals them when it can).
+	 */
 	public static function flush(): void {
-		if ( ! Usersync_Settings::context() ) {
-			return;
-		}
-		$events = self::take();
-		if ( $events ) {
-			Usersync_Outbox::enqueue( $events );
+		if ( '' !== Usersync_Settings::site_id() ) {
+			Usersync_Outbox::enqueue( self::take() );
 		}
 	}
 }

@@ -2,7 +2,7 @@
 /**
  * The endpoint peers deliver to: POST /wp-json/usersync/v1/inbox (or ?rest_route=…) with the
  * sealed message as the body. The library opens and checks it; then, in one database
- * transaction, its (iss, jti) is recorded — a second use is answered "duplicate" —, the library's
+ * transaction, its (iss, eid) is recorded — a second copy of the event is answered "duplicate" —, the library's
  * target check decides from the local account's facts what the message may do, and the verdict
  * is applied. Answers: 200 applied | 200 skipped | 200 duplicate | 4xx refused with the reason.
  */
@@ -10,6 +10,9 @@
 defined( 'ABSPATH' ) || exit;
 
 final class Usersync_Inbox {
+
+	/** Seconds an applied event's id is remembered: longer than any sender retries (3 days by default). */
+	const EVENT_MEMORY = 7 * DAY_IN_SECONDS;
 
 	public static function register_route(): void {
 		register_rest_route(
@@ -63,7 +66,9 @@ final class Usersync_Inbox {
 		$lock = 'create' === $opened['act'] ? self::lock_creates() : null;
 		$wpdb->query( 'START TRANSACTION' );
 		try {
-			$recorded = $wpdb->query( $wpdb->prepare( "INSERT IGNORE INTO $seen (iss, jti, exp) VALUES (%s, %s, %d)", $opened['iss'], $opened['jti'], $opened['exp'] ) ); // phpcs:ignore WordPress.DB.PreparedSQL
+			// The event, not the message, is what must apply once: a retry re-seals it with a new
+			// jti but the same eid. Kept for as long as a sender retries.
+			$recorded = $wpdb->query( $wpdb->prepare( "INSERT IGNORE INTO $seen (iss, msg_id, exp) VALUES (%s, %s, %d)", $opened['iss'], $opened['eid'], time() + self::EVENT_MEMORY ) ); // phpcs:ignore WordPress.DB.PreparedSQL
 			if ( 1 !== $recorded ) {
 				$wpdb->query( 'ROLLBACK' );
 				Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'duplicate' );

@@ -1,9 +1,17 @@
 <?php
 /**
- * The durable outbox: one row per event and peer, written before anything is sent. Delivery
- * runs after the browser has its response, to all peers at once, in order per peer, with
- * backoff while a peer is down, until delivered or expired. Messages are sealed at each attempt,
- * so a long outage never leaves expired messages behind.
+ * The durable outbox. Queue first, always: a request's events are written as they are, one
+ * row each, before anything else — no library call on the user's request, so nothing a user
+ * did is lost while the library cannot load. After the response (or from WP-Cron, or the
+ * system-cron entry point bin/usersync-deliver.php) a delivery run routes waiting events —
+ * each gets its account's uid, its event id (eid, kept for every retry, so a receiver applies
+ * it once) and one row per peer the library routes it to — and then delivers.
+ *
+ * Peers are independent: each peer is delivered by at most one run at a time (a named lock per
+ * site and peer), in order, one message at a time, and all peers at once in one curl_multi
+ * loop that starts a peer's next message as soon as its previous one is answered. A slow, hung
+ * or failing peer holds only its own lock; it is retried with backoff until delivered or
+ * expired. Timeouts: 3 s to connect, USERSYNC_HTTP_TIMEOUT (default 10 s) in all.
  */
 
 defined( 'ABSPATH' ) || exit;
@@ -12,6 +20,9 @@ final class Usersync_Outbox {
 
 	/** @var bool this request queued something */
 	private static $queued = false;
+
+	/** Messages one run delivers to one peer at most, so a run ends under steady load. */
+	const RUN_LIMIT = 1000;
 
 	private static function table(): string {
 		return Usersync_Schema::tables()['outbox'];
@@ -24,47 +35,48 @@ final class Usersync_Outbox {
 	}
 
 	/** Seconds an undelivered event is kept (USERSYNC_OUTBOX_TTL, default 3 days). */
-	private static function ttl(): int {
+	public static function ttl(): int {
 		return defined( 'USERSYNC_OUTBOX_TTL' ) ? max( 60, (int) USERSYNC_OUTBOX_TTL ) : 3 * DAY_IN_SECONDS;
 	}
 
+	/** Seconds a delivery may take in all (USERSYNC_HTTP_TIMEOUT, default 10). */
+	public static function timeout(): int {
+		return defined( 'USERSYNC_HTTP_TIMEOUT' ) ? max( 1, (int) USERSYNC_HTTP_TIMEOUT ) : 10;
+	}
+
 	/**
-	 * Queues events for every peer whose send policy takes them. The library checks each event
-	 * now (a plaintext password or an unknown field never gets queued) and picks the peers.
+	 * Queues a request's events, one row each, in one statement: routing (which needs the
+	 * library) happens in the delivery run.
+	 *
+	 * @param array[] $events `['user_id' => int, 'act' => …, 'data' => […]]`
 	 */
 	public static function enqueue( array $events ): void {
 		global $wpdb;
-		$context = Usersync_Settings::context();
-		if ( ! $context ) {
+		if ( ! $events ) {
 			return;
 		}
 		$now    = time();
 		$rows   = array();
 		$values = array();
 		foreach ( $events as $event ) {
-			$login = (string) ( $event['data']['login'] ?? '' );
-			try {
-				$peers = wp_list_pluck( $context->build( $event ), 'peer' );
-			} catch ( Usersync\Exception $e ) {
-				Usersync_Log::add( 'out', '', $event['act'], $login, 'refused', $e->reason );
-				continue;
-			}
-			$json = wp_json_encode( $event );
-			foreach ( $peers as $peer ) {
-				$rows[] = '(%s, %s, %s, %s, %d, %d)';
-				array_push( $values, $peer, $event['act'], $login, $json, $now, $now );
-			}
-		}
-		if ( $rows ) {
-			// One statement for every peer: the user's request pays one round trip, not one per peer.
-			$wpdb->query(
-				$wpdb->prepare(
-					'INSERT INTO ' . self::table() . ' (peer, act, login, event, created_at, next_attempt) VALUES ' . implode( ', ', $rows ), // phpcs:ignore WordPress.DB.PreparedSQL
-					$values
-				)
+			$rows[] = '(%d, %s, %s, %s, %d, %d)';
+			array_push(
+				$values,
+				(int) ( $event['user_id'] ?? 0 ),
+				$event['act'],
+				(string) ( $event['data']['login'] ?? '' ),
+				wp_json_encode( array( 'act' => $event['act'], 'data' => $event['data'] ) ),
+				$now,
+				$now
 			);
-			self::$queued = true;
 		}
+		$wpdb->query(
+			$wpdb->prepare(
+				'INSERT INTO ' . self::table() . ' (user_id, act, login, event, created_at, next_attempt) VALUES ' . implode( ', ', $rows ), // phpcs:ignore WordPress.DB.PreparedSQL
+				$values
+			)
+		);
+		self::$queued = true;
 	}
 
 	/** At the end of a request: answer the browser first, then deliver what is due. */
@@ -79,6 +91,78 @@ final class Usersync_Outbox {
 		self::deliver();
 	}
 
+	/** A named lock for this site (MariaDB's named locks are server-wide: name the database and prefix). */
+	private static function lock_name( string $what ): string {
+		global $wpdb;
+		return 'usersync:' . substr( hash( 'sha256', DB_NAME . '|' . $wpdb->prefix . '|' . $what ), 0, 40 );
+	}
+
+	private static function lock( string $what, int $wait = 0 ): bool {
+		global $wpdb;
+		return '1' === (string) $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, %d)', self::lock_name( $what ), $wait ) );
+	}
+
+	private static function unlock( string $what ): void {
+		global $wpdb;
+		$wpdb->query( $wpdb->prepare( 'SELECT RELEASE_LOCK(%s)', self::lock_name( $what ) ) );
+	}
+
+	/**
+	 * Routes waiting events, oldest first (one run at a time per site): each gets its account's
+	 * uid — minted here for an account created on this site —, an event id, and one row per
+	 * peer the library routes it to. Events of accounts that are not linked are not synced.
+	 */
+	private static function route( Usersync\Context $context ): void {
+		global $wpdb;
+		if ( ! self::lock( 'route', 5 ) ) {
+			return;
+		}
+		try {
+			$table = self::table();
+			$rows  = $wpdb->get_results( "SELECT * FROM $table WHERE peer = '' ORDER BY id LIMIT 1000" ); // phpcs:ignore WordPress.DB.PreparedSQL
+			foreach ( $rows as $row ) {
+				$event = json_decode( $row->event, true );
+				$peers = array();
+				$uid   = $event['data']['uid'] ?? Usersync_Links::uid_of( (int) $row->user_id );
+				if ( null === $uid && 'create' === $row->act && get_userdata( (int) $row->user_id ) ) {
+					$uid = Usersync_Links::mint( (int) $row->user_id ); // the account enters the network here
+				}
+				$wpdb->query( 'START TRANSACTION' );
+				if ( null !== $uid ) {
+					$event = array(
+						'eid'  => Usersync\Secret::uid(),
+						'act'  => $event['act'],
+						'data' => array( 'uid' => $uid ) + $event['data'],
+					);
+					try {
+						$peers = $context->route( $event );
+					} catch ( Usersync\Exception $e ) {
+						Usersync_Log::add( 'out', '', $row->act, $row->login, 'refused', $e->reason );
+					}
+				}
+				foreach ( $peers as $peer ) {
+					$wpdb->insert(
+						$table,
+						array(
+							'peer'         => $peer,
+							'eid'          => $event['eid'],
+							'user_id'      => $row->user_id,
+							'act'          => $row->act,
+							'login'        => $row->login,
+							'event'        => wp_json_encode( $event ),
+							'created_at'   => $row->created_at,
+							'next_attempt' => $row->created_at,
+						)
+					);
+				}
+				$wpdb->delete( $table, array( 'id' => $row->id ) );
+				$wpdb->query( 'COMMIT' );
+			}
+		} finally {
+			self::unlock( 'route' );
+		}
+	}
+
 	/**
 	 * Health per peer: events waiting, and the last error of the oldest one (why it waits).
 	 *
@@ -87,7 +171,7 @@ final class Usersync_Outbox {
 	public static function health(): array {
 		global $wpdb;
 		$table = self::table();
-		$rows  = $wpdb->get_results( "SELECT o.peer, h.n, o.last_error FROM $table o JOIN (SELECT peer, MIN(id) AS id, COUNT(*) AS n FROM $table GROUP BY peer) h ON o.id = h.id" ); // phpcs:ignore WordPress.DB.PreparedSQL
+		$rows  = $wpdb->get_results( "SELECT o.peer, h.n, o.last_error FROM $table o JOIN (SELECT peer, MIN(id) AS id, COUNT(*) AS n FROM $table WHERE peer <> '' GROUP BY peer) h ON o.id = h.id" ); // phpcs:ignore WordPress.DB.PreparedSQL
 		$health = array();
 		foreach ( $rows as $row ) {
 			$health[ $row->peer ] = array( 'waiting' => (int) $row->n, 'error' => (string) $row->last_error );
@@ -95,75 +179,117 @@ final class Usersync_Outbox {
 		return $health;
 	}
 
+	/** Events not yet routed (queued while the library could not load, or just now). */
+	public static function unrouted(): int {
+		global $wpdb;
+		return (int) $wpdb->get_var( 'SELECT COUNT(*) FROM ' . self::table() . " WHERE peer = ''" ); // phpcs:ignore WordPress.DB.PreparedSQL
+	}
+
+	/** The oldest event of one peer when it is due, else null. */
+	private static function head( string $peer ): ?object {
+		global $wpdb;
+		$table = self::table();
+		$row   = $wpdb->get_row( $wpdb->prepare( "SELECT * FROM $table WHERE peer = %s ORDER BY id LIMIT 1", $peer ) ); // phpcs:ignore WordPress.DB.PreparedSQL
+		return $row && (int) $row->next_attempt <= time() ? $row : null;
+	}
+
 	/**
-	 * Delivers due events: each round sends the oldest due event of every peer at once; a peer
-	 * that fails is left for later (its order kept). One run at a time per database.
+	 * Routes what waits, then delivers every peer's due events (see the class comment). Safe to
+	 * run from many processes at once: each peer is taken by one of them.
 	 */
 	public static function deliver(): void {
 		global $wpdb;
 		$context = Usersync_Settings::context();
-		if ( ! $context || ! $wpdb->get_var( "SELECT GET_LOCK('usersync_deliver', 0)" ) ) {
+		if ( ! $context ) {
+			self::schedule(); // routed later, when the library loads
 			return;
 		}
-		try {
-			self::expire();
-			$blocked = array();
-			for ( $round = 0; $round < 500; $round++ ) {
-				$heads = self::heads( $blocked );
-				if ( ! $heads ) {
+		self::route( $context );
+		self::expire();
+		$peers = $wpdb->get_col( 'SELECT DISTINCT peer FROM ' . self::table() . " WHERE peer <> ''" ); // phpcs:ignore WordPress.DB.PreparedSQL
+		$multi = curl_multi_init();
+		$busy  = array(); // peer => [handle, row]
+		$sent  = array();
+		$next  = static function ( string $peer ) use ( $context, $multi, &$busy, &$sent ): void {
+			// Take the peer's next due message, or let the peer go (and look once more after
+			// letting go: a row queued by a run that found the lock taken must not be stranded).
+			for ( $again = 0; $again < 2; $again++ ) {
+				$row = ( $sent[ $peer ] ?? 0 ) < self::RUN_LIMIT ? self::head( $peer ) : null;
+				while ( $row ) {
+					$handle = self::request( $context, $row );
+					if ( $handle instanceof CurlHandle ) {
+						curl_multi_add_handle( $multi, $handle );
+						$busy[ $peer ]  = array( $handle, $row );
+						$sent[ $peer ] = ( $sent[ $peer ] ?? 0 ) + 1;
+						return;
+					}
+					self::settle( $row, $handle ); // refused before sending: the next one
+					$row = self::head( $peer );
+				}
+				self::unlock( 'deliver|' . $peer );
+				if ( 0 === $again && ( ! self::head( $peer ) || ! self::lock( 'deliver|' . $peer ) ) ) {
+					return;
+				}
+			}
+		};
+		foreach ( $peers as $peer ) {
+			if ( self::head( $peer ) && self::lock( 'deliver|' . $peer ) ) {
+				$next( $peer );
+			}
+		}
+		while ( $busy ) {
+			curl_multi_exec( $multi, $running );
+			while ( $done = curl_multi_info_read( $multi ) ) {
+				foreach ( $busy as $peer => list( $handle, $row ) ) {
+					if ( $handle !== $done['handle'] ) {
+						continue;
+					}
+					$outcome = self::outcome( $handle, $done['result'] );
+					curl_multi_remove_handle( $multi, $handle );
+					curl_close( $handle );
+					unset( $busy[ $peer ] );
+					self::settle( $row, $outcome );
+					if ( 'retry' === $outcome['result'] ) {
+						self::unlock( 'deliver|' . $peer ); // this peer waits for its backoff
+					} else {
+						$next( $peer );
+					}
 					break;
 				}
-				foreach ( self::send( $context, $heads ) as $id => $outcome ) {
-					$row = $heads[ $id ];
-					if ( 'retry' === $outcome['result'] ) {
-						$blocked[ $row->peer ] = true;
-						$wpdb->update(
-							self::table(),
-							array(
-								'attempts'     => $row->attempts + 1,
-								'next_attempt' => time() + self::backoff( $row->attempts + 1 ),
-								'last_error'   => substr( $outcome['reason'], 0, 255 ),
-							),
-							array( 'id' => $id )
-						);
-					} else {
-						$wpdb->delete( self::table(), array( 'id' => $id ) );
-					}
-					Usersync_Log::add( 'out', $row->peer, $row->act, $row->login, $outcome['result'], $outcome['reason'] );
-				}
 			}
-			$next = $wpdb->get_var( 'SELECT MIN(next_attempt) FROM ' . self::table() ); // phpcs:ignore WordPress.DB.PreparedSQL
-			update_option( 'usersync_retry_at', $next ? (int) $next : 0, true );
-			Usersync_Log::prune();
-		} finally {
-			$wpdb->query( "SELECT RELEASE_LOCK('usersync_deliver')" );
+			if ( $busy ) {
+				curl_multi_select( $multi, 0.5 );
+			}
 		}
+		curl_multi_close( $multi );
+		self::schedule();
+		Usersync_Log::prune();
 	}
 
-	/** The oldest due event of each peer not blocked in this run. @return array<int, object> */
-	private static function heads( array $blocked ): array {
+	/**
+	 * When the next delivery is due — the earliest due time of each peer's oldest event, or now
+	 * while events wait to be routed — for requests (usersync_retry_at) and for WP-Cron.
+	 */
+	private static function schedule(): void {
 		global $wpdb;
 		$table = self::table();
-		$rows  = $wpdb->get_results(
-			$wpdb->prepare(
-				"SELECT o.* FROM $table o JOIN (SELECT peer, MIN(id) AS id FROM $table GROUP BY peer) h ON o.id = h.id WHERE o.next_attempt <= %d", // phpcs:ignore WordPress.DB.PreparedSQL
-				time()
-			)
-		);
-		$heads = array();
-		foreach ( $rows as $row ) {
-			if ( ! isset( $blocked[ $row->peer ] ) ) {
-				$heads[ (int) $row->id ] = $row;
+		$next  = $wpdb->get_var( "SELECT MIN(o.next_attempt) FROM $table o JOIN (SELECT MIN(id) AS id FROM $table GROUP BY peer) h ON o.id = h.id" ); // phpcs:ignore WordPress.DB.PreparedSQL
+		$next  = null === $next ? 0 : max( time(), (int) $next );
+		update_option( 'usersync_retry_at', $next, true );
+		$scheduled = wp_next_scheduled( 'usersync_deliver' );
+		if ( $next && ( ! $scheduled || $scheduled > $next ) ) {
+			if ( $scheduled ) {
+				wp_unschedule_event( $scheduled, 'usersync_deliver' );
 			}
+			wp_schedule_single_event( $next, 'usersync_deliver' );
 		}
-		return $heads;
 	}
 
 	/** Drops events past the TTL, logging each. */
 	private static function expire(): void {
 		global $wpdb;
 		$table   = self::table();
-		$expired = $wpdb->get_results( $wpdb->prepare( "SELECT id, peer, act, login FROM $table WHERE created_at < %d", time() - self::ttl() ) ); // phpcs:ignore WordPress.DB.PreparedSQL
+		$expired = $wpdb->get_results( $wpdb->prepare( "SELECT id, peer, act, login FROM $table WHERE created_at < %d AND peer <> ''", time() - self::ttl() ) ); // phpcs:ignore WordPress.DB.PreparedSQL
 		foreach ( $expired as $row ) {
 			$wpdb->delete( $table, array( 'id' => $row->id ) );
 			Usersync_Log::add( 'out', $row->peer, $row->act, $row->login, 'expired', 'undelivered after ' . self::ttl() . ' s' );
@@ -171,66 +297,102 @@ final class Usersync_Outbox {
 	}
 
 	/**
-	 * Seals and POSTs each row to its peer, all at once (curl_multi).
+	 * A POST of one row's message (sealed now, with the event's own eid), or the outcome when
+	 * there is nothing to send.
 	 *
-	 * @param object[] $rows by id
-	 * @return array<int, array{result: string, reason: string}> delivered, duplicate, refused or retry
+	 * @return CurlHandle|array{result: string, reason: string}
 	 */
-	private static function send( Usersync\Context $context, array $rows ): array {
-		$multi   = curl_multi_init();
-		$handles = array();
-		$results = array();
-		foreach ( $rows as $id => $row ) {
-			$peer = Usersync_Settings::peer( $row->peer );
-			try {
-				$built = $peer ? $context->build( json_decode( $row->event, true ), $row->peer ) : array();
-			} catch ( Usersync\Exception $e ) {
-				$results[ $id ] = array( 'result' => 'refused', 'reason' => $e->reason );
-				continue;
-			}
-			if ( ! $built ) {
-				$results[ $id ] = array( 'result' => 'refused', 'reason' => 'no longer sent to this peer' );
-				continue;
-			}
-			$ch = curl_init( Usersync_Settings::inbox_url( $peer ) );
-			curl_setopt_array(
-				$ch,
+	private static function request( Usersync\Context $context, object $row ) {
+		$peer = Usersync_Settings::peer( $row->peer );
+		try {
+			$built = $peer ? $context->build( json_decode( $row->event, true ), $row->peer ) : array();
+		} catch ( Usersync\Exception $e ) {
+			return array( 'result' => 'refused', 'reason' => $e->reason );
+		}
+		if ( ! $built ) {
+			return array( 'result' => 'refused', 'reason' => 'no longer sent to this peer' );
+		}
+		$ch = curl_init( Usersync_Settings::inbox_url( $peer ) );
+		curl_setopt_array(
+			$ch,
+			array(
+				CURLOPT_POST           => true,
+				CURLOPT_POSTFIELDS     => $built[0]['message'],
+				CURLOPT_HTTPHEADER     => array( 'Content-Type: text/plain', 'Expect:' ),
+				CURLOPT_RETURNTRANSFER => true,
+				CURLOPT_CONNECTTIMEOUT => 3,
+				CURLOPT_TIMEOUT        => self::timeout(),
+				CURLOPT_FOLLOWLOCATION => false,
+				CURLOPT_PROTOCOLS      => CURLPROTO_HTTP | CURLPROTO_HTTPS,
+			)
+		);
+		return $ch;
+	}
+
+	/**
+	 * What a finished request means: delivered, duplicate (applied before: a retry after a lost
+	 * answer), refused (final), or retry — with the reason in plain words.
+	 *
+	 * @return array{result: string, reason: string}
+	 */
+	private static function outcome( CurlHandle $ch, int $curl_result ): array {
+		$code = (int) curl_getinfo( $ch, CURLINFO_RESPONSE_CODE );
+		$body = json_decode( (string) curl_multi_getcontent( $ch ), true );
+		$said = is_array( $body ) ? (string) ( $body['result'] ?? '' ) : '';
+		$why  = is_array( $body ) ? (string) ( $body['reason'] ?? '' ) : '';
+		if ( CURLE_OK !== $curl_result ) {
+			return array( 'result' => 'retry', 'reason' => self::network_error( $curl_result, curl_error( $ch ) ) );
+		}
+		if ( 200 === $code && in_array( $said, array( 'applied', 'skipped', 'duplicate' ), true ) ) {
+			$result = 'duplicate' === $said ? 'duplicate' : 'delivered';
+			return array( 'result' => $result, 'reason' => 'skipped' === $said ? 'nothing to do there' : '' );
+		}
+		if ( $code >= 400 && $code < 500 && 'refused' === $said ) {
+			return array( 'result' => 'refused', 'reason' => $why );
+		}
+		/* translators: 1: HTTP status code, 2: the peer's reason, if it gave one */
+		$text = sprintf( __( 'HTTP %1$d from the peer%2$s', 'usersync' ), $code, '' !== $why ? ': ' . $why : ( 404 === $code ? ' (is usersync active there, and the URL right?)' : '' ) );
+		return array( 'result' => 'retry', 'reason' => $text );
+	}
+
+	/** A curl failure in plain words. */
+	private static function network_error( int $errno, string $detail ): string {
+		switch ( $errno ) {
+			case CURLE_OPERATION_TIMEDOUT:
+				/* translators: %d: seconds */
+				return sprintf( __( 'timed out after %d s (the peer accepted the connection but did not answer)', 'usersync' ), self::timeout() );
+			case CURLE_COULDNT_CONNECT:
+				return __( 'connection refused (nothing listens at the peer\'s address, or a firewall)', 'usersync' );
+			case CURLE_COULDNT_RESOLVE_HOST:
+				return __( 'host not found (DNS)', 'usersync' );
+			case CURLE_SSL_CONNECT_ERROR:
+			case CURLE_SSL_PEER_CERTIFICATE:
+			case CURLE_SSL_CACERT_BADFILE:
+			case CURLE_SSL_CERTPROBLEM:
+				/* translators: %s: curl's detail */
+				return sprintf( __( 'TLS error: %s', 'usersync' ), $detail );
+			default:
+				/* translators: %s: curl's detail */
+				return sprintf( __( 'network error: %s', 'usersync' ), $detail );
+		}
+	}
+
+	/** Records a row's outcome: gone when delivered or final, else waiting with backoff. */
+	private static function settle( object $row, array $outcome ): void {
+		global $wpdb;
+		if ( 'retry' === $outcome['result'] ) {
+			$wpdb->update(
+				self::table(),
 				array(
-					CURLOPT_POST           => true,
-					CURLOPT_POSTFIELDS     => $built[0]['message'],
-					CURLOPT_HTTPHEADER     => array( 'Content-Type: text/plain', 'Expect:' ),
-					CURLOPT_RETURNTRANSFER => true,
-					CURLOPT_CONNECTTIMEOUT => 3,
-					CURLOPT_TIMEOUT        => 15,
-					CURLOPT_FOLLOWLOCATION => false,
-					CURLOPT_PROTOCOLS      => CURLPROTO_HTTP | CURLPROTO_HTTPS,
-				)
+					'attempts'     => $row->attempts + 1,
+					'next_attempt' => time() + self::backoff( $row->attempts + 1 ),
+					'last_error'   => substr( $outcome['reason'], 0, 255 ),
+				),
+				array( 'id' => $row->id )
 			);
-			curl_multi_add_handle( $multi, $ch );
-			$handles[ $id ] = $ch;
+		} else {
+			$wpdb->delete( self::table(), array( 'id' => $row->id ) );
 		}
-		do {
-			$status = curl_multi_exec( $multi, $running );
-			if ( $running ) {
-				curl_multi_select( $multi, 1.0 );
-			}
-		} while ( $running && CURLM_OK === $status );
-		foreach ( $handles as $id => $ch ) {
-			$code = (int) curl_getinfo( $ch, CURLINFO_RESPONSE_CODE );
-			$body = json_decode( (string) curl_multi_getcontent( $ch ), true );
-			$said = is_array( $body ) ? (string) ( $body['result'] ?? '' ) : '';
-			if ( 200 === $code && in_array( $said, array( 'applied', 'skipped', 'duplicate' ), true ) ) {
-				$results[ $id ] = array( 'result' => 'duplicate' === $said ? 'duplicate' : 'delivered', 'reason' => 'skipped' === $said ? 'nothing to do there' : '' );
-			} elseif ( $code >= 400 && $code < 500 && 'refused' === $said ) {
-				$results[ $id ] = array( 'result' => 'refused', 'reason' => (string) ( $body['reason'] ?? '' ) );
-			} else {
-				$error          = curl_error( $ch );
-				$results[ $id ] = array( 'result' => 'retry', 'reason' => $error ? $error : "HTTP $code" );
-			}
-			curl_multi_remove_handle( $multi, $ch );
-			curl_close( $ch );
-		}
-		curl_multi_close( $multi );
-		return $results;
+		Usersync_Log::add( 'out', $row->peer, $row->act, $row->login, $outcome['result'], $outcome['reason'] );
 	}
 }

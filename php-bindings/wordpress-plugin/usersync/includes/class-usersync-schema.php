@@ -1,7 +1,8 @@
 <?php
 /**
- * The plugin's tables: the outbox (events waiting for a peer), the replay record (messages
- * already applied), the linked identities (uid of each linked account) and the activity log.
+ * The plugin's tables: the outbox (events waiting to be routed, then one row per peer), the
+ * replay record (each applied event by its eid, each used ticket by its jti), the linked
+ * identities (uid of each linked account) and the activity log.
  * Uninstall drops them (uninstall.php).
  */
 
@@ -9,7 +10,7 @@ defined( 'ABSPATH' ) || exit;
 
 final class Usersync_Schema {
 
-	const VERSION = '2';
+	const VERSION = '3';
 	const OPTION  = 'usersync_schema';
 
 	/** @return string[] table name by role */
@@ -38,7 +39,9 @@ final class Usersync_Schema {
 		dbDelta(
 			"CREATE TABLE {$t['outbox']} (
 				id bigint(20) unsigned NOT NULL AUTO_INCREMENT,
-				peer varchar(128) NOT NULL,
+				peer varchar(128) NOT NULL DEFAULT '',
+				eid char(22) CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT '',
+				user_id bigint(20) unsigned NOT NULL DEFAULT 0,
 				act varchar(16) NOT NULL,
 				login varchar(60) NOT NULL,
 				event longtext NOT NULL,
@@ -52,9 +55,9 @@ final class Usersync_Schema {
 			) $charset;
 			CREATE TABLE {$t['seen']} (
 				iss varchar(128) NOT NULL,
-				jti char(22) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+				msg_id char(22) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
 				exp bigint(20) NOT NULL,
-				PRIMARY KEY  (iss,jti),
+				PRIMARY KEY  (iss,msg_id),
 				KEY exp (exp)
 			) $charset;
 			CREATE TABLE {$t['log']} (
@@ -89,5 +92,6 @@ final class Usersync_Schema {
 		foreach ( array( self::OPTION, 'usersync_retry_at' ) as $option ) {
 			delete_option( $option );
 		}
+		wp_clear_scheduled_hook( 'usersync_deliver' );
 	}
 }

@@ -453,7 +453,7 @@ final class Usersync_SSO {
 	private static function record_once( array $opened ): void {
 		global $wpdb;
 		$seen = Usersync_Schema::tables()['seen'];
-		if ( 1 !== $wpdb->query( $wpdb->prepare( "INSERT IGNORE INTO $seen (iss, jti, exp) VALUES (%s, %s, %d)", $opened['iss'], $opened['jti'], $opened['exp'] ) ) ) { // phpcs:ignore WordPress.DB.PreparedSQL
+		if ( 1 !== $wpdb->query( $wpdb->prepare( "INSERT IGNORE INTO $seen (iss, msg_id, exp) VALUES (%s, %s, %d)", $opened['iss'], $opened['jti'], $opened['exp'] ) ) ) { // phpcs:ignore WordPress.DB.PreparedSQL
 			throw new Usersync_Apply_Failed( 'ticket already used' );
 		}
 	}
