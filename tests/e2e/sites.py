@@ -198,10 +198,40 @@ http {{
         env = dict(os.environ, SITE_URL=self.sites[name]["url"])
         return run("php", *args, env=env)
 
-    def wp(self, name, command, **args):
-        """Runs tests/e2e/wp.php COMMAND on a site; returns its JSON result."""
-        out = self.php(name, os.path.join(os.path.dirname(__file__), "wp.php"), self.sites[name]["path"], command, json.dumps(args))
+    def wp(self, name, command, php_args=(), **args):
+        """Runs tests/e2e/wp.php COMMAND on a site (php_args: e.g. ("-d", "ffi.enable=0") for a PHP
+        without FFI); returns its JSON result."""
+        out = self.php(name, *php_args, os.path.join(os.path.dirname(__file__), "wp.php"), self.sites[name]["path"], command,
+                       json.dumps(args))
         return json.loads(out)
+
+    def wp_async(self, name, command, **args):
+        """Starts tests/e2e/wp.php COMMAND on a site in the background; returns the Popen."""
+        env = dict(os.environ, SITE_URL=self.sites[name]["url"])
+        return subprocess.Popen(["php", os.path.join(os.path.dirname(__file__), "wp.php"), self.sites[name]["path"], command,
+                                 json.dumps(args)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def cron(self, name, watch=0):
+        """Starts the plugin's system-cron entry point for a site (bin/usersync-deliver.php, as a
+        crontab line would run it); returns the Popen."""
+        script = os.path.join(self.sites[name]["path"], "wp-content", "plugins", "usersync", "bin", "usersync-deliver.php")
+        return subprocess.Popen(["php", script, f"--watch={watch}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def _nginx_pids(self, name):
+        with open(os.path.join(self.work, f"nginx-{name}.pid")) as f:
+            master = int(f.read().strip())
+        workers = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()
+        return [master] + [int(w) for w in workers]
+
+    def freeze(self, name):
+        """A hung site: its nginx stops (SIGSTOP) with its sockets open, so connections are
+        accepted by the kernel and never answered."""
+        for pid in self._nginx_pids(name):
+            os.kill(pid, 19)
+
+    def thaw(self, name):
+        for pid in self._nginx_pids(name):
+            os.kill(pid, 18)
 
     def sql(self, query):
         """One value from the sites' MariaDB (as root, over the socket)."""

@@ -25,6 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from checks import check, failed, secret, summary  # noqa: E402
+import delivery  # noqa: E402
 from sites import ROOT, Env  # noqa: E402
 
 
@@ -52,7 +53,7 @@ def main():
     to_c = {"actions": ["create", "update", "delete"], "roles": ["subscriber"], "meta": []}
     env = Env()
     try:
-        common = {"USERSYNC_RETRY_BASE": 1}
+        common = {"USERSYNC_RETRY_BASE": 1, "USERSYNC_HTTP_TIMEOUT": 3}
         env.add_site("a", ports["a"], dict(common, USERSYNC_SITE_ID="a.test", USERSYNC_PEERS=[
             {"id": "b.test", "url": url["b"], "secrets": [ab], "send": to_b, "accept": {"actions": ["create", "update"], "roles": ["subscriber"]}},
             {"id": "c.test", "url": url["c"], "secrets": [ac], "send": to_c},
@@ -66,6 +67,7 @@ def main():
         ]))
         sync_changes(env)
         outage(env)
+        delivery.run(env)
         refusals(env, ab)
         administration(env, ab)
         if "--measure" in sys.argv:

@@ -1,0 +1,155 @@
+"""Delivery a shop can rely on, on the real sites of test_sync.py (A sends to B and C; B and C
+on one MariaDB server with A, as on most hosts):
+
+- a hung peer (B's nginx frozen: connections accepted, never answered) delays no one: C gets
+  each change in about the time it takes when B is healthy, and the error says what happened;
+- with no request to A at all, waiting changes reach B after it returns, within the retry time
+  plus one tick of the system-cron entry point;
+- with FFI off on A, a sign-up and a meta change are queued anyway and reach B once FFI is back;
+- a delivery that times out after B applied it is retried and answered "duplicate": applied once.
+
+A runs with USERSYNC_HTTP_TIMEOUT=3 and USERSYNC_RETRY_BASE=1 (see test_sync.py).
+"""
+import os
+import time
+
+from checks import check
+
+
+def wait_for(predicate, timeout=20.0, every=0.02):
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return True
+        time.sleep(every)
+    return False
+
+
+def exists(env, site, login):
+    return env.sql(f"SELECT COUNT(*) FROM usersync_{site}.wp_users WHERE user_login='{login}'") == "1"
+
+
+def display_name(env, site, login):
+    return env.sql(f"SELECT display_name FROM usersync_{site}.wp_users WHERE user_login='{login}'")
+
+
+def outbox(env, peer):
+    return [r for r in env.wp("a", "outbox") if r["peer"] == peer]
+
+
+def drain(env, timeout=30):
+    """Delivers what waits on A (the system-cron entry point, once a second) until its outbox is empty."""
+    cron = env.cron("a", watch=timeout)
+    try:
+        return wait_for(lambda: not env.wp("a", "outbox"), timeout=timeout, every=0.5)
+    finally:
+        cron.kill()
+        cron.wait()
+
+
+def hung_peer_delays_no_one(env):
+    env.wp("a", "create_user", login="hank", email="hank@a.test", password="hank pw", role="subscriber")
+    check(exists(env, "b", "hank") and exists(env, "c", "hank"), "hank reaches B and C while both are healthy")
+    healthy = []
+    for i in range(3):
+        start = time.time()
+        env.wp("a", "update_user", login="hank", set={"display_name": f"Hank healthy {i}"})
+        wait_for(lambda: display_name(env, "c", "hank") == f"Hank healthy {i}")
+        healthy.append(time.time() - start)
+    env.freeze("b")
+    try:
+        procs = []
+        for i in range(3):
+            # The change is made in a process of its own, whose delivery run then hangs on B for
+            # the timeout; C must not wait for it (nor for the run still hanging from before).
+            start = time.time()
+            procs.append(env.wp_async("a", "update_user", login="hank", set={"display_name": f"Hank frozen {i}"}))
+            arrived = wait_for(lambda: display_name(env, "c", "hank") == f"Hank frozen {i}", timeout=10)
+            took = time.time() - start
+            check(arrived and took < 2.0, f"with B frozen, change {i} reaches C in {took:.2f} s (healthy: {max(healthy):.2f} s)")
+        for proc in procs:
+            proc.wait(timeout=20)
+        waiting = outbox(env, "b.test")
+        check(len(waiting) == 3 and "timed out after 3 s" in waiting[0]["last_error"],
+              f"B's changes wait in order, the error in plain words: {waiting[0]['last_error'] if waiting else None!r}")
+    finally:
+        env.thaw("b")
+    check(drain(env) and display_name(env, "b", "hank") == "Hank frozen 2", "after B thaws, its changes arrive")
+
+
+def delivery_without_traffic(env):
+    env.stop("b")
+    for i in range(3):
+        env.wp("a", "update_user", login="hank", set={"display_name": f"Hank quiet {i}"})
+    waiting = outbox(env, "b.test")
+    check(len(waiting) == 3 and waiting[0]["last_error"].startswith("connection refused"),
+          f"B down: 3 changes wait, error in plain words: {waiting[0]['last_error'] if waiting else None!r}")
+    env.start("b")
+    due = max(int(env.sql(f"SELECT next_attempt FROM usersync_a.wp_usersync_outbox WHERE id={waiting[0]['id']}")), int(time.time()))
+    # From here on nothing but the system-cron entry point runs on A: no page view, no request.
+    cron = env.cron("a", watch=40)
+    try:
+        arrived = wait_for(lambda: display_name(env, "b", "hank") == "Hank quiet 2", timeout=40, every=0.1)
+        late = time.time() - due
+    finally:
+        cron.kill()
+        cron.wait()
+    check(arrived and late < 2.5, f"with no request to A, B gets the waiting changes {late:.1f} s after the retry time")
+    applied = [r["act"] for r in env.wp("b", "log") if r["login"] == "hank" and r["result"] == "applied"]
+    check(applied[-3:] == ["update"] * 3 and display_name(env, "b", "hank") == "Hank quiet 2", "in order, each once")
+
+
+def queued_while_library_missing(env):
+    no_ffi = ("-d", "ffi.enable=0")
+    env.wp("a", "create_user", php_args=no_ffi, login="fiona", email="fiona@a.test", password="fiona pw", role="subscriber")
+    env.wp("a", "update_meta", php_args=no_ffi, login="fiona", key="billing_city", value="Tromsø")
+    check(not exists(env, "b", "fiona"), "B has nothing yet")
+    # (Reading the outbox is itself a request to A, with FFI: at its end it routes and delivers.)
+    rows = env.wp("a", "outbox")
+    check([r["act"] for r in rows if r["login"] == "fiona" and r["peer"] == ""] == ["create", "meta"],
+          "with FFI off on A, the sign-up and the meta change are queued (not yet routed)")
+    check(drain(env), "once A's PHP has FFI again, the queue drains")
+    b = env.wp("b", "get_user", login="fiona")
+    check(b["exists"] and b["meta"].get("billing_city") == ["Tromsø"], "the sign-up and the meta change reached B")
+    check(env.wp("a", "uid", login="fiona") == env.wp("b", "uid", login="fiona") is not None, "linked by one uid on A and B")
+
+
+SLOW_INBOX = """<?php
+// Test-only: while the option usersync_test_slow is set, B answers the inbox only after the
+// change is committed and 5 s have passed - longer than A waits (a lost answer).
+add_filter('rest_post_dispatch', function ($response, $server, $request) {
+    if ('/usersync/v1/inbox' === $request->get_route() && get_option('usersync_test_slow')) {
+        sleep(5);
+    }
+    return $response;
+}, 10, 3);
+"""
+
+
+def timeout_after_apply_applies_once(env):
+    path = os.path.join(env.sites["b"]["path"], "wp-content", "mu-plugins", "usersync-test-slow.php")
+    with open(path, "w") as f:
+        f.write(SLOW_INBOX)
+    env.sql("INSERT INTO usersync_b.wp_options (option_name, option_value, autoload) VALUES ('usersync_test_slow', '1', 'no')")
+    try:
+        env.wp("a", "create_user", login="tim", email="tim@a.test", password="tim pw", role="subscriber")
+        check(exists(env, "b", "tim"), "B applied tim's sign-up")
+        waiting = outbox(env, "b.test")
+        check(len(waiting) == 1 and "timed out" in waiting[0]["last_error"], "A timed out waiting for B's answer and will retry")
+    finally:
+        env.sql("DELETE FROM usersync_b.wp_options WHERE option_name='usersync_test_slow'")
+        os.remove(path)
+    check(drain(env), "A retries")
+    results = [r["result"] for r in env.wp("b", "log") if r["login"] == "tim" and r["act"] == "create"]
+    check(results == ["applied", "duplicate"], f"B applied the sign-up once and answered the retry as a duplicate: {results}")
+    count = env.sql("SELECT COUNT(*) FROM usersync_b.wp_users WHERE user_login='tim'")
+    check(count == "1", f"one account with that login on B ({count})")
+    sent = [r["result"] for r in env.wp("a", "log") if r["login"] == "tim" and r["peer"] == "b.test"]
+    check(sent == ["retry", "duplicate"], f"A's log: {sent}")
+
+
+def run(env):
+    hung_peer_delays_no_one(env)
+    delivery_without_traffic(env)
+    queued_while_library_missing(env)
+    timeout_after_apply_applies_once(env)
