@@ -71,7 +71,7 @@ final class Usersync_Inbox {
 			$recorded = $wpdb->query( $wpdb->prepare( "INSERT IGNORE INTO $seen (iss, msg_id, exp) VALUES (%s, %s, %d)", $opened['iss'], $opened['eid'], time() + self::EVENT_MEMORY ) ); // phpcs:ignore WordPress.DB.PreparedSQL
 			if ( 1 !== $recorded ) {
 				$wpdb->query( 'ROLLBACK' );
-				Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'duplicate' );
+				Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'duplicate', '', $opened['eid'] );
 				return self::answer( 200, 'duplicate' );
 			}
 			// The library decides which local account the message may touch, from what is here now.
@@ -81,15 +81,15 @@ final class Usersync_Inbox {
 			$wpdb->query( 'COMMIT' );
 		} catch ( Usersync\Exception $e ) {
 			$wpdb->query( 'ROLLBACK' );
-			Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'refused', $e->reason );
+			Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'refused', $e->reason, $opened['eid'] );
 			return self::answer( self::refusal_status( $e->reason ), 'refused', $e->reason );
 		} catch ( Usersync_Apply_Failed $e ) {
 			$wpdb->query( 'ROLLBACK' );
-			Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'refused', $e->getMessage() );
+			Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'refused', $e->getMessage(), $opened['eid'] );
 			return self::answer( 422, 'refused', 'apply_failed: ' . $e->getMessage() );
 		} catch ( Throwable $e ) {
 			$wpdb->query( 'ROLLBACK' );
-			Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'error', get_class( $e ) );
+			Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'error', get_class( $e ), $opened['eid'] );
 			return self::answer( 500, 'error' );
 		} finally {
 			if ( null !== $lock ) {
@@ -97,12 +97,12 @@ final class Usersync_Inbox {
 			}
 		}
 		if ( 'skip' === $verdict['do'] ) {
-			Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'skipped', 'no such account here: nothing to do' );
+			Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'skipped', 'no such account here: nothing to do', $opened['eid'] );
 			self::prune_seen();
 			return self::answer( 200, 'skipped' );
 		}
 		$dropped = isset( $opened['dropped'] ) ? wp_json_encode( $opened['dropped'] ) : '';
-		Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'applied', $dropped ? "dropped by policy: $dropped" : '' );
+		Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'applied', $dropped ? "dropped by policy: $dropped" : '', $opened['eid'] );
 		self::prune_seen();
 		return self::answer( 200, 'applied' );
 	}

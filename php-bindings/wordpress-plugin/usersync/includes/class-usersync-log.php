@@ -13,7 +13,8 @@ final class Usersync_Log {
 		return defined( 'USERSYNC_LOG_DAYS' ) ? max( 1, (int) USERSYNC_LOG_DAYS ) : 30;
 	}
 
-	public static function add( string $direction, string $peer, string $act, string $login, string $result, string $reason = '' ): void {
+	/** One entry; $eid names the event (the same on the sender's and the receiver's lines). */
+	public static function add( string $direction, string $peer, string $act, string $login, string $result, string $reason = '', string $eid = '' ): void {
 		global $wpdb;
 		$wpdb->insert(
 			Usersync_Schema::tables()['log'],
@@ -23,6 +24,7 @@ final class Usersync_Log {
 				'peer'      => substr( $peer, 0, 128 ),
 				'act'       => substr( $act, 0, 16 ),
 				'login'     => substr( $login, 0, 60 ),
+				'eid'       => substr( $eid, 0, 22 ),
 				'result'    => $result,
 				'reason'    => substr( $reason, 0, 255 ),
 			)

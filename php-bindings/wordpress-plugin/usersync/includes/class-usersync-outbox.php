@@ -289,10 +289,10 @@ final class Usersync_Outbox {
 	private static function expire(): void {
 		global $wpdb;
 		$table   = self::table();
-		$expired = $wpdb->get_results( $wpdb->prepare( "SELECT id, peer, act, login FROM $table WHERE created_at < %d AND peer <> ''", time() - self::ttl() ) ); // phpcs:ignore WordPress.DB.PreparedSQL
+		$expired = $wpdb->get_results( $wpdb->prepare( "SELECT id, peer, eid, act, login FROM $table WHERE created_at < %d AND peer <> ''", time() - self::ttl() ) ); // phpcs:ignore WordPress.DB.PreparedSQL
 		foreach ( $expired as $row ) {
 			$wpdb->delete( $table, array( 'id' => $row->id ) );
-			Usersync_Log::add( 'out', $row->peer, $row->act, $row->login, 'expired', 'undelivered after ' . self::ttl() . ' s' );
+			Usersync_Log::add( 'out', $row->peer, $row->act, $row->login, 'expired', 'undelivered after ' . self::ttl() . ' s', $row->eid );
 		}
 	}
 
@@ -393,6 +393,6 @@ final class Usersync_Outbox {
 		} else {
 			$wpdb->delete( self::table(), array( 'id' => $row->id ) );
 		}
-		Usersync_Log::add( 'out', $row->peer, $row->act, $row->login, $outcome['result'], $outcome['reason'] );
+		Usersync_Log::add( 'out', $row->peer, $row->act, $row->login, $outcome['result'], $outcome['reason'], $row->eid );
 	}
 }

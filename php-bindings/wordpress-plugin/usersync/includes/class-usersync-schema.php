@@ -10,7 +10,7 @@ defined( 'ABSPATH' ) || exit;
 
 final class Usersync_Schema {
 
-	const VERSION = '3';
+	const VERSION = '4';
 	const OPTION  = 'usersync_schema';
 
 	/** @return string[] table name by role */
@@ -67,6 +67,7 @@ final class Usersync_Schema {
 				peer varchar(128) NOT NULL DEFAULT '',
 				act varchar(16) NOT NULL DEFAULT '',
 				login varchar(60) NOT NULL DEFAULT '',
+				eid char(22) CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT '',
 				result varchar(16) NOT NULL,
 				reason varchar(255) NOT NULL DEFAULT '',
 				PRIMARY KEY  (id),
