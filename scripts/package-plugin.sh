@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds build/usersync-plugin-linux-x86_64.zip: the WordPress plugin with the PHP binding and
 # the release library for linux x86_64 bundled — what a site owner uploads in Plugins → Add New.
-# The zip holds exactly: the plugin's PHP files, binding/{autoload.php,preload.php,src/,bin/},
+# The zip holds exactly: the plugin's PHP files, assets/ (its scripts), bin/ (the system-cron
+# entry point), binding/{autoload.php,preload.php,src/,bin/},
 # binding/lib/linux-x86_64/{libusersync.so,usersync.h} and readme.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -71,6 +71,8 @@ final class Usersync_Admin {
 		}
 		echo '</tbody></table>';
 		self::action_button( 'usersync_deliver_now', __( 'Deliver waiting events now', 'usersync' ) );
+		self::identity_refusals();
+		self::new_secret();
 
 		echo '<h2>' . esc_html__( 'Activity', 'usersync' ) . '</h2>';
 		/* translators: %d: days */
@@ -90,6 +92,56 @@ final class Usersync_Admin {
 		echo '</tbody></table>';
 		self::action_button( 'usersync_clear_log', __( 'Clear the activity log', 'usersync' ) );
 		echo '</div>';
+	}
+
+	/**
+	 * Accounts peers tried to change and may not: a peer's sign-up whose login or email belongs
+	 * to an account here that is not linked (never merged), or a protected account.
+	 */
+	private static function identity_refusals(): void {
+		$rows = Usersync_Log::identity_refusals();
+		echo '<h2>' . esc_html__( 'Accounts peers may not change', 'usersync' ) . '</h2>';
+		echo '<p>' . esc_html__( 'identity_conflict: a peer created an account whose login or email already belongs to an account here that is not linked to it. Nothing was merged; link existing accounts with the initial sync. protected_account: the account holds a role the peer may not grant (e.g. an administrator).', 'usersync' ) . '</p>';
+		if ( ! $rows ) {
+			echo '<p>' . esc_html__( 'None.', 'usersync' ) . '</p>';
+			return;
+		}
+		echo '<table class="widefat striped"><thead><tr>';
+		foreach ( array( __( 'Time (UTC)', 'usersync' ), __( 'Peer', 'usersync' ), __( 'Action', 'usersync' ), __( 'User', 'usersync' ), __( 'Reason', 'usersync' ) ) as $head ) {
+			echo '<th>' . esc_html( $head ) . '</th>';
+		}
+		echo '</tr></thead><tbody>';
+		foreach ( $rows as $row ) {
+			echo '<tr>';
+			foreach ( array( gmdate( 'Y-m-d H:i:s', (int) $row->time ), $row->peer, $row->act, $row->login, $row->reason ) as $cell ) {
+				echo '<td>' . esc_html( (string) $cell ) . '</td>';
+			}
+			echo '</tr>';
+		}
+		echo '</tbody></table>';
+	}
+
+	/**
+	 * A new link secret from the library, shown once in this response and never stored: the
+	 * site owner copies it into both sites' wp-config.php. A POST with a nonce, so the secret is
+	 * never in a URL, a log or the database.
+	 */
+	private static function new_secret(): void {
+		echo '<h2>' . esc_html__( 'New link secret', 'usersync' ) . '</h2>';
+		if ( isset( $_POST['usersync_new_secret'] ) && check_admin_referer( 'usersync_new_secret' ) ) {
+			try {
+				$secret = Usersync\Secret::generate();
+				echo '<p>' . esc_html__( 'Copy this secret into the peer entry on both sites (wp-config.php). It is shown only now and stored nowhere:', 'usersync' ) . '</p>';
+				echo '<p><input type="text" class="large-text code" readonly autocomplete="off" id="usersync-secret" value="' . esc_attr( $secret ) . '"></p>';
+			} catch ( Usersync\Exception | Usersync\LibraryUnavailable $e ) {
+				echo '<div class="notice notice-error inline"><p>' . esc_html( $e->getMessage() ) . '</p></div>';
+			}
+		}
+		echo '<form method="post" action="' . esc_url( add_query_arg( 'page', self::PAGE, admin_url( 'options-general.php' ) ) ) . '">';
+		wp_nonce_field( 'usersync_new_secret' );
+		echo '<input type="hidden" name="usersync_new_secret" value="1">';
+		submit_button( __( 'Make a new link secret', 'usersync' ), 'secondary', 'submit', false );
+		echo '</form>';
 	}
 
 	private static function action_button( string $action, string $label ): void {

@@ -45,6 +45,13 @@ final class Usersync_Log {
 		return $wpdb->get_results( $wpdb->prepare( "SELECT * FROM $table ORDER BY id DESC LIMIT %d", $limit ) ); // phpcs:ignore WordPress.DB.PreparedSQL
 	}
 
+	/** @return object[] the newest refusals of peers' changes that named a local account they may not touch */
+	public static function identity_refusals( int $limit = 20 ): array {
+		global $wpdb;
+		$table = Usersync_Schema::tables()['log'];
+		return $wpdb->get_results( $wpdb->prepare( "SELECT * FROM $table WHERE direction = 'in' AND result = 'refused' AND reason IN ('identity_conflict', 'protected_account') ORDER BY id DESC LIMIT %d", $limit ) ); // phpcs:ignore WordPress.DB.PreparedSQL
+	}
+
 	public static function clear(): void {
 		global $wpdb;
 		$wpdb->query( 'TRUNCATE TABLE ' . Usersync_Schema::tables()['log'] ); // phpcs:ignore WordPress.DB.PreparedSQL
