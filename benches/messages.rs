@@ -39,8 +39,8 @@ fn sites(n: usize) -> (Context, Context) {
 
 fn main() {
     let (quick, rounds, batch) = timing::settings();
-    let event = json!({"act": "update", "data": {
-        "login": "alice", "email": "alice@example.com",
+    let event = json!({"eid": "ZXZlbnQtaWQtMDAwMDAwMQ", "act": "update", "data": {
+        "uid": "dWlkLW9mLWFsaWNlLTAwMQ", "login": "alice", "email": "alice@example.com",
         "fields": {"display_name": "Alice Example", "first_name": "Alice", "last_name": "Example"},
         "roles": ["subscriber"], "meta": {"billing_city": ["Oslo"], "billing_zip": ["0150"]},
         "pass_hash": "$wp$2y$10$8Ql1D5wHk9Xz7Hj5nO6wQeqQ3mM1kXb9Y7aV2aQ0n5Zq8rT3yU1xW"}})

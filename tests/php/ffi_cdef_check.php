@@ -56,7 +56,7 @@ $config = json_encode(['site_id' => 'a.test', 'url' => 'https://a.test', 'peers'
 ]]]);
 $ctx = $ffi->new('usersync_context*');
 check($ffi->usersync_context_new($config, strlen($config), FFI::addr($ctx), null, 0, null) === 0, 'context_new');
-$event = '{"act":"update","data":{"login":"alice","email":"alice@a.test"}}';
+$event = '{"eid":"ZXZlbnQtaWQtMDAwMDAwMQ","act":"update","data":{"uid":"dWlkLW9mLWFsaWNlLTAwMQ","login":"alice","email":"alice@a.test"}}';
 $out = $ffi->new('char*');
 check($ffi->usersync_build($ctx, $event, strlen($event), null, 0, FFI::addr($out), FFI::addr($len)) === 0, 'build');
 $built = json_decode(FFI::string($out, $len->cdata), true);
