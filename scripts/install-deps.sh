@@ -3,7 +3,7 @@
 # the C compiler and cJSON for the C header tests, valgrind, PHP with FFI and the extensions
 # WordPress uses, MariaDB for real WordPress sites, OpenSSL headers for
 # the benchmark baseline, Python's cryptography for the vector generator, rustfmt, clippy and
-# cargo-fuzz; Debian's Chromium, nginx, php-fpm and playwright-core for the browser tests.
+# cargo-fuzz and cbindgen; Debian's Chromium, nginx, php-fpm and playwright-core for the browser tests.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
@@ -22,5 +22,7 @@ fi
 python3 -c 'import cryptography' 2>/dev/null || python3 -m pip install -q cryptography
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --version 0.13.2 --locked
+# The header generator, pinned: later versions emit C23 enum syntax that PHP's FFI rejects.
+[ "$(cbindgen --version 2>/dev/null)" = "cbindgen 0.29.2" ] || cargo install cbindgen --version 0.29.2 --locked
 # playwright-core drives Debian's Chromium (it never downloads a browser of its own).
 [ -d tests/browser/node_modules/playwright-core ] || (cd tests/browser && npm ci --no-audit --no-fund)

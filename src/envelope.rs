@@ -19,7 +19,7 @@ const HEADER_LEN: usize = 1 + KID_LEN + IV_LEN;
 /// Bytes an envelope adds around its ciphertext.
 pub const OVERHEAD: usize = HEADER_LEN + TAG_LEN;
 /// The shortest envelope: an empty plaintext still pads to one block.
-pub const MIN_LEN: usize = OVERHEAD + BLOCK;
+pub const MIN_ENVELOPE_LEN: usize = OVERHEAD + BLOCK;
 /// The default largest envelope text accepted or produced: 1 MiB.
 pub const DEFAULT_MAX_TEXT_LEN: usize = 1 << 20;
 /// Secrets a link may hold at once: the first seals, all open (rotation).
@@ -151,7 +151,7 @@ pub(crate) fn envelope_kid(envelope: &[u8]) -> Result<&KeyId, Error> {
         Some(&VERSION) => {}
         Some(_) => return Err(Error::UnsupportedVersion),
     }
-    if envelope.len() < MIN_LEN || (envelope.len() - OVERHEAD) % BLOCK != 0 {
+    if envelope.len() < MIN_ENVELOPE_LEN || (envelope.len() - OVERHEAD) % BLOCK != 0 {
         return Err(Error::MalformedEnvelope);
     }
     Ok(envelope[1..1 + KID_LEN].try_into().expect("length checked"))

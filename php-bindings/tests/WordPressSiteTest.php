@@ -33,6 +33,38 @@ final class WordPressSiteTest extends TestCase
         }
     }
 
+    /**
+     * Cookies core made over expiration fields like 04102444800, +4102444800, " 4102444800",
+     * 1e10, 0x…, "abc" or 99999999999999999999 (or rewrote after making them), with core's
+     * verdicts on GET and POST; the "timeless" ones hold until 2100, so the real clock decides.
+     */
+    public function testNonCanonicalExpirationFieldsGetCoresVerdict(): void
+    {
+        foreach (['6.8', '6.1'] as $version) {
+            $v = Vectors::load("wordpress-$version.json");
+            $site = self::site($v);
+            $checked = 0;
+            foreach ($v['expiration_fields'] as $c) {
+                if (!$c['timeless']) {
+                    continue;
+                }
+                $what = "$version " . json_encode($c['field']) . ' MAC over ' . json_encode($c['mac_over']);
+                foreach (['get' => false, 'post' => true] as $method => $grace) {
+                    try {
+                        $site->validateCookie($c['scheme'], $c['cookie'], $c['pass_hash'], $grace);
+                        $got = 'ok';
+                    } catch (WordPressException $e) {
+                        $got = $e->reason;
+                    }
+                    $this->assertSame($c[$method], $got, "$what on $method");
+                }
+                $this->assertSame($c['php_int'], $site->parseCookie($c['cookie'])['expiration'], $what);
+                $checked++;
+            }
+            $this->assertGreaterThanOrEqual(40, $checked);
+        }
+    }
+
     public function testValidationAndRefusals(): void
     {
         $v = Vectors::load('wordpress-6.8.json');

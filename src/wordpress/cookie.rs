@@ -1,6 +1,7 @@
 //! WordPress auth cookies: `login|expiration|token|hmac` for the schemes `auth`, `secure_auth`
 //! and `logged_in`, as `wp_generate_auth_cookie()` and `wp_validate_auth_cookie()` do them.
 
+use super::expiry::{self, Expiry};
 use super::{hex, WpSite};
 use crate::Error;
 use hmac::{Hmac, KeyInit, Mac};
@@ -34,14 +35,22 @@ impl Scheme {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cookie {
     pub login: String,
+    /// The expiration field read as PHP's `(int)` does (what WordPress 6.8+ compares with the
+    /// time): `04102444800` and `+4102444800` give 4102444800, a field that does not start
+    /// with a number gives 0. The check itself uses [`Cookie::expiration_field`].
     pub expiration: i64,
     pub token: String,
+    /// The expiration exactly as received: core's MAC covers these bytes, not the number.
+    expiration_field: String,
     hmac: [u8; 32],
 }
 
 impl Cookie {
-    /// Splits `login|expiration|token|hmac`: four parts, a non-empty login and token, a decimal
-    /// expiration and a lowercase hex HMAC-SHA256 (anything else never validates in core).
+    /// Splits `login|expiration|token|hmac`: four parts, a non-empty login and token and a
+    /// lowercase hex HMAC-SHA256 (anything else never validates in core). The expiration field
+    /// is kept as received, whatever it holds: core MACs it byte for byte and reads it as a PHP
+    /// number only to decide expiry, so `0…`, `+…`, surrounding whitespace or `1e10` can be
+    /// honest (see `expiry.rs`); validation decides.
     pub fn parse(text: &str) -> Result<Cookie, Error> {
         if text.len() > MAX_COOKIE_LEN {
             return Err(Error::WpCookieMalformed);
@@ -50,11 +59,9 @@ impl Cookie {
         let [login, expiration, token, mac] = parts.as_slice() else {
             return Err(Error::WpCookieMalformed);
         };
-        let digits =
-            |s: &str| !s.is_empty() && s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit());
         let lower_hex =
             |s: &str| s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-        if login.is_empty() || token.is_empty() || !digits(expiration) || !lower_hex(mac) {
+        if login.is_empty() || token.is_empty() || !lower_hex(mac) {
             return Err(Error::WpCookieMalformed);
         }
         let mut hmac = [0u8; 32];
@@ -63,10 +70,16 @@ impl Cookie {
         }
         Ok(Cookie {
             login: login.to_string(),
-            expiration: expiration.parse().expect("checked digits"),
+            expiration: expiry::php_int(expiration),
             token: token.to_string(),
+            expiration_field: expiration.to_string(),
             hmac,
         })
+    }
+
+    /// The expiration field exactly as it was in the cookie.
+    pub fn expiration_field(&self) -> &str {
+        &self.expiration_field
     }
 }
 
@@ -82,12 +95,13 @@ fn pass_frag<'a>(site: &WpSite, pass_hash: &'a str) -> &'a str {
     }
 }
 
-/// HMAC-SHA256 over `login|expiration|token` keyed with `wp_hash(login|frag|expiration|token)`.
+/// HMAC-SHA256 over `login|expiration|token` keyed with `wp_hash(login|frag|expiration|token)`,
+/// `expiration` being the field as written in the cookie (core never re-formats it).
 fn cookie_mac(
     site: &WpSite,
     scheme: Scheme,
     login: &str,
-    expiration: i64,
+    expiration: &str,
     token: &str,
     pass_hash: &str,
 ) -> Hmac<Sha256> {
@@ -142,16 +156,21 @@ impl WpSite {
         {
             return Err(Error::InvalidArgument);
         }
-        let mac = cookie_mac(self, scheme, login, expiration, token, pass_hash)
+        let expiration = expiration.to_string();
+        let mac = cookie_mac(self, scheme, login, &expiration, token, pass_hash)
             .finalize()
             .into_bytes();
         Ok(format!("{login}|{expiration}|{token}|{}", hex(&mac)))
     }
 
     /// Checks a cookie as `wp_validate_auth_cookie()` does, given the password hash of the user
-    /// its login names: expiry (plus the grace hour for POST/Ajax when `grace`), then the HMAC
-    /// in constant time. The host then checks the session token's verifier against the user's
-    /// `session_tokens`, as core does.
+    /// its login names: expiry (plus the grace hour for POST/Ajax when `grace`) read from the
+    /// expiration field as this site's core version reads it, then the HMAC over the fields as
+    /// received, in constant time. The host then checks the session token's verifier against
+    /// the user's `session_tokens`, as core does.
+    ///
+    /// `WpCookieMalformed` also covers the one case where core throws instead of deciding: a
+    /// POST/Ajax check on WordPress ≤ 6.7 of an expiration field that is not a number.
     pub fn validate_cookie(
         &self,
         scheme: Scheme,
@@ -171,17 +190,16 @@ impl WpSite {
         now: i64,
     ) -> Result<Cookie, Error> {
         let cookie = Cookie::parse(text)?;
-        let last_valid = cookie
-            .expiration
-            .saturating_add(if grace { GRACE_SECONDS } else { 0 });
-        if last_valid < now {
-            return Err(Error::WpCookieExpired);
+        match expiry::expiry(&cookie.expiration_field, self.int_expiration, grace, now) {
+            Expiry::Live => {}
+            Expiry::Expired => return Err(Error::WpCookieExpired),
+            Expiry::TypeError => return Err(Error::WpCookieMalformed),
         }
         cookie_mac(
             self,
             scheme,
             &cookie.login,
-            cookie.expiration,
+            &cookie.expiration_field,
             &cookie.token,
             pass_hash,
         )

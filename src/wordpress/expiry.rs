@@ -153,18 +153,13 @@ pub(crate) fn php_numeric_prefix(s: &[u8]) -> Option<(PhpNumber, bool)> {
     Some((number, end != s.len()))
 }
 
-/// `zend_dval_to_lval_cap()`: truncation, saturating at the `i64` limits; ±∞ and NaN give 0.
+/// `zend_dval_to_lval_cap()`: truncation, saturating at the `i64` limits (as Rust's `as` does);
+/// ±∞ gives 0.
 fn dval_to_lval_cap(d: f64) -> i64 {
-    if !d.is_finite() {
-        0
-    } else if d >= 9_223_372_036_854_775_808.0 || d < -9_223_372_036_854_775_808.0 {
-        if d > 0.0 {
-            i64::MAX
-        } else {
-            i64::MIN
-        }
-    } else {
+    if d.is_finite() {
         d as i64
+    } else {
+        0
     }
 }
 
@@ -182,7 +177,7 @@ pub(crate) fn php_int(field: &str) -> i64 {
 fn number_before(n: PhpNumber, add: i64, now: i64) -> bool {
     match n {
         PhpNumber::Long(l) => i128::from(l) + i128::from(add) < i128::from(now),
-        PhpNumber::Double(d) => d + add as f64 < now as f64,
+        PhpNumber::Double(d) => d + (add as f64) < (now as f64),
     }
 }
 

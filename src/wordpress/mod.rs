@@ -3,9 +3,11 @@
 //!
 //! Core's rules, from `wp-includes/pluggable.php`: `wp_hash($data, $scheme)` is HMAC-MD5 keyed
 //! with `wp_salt($scheme)` = `<SCHEME>_KEY . <SCHEME>_SALT`; an auth cookie is
-//! `login|expiration|token|HMAC-SHA256(login|expiration|token, key = wp_hash(login|frag|expiration|token))`.
+//! `login|expiration|token|HMAC-SHA256(login|expiration|token, key = wp_hash(login|frag|expiration|token))`,
+//! the fields exactly as they appear in the cookie (`expiry.rs`: how core reads the expiration).
 
 mod cookie;
+mod expiry;
 mod nonce;
 mod site;
 

@@ -21,6 +21,9 @@ pub struct WpSite {
     pub(crate) cookie_hash: String,
     /// WordPress 6.8 changed which 4 characters of the password hash go into cookie keys.
     pub(crate) frag_from_end: bool,
+    /// WordPress 6.8 (r59459) reads a cookie's expiration with `(int)` instead of comparing
+    /// the string itself (`expiry.rs`).
+    pub(crate) int_expiration: bool,
     pub(crate) nonce_life: i64,
 }
 
@@ -131,6 +134,7 @@ impl WpSite {
             })?,
             cookie_hash: hex(&Md5::digest(siteurl.as_bytes())),
             frag_from_end: version >= (6, 8),
+            int_expiration: version >= (6, 8),
             nonce_life,
         })
     }

@@ -59,7 +59,7 @@ check(str_starts_with($users[0]->user_pass, $expectDefault), "WordPress $wp_vers
 
 $wp = usersync_wp($salts, DAY_IN_SECONDS);
 $vectors = ['generated_by' => "tests/wordpress/cookies.php on real WordPress $wp_version", 'wp_version' => $wp_version,
-            'siteurl' => get_option('siteurl'), 'salts' => $salts, 'cookies' => [], 'nonces' => []];
+            'siteurl' => get_option('siteurl'), 'salts' => $salts, 'cookies' => [], 'expiration_fields' => [], 'nonces' => []];
 
 // Cookie names.
 $names = $wp->cookieNames();
@@ -127,11 +127,102 @@ foreach ($users as $user) {
     check(us_validate($wp, 'auth', $recent, $user->user_pass, false) === 'wp_cookie_expired', "$user->user_login: nor usersync without grace");
 }
 
-// Malformed cookies.
-foreach (['', 'a|b|c', 'alice|notanumber|tok|' . str_repeat('a', 64), '|' . (time() + 99) . '|tok|' . str_repeat('a', 64),
+// Malformed cookies (a non-numeric expiration is not one of them: see the next section).
+foreach (['', 'a|b|c', '|' . (time() + 99) . '|tok|' . str_repeat('a', 64), 'alice|' . (time() + 99) . '||' . str_repeat('a', 64),
           str_repeat('x', 5000), 'alice|' . (time() + 99) . '|tok|' . str_repeat('A', 64), 'a|1|2|3|4'] as $bad) {
     check(us_validate($wp, 'auth', $bad, $users[0]->user_pass) === 'wp_cookie_malformed', 'usersync: malformed ' . substr($bad, 0, 20));
     check(wp_validate_auth_cookie($bad, 'auth') === false, 'WordPress: malformed ' . substr($bad, 0, 20));
+}
+
+// ---- expiration fields that are not canonical decimals ----------------------------------------
+// Core splits the cookie on "|" and uses the expiration field as received: its MAC covers those
+// exact bytes, and the expiry check reads them as a PHP number — (int) $expiration on 6.8+, the
+// raw string compared with time() on 6.1 (a numeric string as a number, any other string byte
+// by byte against the decimal time, and `+= HOUR_IN_SECONDS` on POST, a TypeError when the
+// field is not numeric at all). Core makes each cookie here with wp_generate_auth_cookie() over
+// the field as given ("exact"), or takes core's cookie for the canonical number and rewrites
+// only the field ("rewritten": the MAC covers the canonical bytes); its own verdict, read from
+// the auth_cookie_* actions, is what usersync must give, on GET and on POST (grace).
+$coreAction = null;
+foreach (['auth_cookie_malformed', 'auth_cookie_expired', 'auth_cookie_bad_username', 'auth_cookie_bad_hash',
+          'auth_cookie_bad_session_token', 'auth_cookie_valid'] as $hook) {
+    add_action($hook, function () use ($hook) { global $coreAction; $coreAction = $hook; });
+}
+/**
+ * [usersync's name for core's verdict, what core did]: the auth_cookie_* action it fired, or the
+ * TypeError it threw (6.1, POST, a field that is no number at all: "malformed" for usersync).
+ */
+function core_verdict(string $cookie, string $scheme, bool $post): array {
+    global $coreAction;
+    $coreAction = null;
+    $warned = false;
+    set_error_handler(function () use (&$warned) { $warned = true; return true; }, E_WARNING);
+    $_SERVER['REQUEST_METHOD'] = $post ? 'POST' : 'GET';
+    try {
+        $uid = wp_validate_auth_cookie($cookie, $scheme);
+        $how = (string) $coreAction;
+    } catch (TypeError $e) {
+        $uid = false;
+        $how = 'TypeError: ' . $e->getMessage();
+    } finally {
+        $_SERVER['REQUEST_METHOD'] = 'GET';
+        restore_error_handler();
+    }
+    $names = ['auth_cookie_valid' => 'ok', 'auth_cookie_expired' => 'wp_cookie_expired',
+              'auth_cookie_bad_hash' => 'wp_cookie_invalid', 'auth_cookie_malformed' => 'wp_cookie_malformed'];
+    $verdict = str_starts_with($how, 'TypeError') ? 'wp_cookie_malformed' : ($names[$how] ?? $how);
+    if (($verdict === 'ok') !== ($uid !== false)) {
+        $verdict = "inconsistent: $how";
+    }
+    return [$verdict, $how . ($warned ? ' + E_WARNING' : '')];
+}
+$user = $users[0];
+$token = us_token($wp);
+store_session($user->ID, $token, time() + 3600);
+$far = 4102444800;                 // 2100-01-01: verdicts that hold until then ("timeless")
+$soon = time() - 60;               // inside the POST grace hour, expired on GET
+$forms = [
+    // [field, timeless]
+    [(string) $far, true], ['0' . $far, true], ['000' . $far, true], ['+' . $far, true], ['+0' . $far, true],
+    [' ' . $far, true], [$far . ' ', true], ["\t" . $far . "\n", true], [' +0' . $far . ' ', true],
+    ['-' . $far, true], ['-1', true], ['0', true], ['-0', true], ['0x' . dechex($far), true], ['', true], [' ', true],
+    ['1e9', true], ['1e10', true], ['1E10', true], ['4.1024448e9', true], [$far . '.5', true], [$far . '.', true], ['.5e10', true],
+    [$far . 'abc', true], [$far . ' x', true], ['abc', true], ['INF', true], ['1e999', true], ['-1e999', true],
+    ['99999999999999999999', true], ['9223372036854775807', true], ['9223372036854775808', true], ['-9223372036854775809', true],
+    ['9223372036854775808e-', true], [$far . 'e', true], [$far . 'e+', true], ["\v" . $far . "\f", true], ['.' . $far, true],
+    [(string) $soon, false], ['0' . $soon, false], ['+' . $soon, false], [' ' . $soon, false], [$soon . '.9', false],
+    [$soon . 'x', false], ['0' . ($soon - 7200), false],
+];
+foreach ($forms as [$field, $timeless]) {
+    foreach (['exact', 'rewritten'] as $made) {
+        if ($made === 'rewritten' && !preg_match('/^\s*[+-]?\d+\s*$/', $field)) {
+            continue;                  // only forms of a plain integer have a canonical twin
+        }
+        if ($made === 'exact') {
+            $macOver = $field;
+            $cookie = wp_generate_auth_cookie($user->ID, $field, 'auth', $token);
+        } else {
+            $macOver = (string) (int) $field;
+            if ($macOver === $field) {
+                continue;
+            }
+            $p = explode('|', wp_generate_auth_cookie($user->ID, $macOver, 'auth', $token));
+            $p[1] = $field;
+            $cookie = implode('|', $p);
+        }
+        [$get, $coreGet] = core_verdict($cookie, 'auth', false);
+        [$post, $corePost] = core_verdict($cookie, 'auth', true);
+        $what = "expiration " . json_encode($field) . " ($made)";
+        check(in_array($get, ['ok', 'wp_cookie_expired', 'wp_cookie_invalid', 'wp_cookie_malformed'], true)
+              && in_array($post, ['ok', 'wp_cookie_expired', 'wp_cookie_invalid', 'wp_cookie_malformed'], true), "$what: core decides on the expiry or the MAC ($coreGet / $corePost)");
+        check(us_validate($wp, 'auth', $cookie, $user->user_pass, false) === $get, "$what: usersync on GET says $get like core ($coreGet)");
+        check(us_validate($wp, 'auth', $cookie, $user->user_pass, true) === $post, "$what: usersync on POST says $post like core ($corePost)");
+        $parsed = us_parse($wp, $cookie);
+        check($parsed !== null && $parsed['expiration'] === (int) $field && $parsed['token'] === $token, "$what: parse reports (int) of the field");
+        $vectors['expiration_fields'][] = ['field' => $field, 'mac_over' => $macOver, 'php_int' => (int) $field, 'timeless' => $timeless, 'now' => time(),
+            'scheme' => 'auth', 'login' => $user->user_login, 'pass_hash' => $user->user_pass, 'token' => $token, 'cookie' => $cookie,
+            'get' => $get, 'post' => $post, 'core_get' => $coreGet, 'core_post' => $corePost];
+    }
 }
 
 // ---- nonces ---------------------------------------------------------------------------------------
