@@ -166,8 +166,8 @@ usersync_result usersync_context_new(const char *config,
 void usersync_context_free(usersync_context *ctx);
 
 // Releases a buffer that the library allocated for an output (*out of any function documented
-// as returning a library-allocated result: usersync_build(), usersync_open_action(),
-// usersync_ticket_mint(), usersync_ticket_open(), usersync_context_check_target(),
+// as returning a library-allocated result: usersync_context_build(), usersync_context_open_action(),
+// usersync_context_mint_ticket(), usersync_context_open_ticket(), usersync_context_check_target(),
 // usersync_context_check_return(), …), wiping it first: it may hold password hashes. Pass the length the library gave. NULL is a no-op.
 //
 // # Safety
@@ -185,15 +185,15 @@ void usersync_bytes_free(char *ptr,
 //
 // # Safety
 // ctx from usersync_context_new(); inputs readable as sized; out and out_len writable.
-usersync_result usersync_build(const usersync_context *ctx,
-                               const char *event,
-                               size_t event_len,
-                               const char *peer,
-                               size_t peer_len,
-                               char **out,
-                               size_t *out_len);
+usersync_result usersync_context_build(const usersync_context *ctx,
+                                       const char *event,
+                                       size_t event_len,
+                                       const char *peer,
+                                       size_t peer_len,
+                                       char **out,
+                                       size_t *out_len);
 
-// Routes one user event (as for usersync_build()) without sealing anything: on success *out
+// Routes one user event (as for usersync_context_build()) without sealing anything: on success *out
 // receives a library-allocated JSON array of the ids of the peers it goes to (configuration
 // order; possibly `[]`), released with usersync_bytes_free(). An outbox routes an event when it
 // is queued and seals it for each peer when it delivers.
@@ -217,13 +217,13 @@ usersync_result usersync_context_route(const usersync_context *ctx,
 //
 // # Safety
 // ctx from usersync_context_new(); inputs readable as sized; out and out_len writable.
-usersync_result usersync_open_action(const usersync_context *ctx,
-                                     const char *text,
-                                     size_t text_len,
-                                     const char *remote_ip,
-                                     size_t remote_ip_len,
-                                     char **out,
-                                     size_t *out_len);
+usersync_result usersync_context_open_action(const usersync_context *ctx,
+                                             const char *text,
+                                             size_t text_len,
+                                             const char *remote_ip,
+                                             size_t remote_ip_len,
+                                             char **out,
+                                             size_t *out_len);
 
 // Mints a single-use login ticket for a peer from JSON `{"peer", "uid", "login", "remember",
 // "bnd", "sid"?, "return"?}` (bnd: the binding hash the peer gave the browser, docs/protocol.md
@@ -233,11 +233,11 @@ usersync_result usersync_open_action(const usersync_context *ctx,
 //
 // # Safety
 // ctx from usersync_context_new(); request readable as sized; out and out_len writable.
-usersync_result usersync_ticket_mint(const usersync_context *ctx,
-                                     const char *request,
-                                     size_t request_len,
-                                     char **out,
-                                     size_t *out_len);
+usersync_result usersync_context_mint_ticket(const usersync_context *ctx,
+                                             const char *request,
+                                             size_t request_len,
+                                             char **out,
+                                             size_t *out_len);
 
 // Opens a login ticket carried by a browser. On success *out receives a library-allocated JSON
 // object `{"iss", "jti", "exp", "act": "login", "data": {"uid", "login", "remember", "bnd",
@@ -247,15 +247,15 @@ usersync_result usersync_ticket_mint(const usersync_context *ctx,
 //
 // # Safety
 // ctx from usersync_context_new(); text readable as sized; out and out_len writable.
-usersync_result usersync_ticket_open(const usersync_context *ctx,
-                                     const char *text,
-                                     size_t text_len,
-                                     char **out,
-                                     size_t *out_len);
+usersync_result usersync_context_open_ticket(const usersync_context *ctx,
+                                             const char *text,
+                                             size_t text_len,
+                                             char **out,
+                                             size_t *out_len);
 
 // The target check (docs/protocol.md §15), to run for every opened action and ticket inside
-// the transaction that applies it: opened is the JSON object usersync_open_action() or
-// usersync_ticket_open() returned, facts the host's JSON `{"account": null | {"uid", "roles",
+// the transaction that applies it: opened is the JSON object usersync_context_open_action() or
+// usersync_context_open_ticket() returned, facts the host's JSON `{"account": null | {"uid", "roles",
 // "super_admin"?, "sessions"?}, "login_taken"?, "email_taken"?, "binding"?}` about the local
 // account linked to the message's uid. On success *out receives a library-allocated JSON verdict
 // `{"do": "create" | "apply" | "skip"}` (plus `"end_sessions": [ids]` for a logout), released
@@ -291,22 +291,22 @@ usersync_result usersync_context_check_return(const usersync_context *ctx,
 //
 // # Safety
 // out writable for out_cap bytes; out_len writable.
-usersync_result usersync_nonce(size_t len, char *out, size_t out_cap, size_t *out_len);
+usersync_result usersync_nonce_new(size_t len, char *out, size_t out_cap, size_t *out_len);
 
 // The default largest envelope text sealed or opened: 1 MiB (1048576 characters).
-size_t usersync_default_max_text_len(void);
+size_t usersync_keyring_default_max_text_len(void);
 
 // Characters of the envelope text that sealing plaintext_len bytes produces: the exact buffer
-// size for usersync_seal(). 0 if that would overflow size_t.
-size_t usersync_sealed_text_len(size_t plaintext_len);
+// size for usersync_keyring_seal(). 0 if that would overflow size_t.
+size_t usersync_keyring_sealed_len(size_t plaintext_len);
 
 // An upper bound on the plaintext inside an envelope text of text_len characters: a buffer
-// of this size is always large enough for usersync_open().
-size_t usersync_opened_max_len(size_t text_len);
+// of this size is always large enough for usersync_keyring_open().
+size_t usersync_keyring_opened_max_len(size_t text_len);
 
 // Creates a keyring from a comma-separated list of 1–3 link secrets ("usk1_…", spaces around
 // commas allowed); the first seals, all open. max_text_len bounds the envelope texts sealed
-// and opened (0 means usersync_default_max_text_len()). On success *out receives a new keyring
+// and opened (0 means usersync_keyring_default_max_text_len()). On success *out receives a new keyring
 // that the caller owns and releases with usersync_keyring_free(). The library keeps no
 // reference to secrets; the caller may wipe them after the call.
 //
@@ -325,35 +325,35 @@ void usersync_keyring_free(usersync_keyring *keyring);
 
 // Seals plaintext with associated data aad (authenticated, not sent) under the keyring's first
 // secret and a fresh random IV, and writes the envelope text (unpadded base64url) to out.
-// out_cap must be at least usersync_sealed_text_len(plaintext_len), else BUFFER_TOO_SMALL;
+// out_cap must be at least usersync_keyring_sealed_len(plaintext_len), else BUFFER_TOO_SMALL;
 // TOO_LARGE when the text would exceed the keyring's maximum. out may overlap the inputs.
 //
 // # Safety
 // keyring must come from usersync_keyring_new(); inputs readable and out writable as sized.
-usersync_result usersync_seal(const usersync_keyring *keyring,
-                              const char *aad,
-                              size_t aad_len,
-                              const char *plaintext,
-                              size_t plaintext_len,
-                              char *out,
-                              size_t out_cap,
-                              size_t *out_len);
+usersync_result usersync_keyring_seal(const usersync_keyring *keyring,
+                                      const char *aad,
+                                      size_t aad_len,
+                                      const char *plaintext,
+                                      size_t plaintext_len,
+                                      char *out,
+                                      size_t out_cap,
+                                      size_t *out_len);
 
 // Opens an envelope text sealed with associated data aad under any of the keyring's secrets and
-// writes the plaintext to out (out_cap of usersync_opened_max_len(text_len) always suffices).
+// writes the plaintext to out (out_cap of usersync_keyring_opened_max_len(text_len) always suffices).
 // Refusals: TOO_LARGE, MALFORMED_ENCODING, MALFORMED_ENVELOPE, UNSUPPORTED_VERSION, and
 // AUTHENTICATION_FAILED for every failure from the key id on. out may overlap the inputs.
 //
 // # Safety
 // keyring must come from usersync_keyring_new(); inputs readable and out writable as sized.
-usersync_result usersync_open(const usersync_keyring *keyring,
-                              const char *aad,
-                              size_t aad_len,
-                              const char *text,
-                              size_t text_len,
-                              char *out,
-                              size_t out_cap,
-                              size_t *out_len);
+usersync_result usersync_keyring_open(const usersync_keyring *keyring,
+                                      const char *aad,
+                                      size_t aad_len,
+                                      const char *text,
+                                      size_t text_len,
+                                      char *out,
+                                      size_t out_cap,
+                                      size_t *out_len);
 
 // Characters of a uid (16 bytes in base64url): the buffer size for usersync_uid_new().
 size_t usersync_uid_len(void);
@@ -445,7 +445,7 @@ usersync_result usersync_wp_cookie_names(const usersync_wp *wp, char **out, size
 
 // Makes the auth cookie value core would set (`login|expiration|token|hmac`) for scheme
 // (usersync_wp_scheme), the user's login and password hash (user_pass), an expiration (unix
-// seconds) and a session token (see usersync_wp_session_token(); store its verifier in the
+// seconds) and a session token (see usersync_wp_session_token_new(); store its verifier in the
 // user's session_tokens as core does). On success *out receives the library-allocated value,
 // released with usersync_bytes_free(). INVALID_ARGUMENT for an empty login or token, a '|' in
 // either, or a negative expiration.
@@ -499,22 +499,28 @@ size_t usersync_wp_session_token_len(void);
 //
 // # Safety
 // out writable for out_cap bytes; out_len writable.
-usersync_result usersync_wp_session_token(char *out, size_t out_cap, size_t *out_len);
+usersync_result usersync_wp_session_token_new(char *out, size_t out_cap, size_t *out_len);
+
+// Characters in a session token's verifier: 64 (hex SHA-256).
+size_t usersync_wp_session_token_verifier_len(void);
 
 // Writes the session token's verifier, the 64 hex characters of its SHA-256 that core keys
-// session_tokens by, to out (out_cap ≥ 64).
+// session_tokens by, to out (out_cap ≥ usersync_wp_session_token_verifier_len()).
 //
 // # Safety
 // token readable as sized; out writable for out_cap bytes; out_len writable.
-usersync_result usersync_wp_session_verifier(const char *token,
-                                             size_t token_len,
-                                             char *out,
-                                             size_t out_cap,
-                                             size_t *out_len);
+usersync_result usersync_wp_session_token_verifier(const char *token,
+                                                   size_t token_len,
+                                                   char *out,
+                                                   size_t out_cap,
+                                                   size_t *out_len);
+
+// Characters in a WordPress nonce: 10.
+size_t usersync_wp_nonce_len(void);
 
 // Writes the 10-character nonce wp_create_nonce() makes for action, user id uid (0 when
 // logged out) and the session token of the user's logged-in cookie (empty when none) to out
-// (out_cap ≥ 10).
+// (out_cap ≥ usersync_wp_nonce_len()).
 //
 // # Safety
 // wp from usersync_wp_new(); inputs readable as sized; out writable for out_cap bytes.

@@ -52,7 +52,7 @@ final class Context
         $json = json_encode($event, JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
         $ffi = $this->lib->ffi;
         return $this->lib->allocatedJson(
-            fn($out, $len) => $ffi->usersync_build($this->handle, $json, strlen($json), $peer, $peer === null ? 0 : strlen($peer), $out, $len),
+            fn($out, $len) => $ffi->usersync_context_build($this->handle, $json, strlen($json), $peer, $peer === null ? 0 : strlen($peer), $out, $len),
         );
     }
 
@@ -66,7 +66,7 @@ final class Context
     {
         $ffi = $this->lib->ffi;
         return $this->lib->allocatedJson(
-            fn($out, $len) => $ffi->usersync_open_action($this->handle, $text, strlen($text), $remoteIp, $remoteIp === null ? 0 : strlen($remoteIp), $out, $len),
+            fn($out, $len) => $ffi->usersync_context_open_action($this->handle, $text, strlen($text), $remoteIp, $remoteIp === null ? 0 : strlen($remoteIp), $out, $len),
         );
     }
 
@@ -80,7 +80,7 @@ final class Context
         $json = json_encode($request, JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
         $ffi = $this->lib->ffi;
         return $this->lib->allocatedJson(
-            fn($out, $len) => $ffi->usersync_ticket_mint($this->handle, $json, strlen($json), $out, $len),
+            fn($out, $len) => $ffi->usersync_context_mint_ticket($this->handle, $json, strlen($json), $out, $len),
         );
     }
 
@@ -89,7 +89,7 @@ final class Context
     {
         $ffi = $this->lib->ffi;
         return $this->lib->allocatedJson(
-            fn($out, $len) => $ffi->usersync_ticket_open($this->handle, $text, strlen($text), $out, $len),
+            fn($out, $len) => $ffi->usersync_context_open_ticket($this->handle, $text, strlen($text), $out, $len),
         );
     }
 

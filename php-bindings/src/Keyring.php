@@ -34,8 +34,8 @@ final class Keyring
     {
         $ffi = $this->lib->ffi;
         return $this->lib->intoBuffer(
-            $ffi->usersync_sealed_text_len(strlen($plaintext)),
-            fn($out, $cap, $len) => $ffi->usersync_seal($this->handle, $aad, strlen($aad), $plaintext, strlen($plaintext), $out, $cap, $len),
+            $ffi->usersync_keyring_sealed_len(strlen($plaintext)),
+            fn($out, $cap, $len) => $ffi->usersync_keyring_seal($this->handle, $aad, strlen($aad), $plaintext, strlen($plaintext), $out, $cap, $len),
         );
     }
 
@@ -44,8 +44,8 @@ final class Keyring
     {
         $ffi = $this->lib->ffi;
         return $this->lib->intoBuffer(
-            $ffi->usersync_opened_max_len(strlen($text)),
-            fn($out, $cap, $len) => $ffi->usersync_open($this->handle, $aad, strlen($aad), $text, strlen($text), $out, $cap, $len),
+            $ffi->usersync_keyring_opened_max_len(strlen($text)),
+            fn($out, $cap, $len) => $ffi->usersync_keyring_open($this->handle, $aad, strlen($aad), $text, strlen($text), $out, $cap, $len),
         );
     }
 

@@ -27,7 +27,7 @@ final class Secret
     public static function nonce(int $length = 32): string
     {
         $lib = Library::get();
-        return $lib->intoBuffer($length, static fn($out, $cap, $len) => $lib->ffi->usersync_nonce($length, $out, $cap, $len));
+        return $lib->intoBuffer($length, static fn($out, $cap, $len) => $lib->ffi->usersync_nonce_new($length, $out, $cap, $len));
     }
 
     /**

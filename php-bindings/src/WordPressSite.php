@@ -70,14 +70,14 @@ final class WordPressSite
     public function sessionToken(): string
     {
         $ffi = $this->lib->ffi;
-        return $this->lib->intoBuffer(43, static fn($out, $cap, $len) => $ffi->usersync_wp_session_token($out, $cap, $len));
+        return $this->lib->intoBuffer($ffi->usersync_wp_session_token_len(), static fn($out, $cap, $len) => $ffi->usersync_wp_session_token_new($out, $cap, $len));
     }
 
     /** The verifier core keys session_tokens by: sha256 hex of the token. */
     public function sessionVerifier(string $token): string
     {
         $ffi = $this->lib->ffi;
-        return $this->lib->intoBuffer(64, static fn($out, $cap, $len) => $ffi->usersync_wp_session_verifier($token, strlen($token), $out, $cap, $len));
+        return $this->lib->intoBuffer($ffi->usersync_wp_session_token_verifier_len(), static fn($out, $cap, $len) => $ffi->usersync_wp_session_token_verifier($token, strlen($token), $out, $cap, $len));
     }
 
     /** wp_create_nonce() for $action, user id $uid and the session token ("" when logged out). */
@@ -85,7 +85,7 @@ final class WordPressSite
     {
         $ffi = $this->lib->ffi;
         return $this->lib->intoBuffer(
-            10,
+            $ffi->usersync_wp_nonce_len(),
             fn($out, $cap, $len) => $ffi->usersync_wp_nonce_create($this->handle, $action, strlen($action), $uid, $token, strlen($token), $out, $cap, $len),
         );
     }

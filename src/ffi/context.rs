@@ -67,8 +67,8 @@ pub unsafe extern "C" fn usersync_context_free(ctx: *mut usersync_context) {
 }
 
 /// Releases a buffer that the library allocated for an output (*out of any function documented
-/// as returning a library-allocated result: usersync_build(), usersync_open_action(),
-/// usersync_ticket_mint(), usersync_ticket_open(), usersync_context_check_target(),
+/// as returning a library-allocated result: usersync_context_build(), usersync_context_open_action(),
+/// usersync_context_mint_ticket(), usersync_context_open_ticket(), usersync_context_check_target(),
 /// usersync_context_check_return(), …), wiping it first: it may hold password hashes. Pass the length the library gave. NULL is a no-op.
 ///
 /// # Safety
@@ -92,7 +92,7 @@ pub unsafe extern "C" fn usersync_bytes_free(ptr: *mut c_char, len: usize) {
 /// # Safety
 /// ctx from usersync_context_new(); inputs readable as sized; out and out_len writable.
 #[no_mangle]
-pub unsafe extern "C" fn usersync_build(
+pub unsafe extern "C" fn usersync_context_build(
     ctx: *const usersync_context,
     event: *const c_char,
     event_len: usize,
@@ -111,7 +111,7 @@ pub unsafe extern "C" fn usersync_build(
     })
 }
 
-/// Routes one user event (as for usersync_build()) without sealing anything: on success *out
+/// Routes one user event (as for usersync_context_build()) without sealing anything: on success *out
 /// receives a library-allocated JSON array of the ids of the peers it goes to (configuration
 /// order; possibly `[]`), released with usersync_bytes_free(). An outbox routes an event when it
 /// is queued and seals it for each peer when it delivers.
@@ -143,7 +143,7 @@ pub unsafe extern "C" fn usersync_context_route(
 /// # Safety
 /// ctx from usersync_context_new(); inputs readable as sized; out and out_len writable.
 #[no_mangle]
-pub unsafe extern "C" fn usersync_open_action(
+pub unsafe extern "C" fn usersync_context_open_action(
     ctx: *const usersync_context,
     text: *const c_char,
     text_len: usize,
@@ -169,7 +169,7 @@ pub unsafe extern "C" fn usersync_open_action(
 /// # Safety
 /// ctx from usersync_context_new(); request readable as sized; out and out_len writable.
 #[no_mangle]
-pub unsafe extern "C" fn usersync_ticket_mint(
+pub unsafe extern "C" fn usersync_context_mint_ticket(
     ctx: *const usersync_context,
     request: *const c_char,
     request_len: usize,
@@ -190,7 +190,7 @@ pub unsafe extern "C" fn usersync_ticket_mint(
 /// # Safety
 /// ctx from usersync_context_new(); text readable as sized; out and out_len writable.
 #[no_mangle]
-pub unsafe extern "C" fn usersync_ticket_open(
+pub unsafe extern "C" fn usersync_context_open_ticket(
     ctx: *const usersync_context,
     text: *const c_char,
     text_len: usize,
@@ -203,8 +203,8 @@ pub unsafe extern "C" fn usersync_ticket_open(
 }
 
 /// The target check (docs/protocol.md §15), to run for every opened action and ticket inside
-/// the transaction that applies it: opened is the JSON object usersync_open_action() or
-/// usersync_ticket_open() returned, facts the host's JSON `{"account": null | {"uid", "roles",
+/// the transaction that applies it: opened is the JSON object usersync_context_open_action() or
+/// usersync_context_open_ticket() returned, facts the host's JSON `{"account": null | {"uid", "roles",
 /// "super_admin"?, "sessions"?}, "login_taken"?, "email_taken"?, "binding"?}` about the local
 /// account linked to the message's uid. On success *out receives a library-allocated JSON verdict
 /// `{"do": "create" | "apply" | "skip"}` (plus `"end_sessions": [ids]` for a logout), released
@@ -260,7 +260,7 @@ pub unsafe extern "C" fn usersync_context_check_return(
 /// # Safety
 /// out writable for out_cap bytes; out_len writable.
 #[no_mangle]
-pub unsafe extern "C" fn usersync_nonce(
+pub unsafe extern "C" fn usersync_nonce_new(
     len: usize,
     out: *mut c_char,
     out_cap: usize,

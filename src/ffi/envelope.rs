@@ -12,27 +12,27 @@ pub struct usersync_keyring(Keyring);
 
 /// The default largest envelope text sealed or opened: 1 MiB (1048576 characters).
 #[no_mangle]
-pub extern "C" fn usersync_default_max_text_len() -> usize {
+pub extern "C" fn usersync_keyring_default_max_text_len() -> usize {
     envelope::DEFAULT_MAX_TEXT_LEN
 }
 
 /// Characters of the envelope text that sealing plaintext_len bytes produces: the exact buffer
-/// size for usersync_seal(). 0 if that would overflow size_t.
+/// size for usersync_keyring_seal(). 0 if that would overflow size_t.
 #[no_mangle]
-pub extern "C" fn usersync_sealed_text_len(plaintext_len: usize) -> usize {
+pub extern "C" fn usersync_keyring_sealed_len(plaintext_len: usize) -> usize {
     envelope::sealed_text_len(plaintext_len).unwrap_or(0)
 }
 
 /// An upper bound on the plaintext inside an envelope text of text_len characters: a buffer
-/// of this size is always large enough for usersync_open().
+/// of this size is always large enough for usersync_keyring_open().
 #[no_mangle]
-pub extern "C" fn usersync_opened_max_len(text_len: usize) -> usize {
+pub extern "C" fn usersync_keyring_opened_max_len(text_len: usize) -> usize {
     envelope::opened_max_len(text_len)
 }
 
 /// Creates a keyring from a comma-separated list of 1–3 link secrets ("usk1_…", spaces around
 /// commas allowed); the first seals, all open. max_text_len bounds the envelope texts sealed
-/// and opened (0 means usersync_default_max_text_len()). On success *out receives a new keyring
+/// and opened (0 means usersync_keyring_default_max_text_len()). On success *out receives a new keyring
 /// that the caller owns and releases with usersync_keyring_free(). The library keeps no
 /// reference to secrets; the caller may wipe them after the call.
 ///
@@ -69,13 +69,13 @@ pub unsafe extern "C" fn usersync_keyring_free(keyring: *mut usersync_keyring) {
 
 /// Seals plaintext with associated data aad (authenticated, not sent) under the keyring's first
 /// secret and a fresh random IV, and writes the envelope text (unpadded base64url) to out.
-/// out_cap must be at least usersync_sealed_text_len(plaintext_len), else BUFFER_TOO_SMALL;
+/// out_cap must be at least usersync_keyring_sealed_len(plaintext_len), else BUFFER_TOO_SMALL;
 /// TOO_LARGE when the text would exceed the keyring's maximum. out may overlap the inputs.
 ///
 /// # Safety
 /// keyring must come from usersync_keyring_new(); inputs readable and out writable as sized.
 #[no_mangle]
-pub unsafe extern "C" fn usersync_seal(
+pub unsafe extern "C" fn usersync_keyring_seal(
     keyring: *const usersync_keyring,
     aad: *const c_char,
     aad_len: usize,
@@ -94,14 +94,14 @@ pub unsafe extern "C" fn usersync_seal(
 }
 
 /// Opens an envelope text sealed with associated data aad under any of the keyring's secrets and
-/// writes the plaintext to out (out_cap of usersync_opened_max_len(text_len) always suffices).
+/// writes the plaintext to out (out_cap of usersync_keyring_opened_max_len(text_len) always suffices).
 /// Refusals: TOO_LARGE, MALFORMED_ENCODING, MALFORMED_ENVELOPE, UNSUPPORTED_VERSION, and
 /// AUTHENTICATION_FAILED for every failure from the key id on. out may overlap the inputs.
 ///
 /// # Safety
 /// keyring must come from usersync_keyring_new(); inputs readable and out writable as sized.
 #[no_mangle]
-pub unsafe extern "C" fn usersync_open(
+pub unsafe extern "C" fn usersync_keyring_open(
     keyring: *const usersync_keyring,
     aad: *const c_char,
     aad_len: usize,

@@ -95,7 +95,7 @@ pub unsafe extern "C" fn usersync_wp_cookie_names(
 
 /// Makes the auth cookie value core would set (`login|expiration|token|hmac`) for scheme
 /// (usersync_wp_scheme), the user's login and password hash (user_pass), an expiration (unix
-/// seconds) and a session token (see usersync_wp_session_token(); store its verifier in the
+/// seconds) and a session token (see usersync_wp_session_token_new(); store its verifier in the
 /// user's session_tokens as core does). On success *out receives the library-allocated value,
 /// released with usersync_bytes_free(). INVALID_ARGUMENT for an empty login or token, a '|' in
 /// either, or a negative expiration.
@@ -199,7 +199,7 @@ pub extern "C" fn usersync_wp_session_token_len() -> usize {
 /// # Safety
 /// out writable for out_cap bytes; out_len writable.
 #[no_mangle]
-pub unsafe extern "C" fn usersync_wp_session_token(
+pub unsafe extern "C" fn usersync_wp_session_token_new(
     out: *mut c_char,
     out_cap: usize,
     out_len: *mut usize,
@@ -207,13 +207,19 @@ pub unsafe extern "C" fn usersync_wp_session_token(
     guard(|| Output::new(out, out_cap, out_len)?.write(wordpress::new_session_token()?.as_bytes()))
 }
 
+/// Characters in a session token's verifier: 64 (hex SHA-256).
+#[no_mangle]
+pub extern "C" fn usersync_wp_session_token_verifier_len() -> usize {
+    64
+}
+
 /// Writes the session token's verifier, the 64 hex characters of its SHA-256 that core keys
-/// session_tokens by, to out (out_cap ≥ 64).
+/// session_tokens by, to out (out_cap ≥ usersync_wp_session_token_verifier_len()).
 ///
 /// # Safety
 /// token readable as sized; out writable for out_cap bytes; out_len writable.
 #[no_mangle]
-pub unsafe extern "C" fn usersync_wp_session_verifier(
+pub unsafe extern "C" fn usersync_wp_session_token_verifier(
     token: *const c_char,
     token_len: usize,
     out: *mut c_char,
@@ -226,9 +232,15 @@ pub unsafe extern "C" fn usersync_wp_session_verifier(
     })
 }
 
+/// Characters in a WordPress nonce: 10.
+#[no_mangle]
+pub extern "C" fn usersync_wp_nonce_len() -> usize {
+    10
+}
+
 /// Writes the 10-character nonce wp_create_nonce() makes for action, user id uid (0 when
 /// logged out) and the session token of the user's logged-in cookie (empty when none) to out
-/// (out_cap ≥ 10).
+/// (out_cap ≥ usersync_wp_nonce_len()).
 ///
 /// # Safety
 /// wp from usersync_wp_new(); inputs readable as sized; out writable for out_cap bytes.

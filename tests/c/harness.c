@@ -55,9 +55,9 @@ const char *t_secret(int slot) {
 
 usersync_result t_seal(const usersync_keyring *ring, const char *aad, size_t aad_len,
                        const char *pt, size_t pt_len, char **out, size_t *out_len) {
-    size_t cap = usersync_sealed_text_len(pt_len);
+    size_t cap = usersync_keyring_sealed_len(pt_len);
     char *buf = malloc(cap ? cap : 1);
-    usersync_result rc = usersync_seal(ring, aad, aad_len, pt, pt_len, buf, cap, out_len);
+    usersync_result rc = usersync_keyring_seal(ring, aad, aad_len, pt, pt_len, buf, cap, out_len);
     if (rc != USERSYNC_RESULT_OK) {
         free(buf);
         buf = NULL;
@@ -68,9 +68,9 @@ usersync_result t_seal(const usersync_keyring *ring, const char *aad, size_t aad
 
 usersync_result t_open(const usersync_keyring *ring, const char *aad, size_t aad_len,
                        const char *text, size_t text_len, char **out, size_t *out_len) {
-    size_t cap = usersync_opened_max_len(text_len);
+    size_t cap = usersync_keyring_opened_max_len(text_len);
     char *buf = malloc(cap ? cap : 1);
-    usersync_result rc = usersync_open(ring, aad, aad_len, text, text_len, buf, cap, out_len);
+    usersync_result rc = usersync_keyring_open(ring, aad, aad_len, text, text_len, buf, cap, out_len);
     if (rc != USERSYNC_RESULT_OK) {
         free(buf);
         buf = NULL;

@@ -20,21 +20,21 @@ static void null_arguments(usersync_keyring *ring) {
     size_t n = SENTINEL;
     usersync_keyring *made = NULL;
 
-    CHECK_RC(usersync_seal(NULL, "a", 1, "p", 1, out, sizeof out, &n),
+    CHECK_RC(usersync_keyring_seal(NULL, "a", 1, "p", 1, out, sizeof out, &n),
              USERSYNC_RESULT_NULL_ARGUMENT, "seal with a NULL keyring");
-    CHECK_RC(usersync_seal(ring, NULL, 1, "p", 1, out, sizeof out, &n),
+    CHECK_RC(usersync_keyring_seal(ring, NULL, 1, "p", 1, out, sizeof out, &n),
              USERSYNC_RESULT_NULL_ARGUMENT, "seal with NULL aad of length 1");
-    CHECK_RC(usersync_seal(ring, "a", 1, NULL, 1, out, sizeof out, &n),
+    CHECK_RC(usersync_keyring_seal(ring, "a", 1, NULL, 1, out, sizeof out, &n),
              USERSYNC_RESULT_NULL_ARGUMENT, "seal with NULL plaintext of length 1");
-    CHECK_RC(usersync_seal(ring, "a", 1, "p", 1, NULL, sizeof out, &n),
+    CHECK_RC(usersync_keyring_seal(ring, "a", 1, "p", 1, NULL, sizeof out, &n),
              USERSYNC_RESULT_NULL_ARGUMENT, "seal with a NULL output buffer");
-    CHECK_RC(usersync_seal(ring, "a", 1, "p", 1, out, sizeof out, NULL),
+    CHECK_RC(usersync_keyring_seal(ring, "a", 1, "p", 1, out, sizeof out, NULL),
              USERSYNC_RESULT_NULL_ARGUMENT, "seal with a NULL out_len");
-    CHECK_RC(usersync_open(NULL, "a", 1, "AAAA", 4, out, sizeof out, &n),
+    CHECK_RC(usersync_keyring_open(NULL, "a", 1, "AAAA", 4, out, sizeof out, &n),
              USERSYNC_RESULT_NULL_ARGUMENT, "open with a NULL keyring");
-    CHECK_RC(usersync_open(ring, "a", 1, NULL, 4, out, sizeof out, &n),
+    CHECK_RC(usersync_keyring_open(ring, "a", 1, NULL, 4, out, sizeof out, &n),
              USERSYNC_RESULT_NULL_ARGUMENT, "open with a NULL text of length 4");
-    CHECK_RC(usersync_open(ring, "a", 1, "AAAA", 4, out, sizeof out, NULL),
+    CHECK_RC(usersync_keyring_open(ring, "a", 1, "AAAA", 4, out, sizeof out, NULL),
              USERSYNC_RESULT_NULL_ARGUMENT, "open with a NULL out_len");
     CHECK_RC(usersync_keyring_new(NULL, 10, 0, &made), USERSYNC_RESULT_NULL_ARGUMENT,
              "keyring from NULL secrets of length 10");
@@ -66,20 +66,20 @@ static void null_arguments(usersync_keyring *ring) {
 
 static void small_buffers(usersync_keyring *ring) {
     const char pt[] = "a plaintext of some length";
-    size_t need = usersync_sealed_text_len(sizeof pt);
+    size_t need = usersync_keyring_sealed_len(sizeof pt);
     char out[512];
     size_t n = SENTINEL;
 
     memset(out, 0xAA, sizeof out);
-    CHECK_RC(usersync_seal(ring, "", 0, pt, sizeof pt, out, need - 1, &n),
+    CHECK_RC(usersync_keyring_seal(ring, "", 0, pt, sizeof pt, out, need - 1, &n),
              USERSYNC_RESULT_BUFFER_TOO_SMALL, "seal into a buffer one byte short");
     CHECK(all_bytes(out, sizeof out, 0xAA), "nothing written into a too-small seal buffer");
-    CHECK_RC(usersync_seal(ring, "", 0, pt, sizeof pt, NULL, 0, &n),
+    CHECK_RC(usersync_keyring_seal(ring, "", 0, pt, sizeof pt, NULL, 0, &n),
              USERSYNC_RESULT_BUFFER_TOO_SMALL, "seal into (NULL, 0)");
     CHECK(n == SENTINEL, "out_len untouched after BUFFER_TOO_SMALL");
-    CHECK_RC(usersync_seal(ring, "", 0, pt, sizeof pt, out, need, &n), USERSYNC_RESULT_OK,
-             "seal into a buffer of exactly usersync_sealed_text_len()");
-    CHECK(n == need, "sealed length equals usersync_sealed_text_len()");
+    CHECK_RC(usersync_keyring_seal(ring, "", 0, pt, sizeof pt, out, need, &n), USERSYNC_RESULT_OK,
+             "seal into a buffer of exactly usersync_keyring_sealed_len()");
+    CHECK(n == need, "sealed length equals usersync_keyring_sealed_len()");
 
     char text[512];
     size_t text_len = n;
@@ -87,12 +87,12 @@ static void small_buffers(usersync_keyring *ring) {
     char plain[512];
     size_t m = SENTINEL;
     memset(plain, 0xAA, sizeof plain);
-    CHECK_RC(usersync_open(ring, "", 0, text, text_len, plain, sizeof pt - 1, &m),
+    CHECK_RC(usersync_keyring_open(ring, "", 0, text, text_len, plain, sizeof pt - 1, &m),
              USERSYNC_RESULT_BUFFER_TOO_SMALL, "open into a buffer one byte short");
     CHECK(all_bytes(plain, sizeof plain, 0xAA), "nothing written into a too-small open buffer");
     CHECK(m == SENTINEL, "out_len untouched after BUFFER_TOO_SMALL");
-    CHECK(usersync_opened_max_len(text_len) >= sizeof pt, "opened_max_len bounds the plaintext");
-    CHECK_RC(usersync_open(ring, "", 0, text, text_len, plain, sizeof pt, &m),
+    CHECK(usersync_keyring_opened_max_len(text_len) >= sizeof pt, "opened_max_len bounds the plaintext");
+    CHECK_RC(usersync_keyring_open(ring, "", 0, text, text_len, plain, sizeof pt, &m),
              USERSYNC_RESULT_OK, "open into a buffer of exactly the plaintext length");
     CHECK(m == sizeof pt && memcmp(plain, pt, m) == 0, "plaintext back");
 
@@ -106,16 +106,16 @@ static void overlapping_buffers(usersync_keyring *ring) {
     char buf[512];
     size_t n = 0;
     const char pt[] = "opened in place";
-    CHECK_RC(usersync_seal(ring, "", 0, pt, sizeof pt, buf, sizeof buf, &n), USERSYNC_RESULT_OK,
+    CHECK_RC(usersync_keyring_seal(ring, "", 0, pt, sizeof pt, buf, sizeof buf, &n), USERSYNC_RESULT_OK,
              "seal for in-place open");
     size_t m = 0;
-    CHECK_RC(usersync_open(ring, "", 0, buf, n, buf, sizeof buf, &m), USERSYNC_RESULT_OK,
+    CHECK_RC(usersync_keyring_open(ring, "", 0, buf, n, buf, sizeof buf, &m), USERSYNC_RESULT_OK,
              "open with out == text");
     CHECK(m == sizeof pt && memcmp(buf, pt, m) == 0, "in-place open gives the plaintext");
 
     /* Seal in place: the plaintext sits at the start of the output buffer. */
     memcpy(buf, pt, sizeof pt);
-    CHECK_RC(usersync_seal(ring, "", 0, buf, sizeof pt, buf, sizeof buf, &n),
+    CHECK_RC(usersync_keyring_seal(ring, "", 0, buf, sizeof pt, buf, sizeof buf, &n),
              USERSYNC_RESULT_OK, "seal with out == plaintext");
     char *opened = NULL;
     CHECK_RC(t_open(ring, "", 0, buf, n, &opened, &m), USERSYNC_RESULT_OK,
@@ -171,8 +171,8 @@ static void descriptions(void) {
           "the new codes keep their numbers");
     const char *v = usersync_version();
     CHECK(v && v[0] >= '0' && v[0] <= '9' && strchr(v, '.') != NULL, "version looks like x.y.z");
-    CHECK(usersync_default_max_text_len() == 1048576, "default max text is 1 MiB");
-    CHECK(usersync_sealed_text_len((size_t)-1) == 0, "sealed_text_len reports overflow as 0");
+    CHECK(usersync_keyring_default_max_text_len() == 1048576, "default max text is 1 MiB");
+    CHECK(usersync_keyring_sealed_len((size_t)-1) == 0, "sealed_text_len reports overflow as 0");
 }
 
 void test_abi(void) {

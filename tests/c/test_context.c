@@ -79,7 +79,7 @@ static void net_close(struct net *n) {
 static char *build_for_b(struct net *n, const char *event) {
     char *out = NULL;
     size_t len = 0;
-    if (usersync_build(n->a, event, strlen(event), "b.test", 6, &out, &len) != USERSYNC_RESULT_OK) {
+    if (usersync_context_build(n->a, event, strlen(event), "b.test", 6, &out, &len) != USERSYNC_RESULT_OK) {
         return NULL;
     }
     cJSON *arr = cJSON_ParseWithLength(out, len);
@@ -95,7 +95,7 @@ static char *build_for_b(struct net *n, const char *event) {
 static usersync_result open_on_b(struct net *n, const char *text, const char *ip, cJSON **json) {
     char *out = NULL;
     size_t len = 0;
-    usersync_result rc = usersync_open_action(n->b, text, strlen(text), ip, ip ? strlen(ip) : 0,
+    usersync_result rc = usersync_context_open_action(n->b, text, strlen(text), ip, ip ? strlen(ip) : 0,
                                               &out, &len);
     if (json) {
         *json = rc == USERSYNC_RESULT_OK ? cJSON_ParseWithLength(out, len) : NULL;
@@ -183,16 +183,16 @@ static void round_trip_and_policy(struct net *n) {
     char *out = NULL;
     size_t len = 0;
     const char *ev = "{\"eid\":\"ZXZlbnQtaWQtMDAwMDAwMQ\",\"act\":\"delete\",\"data\":{" UID_J "\"login\":\"alice\"}}";
-    CHECK_RC(usersync_build(n->a, ev, strlen(ev), NULL, 0, &out, &len), USERSYNC_RESULT_OK,
+    CHECK_RC(usersync_context_build(n->a, ev, strlen(ev), NULL, 0, &out, &len), USERSYNC_RESULT_OK,
              "build delete for all peers");
     cJSON *arr = cJSON_ParseWithLength(out, len);
     CHECK(cJSON_GetArraySize(arr) == 1, "delete goes to b only (c is sent create only)");
     cJSON_Delete(arr);
     usersync_bytes_free(out, len);
     const char *plain = "{\"eid\":\"ZXZlbnQtaWQtMDAwMDAwMQ\",\"act\":\"password\",\"data\":{" UID_J "\"login\":\"a\",\"pass_hash\":\"hunter2\"}}";
-    CHECK_RC(usersync_build(n->a, plain, strlen(plain), NULL, 0, &out, &len),
+    CHECK_RC(usersync_context_build(n->a, plain, strlen(plain), NULL, 0, &out, &len),
              USERSYNC_RESULT_PASS_HASH_FORMAT, "a plaintext password never leaves");
-    CHECK_RC(usersync_build(n->a, ev, strlen(ev), "x.test", 6, &out, &len),
+    CHECK_RC(usersync_context_build(n->a, ev, strlen(ev), "x.test", 6, &out, &len),
              USERSYNC_RESULT_UNKNOWN_PEER, "unknown peer");
 }
 
@@ -216,7 +216,7 @@ static void refusals(struct net *n) {
     char *out = NULL;
     size_t len = 0;
     const char *ev = "{\"eid\":\"ZXZlbnQtaWQtMDAwMDAwMQ\",\"act\":\"create\",\"data\":{" UID_J "\"login\":\"c1\",\"email\":\"c@a.test\"}}";
-    usersync_build(n->a, ev, strlen(ev), "c.test", 6, &out, &len);
+    usersync_context_build(n->a, ev, strlen(ev), "c.test", 6, &out, &len);
     cJSON *arr = cJSON_ParseWithLength(out, len);
     const char *for_c = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 0), "message")->valuestring;
     CHECK_RC(open_on_b(n, for_c, "127.0.0.1", NULL), USERSYNC_RESULT_AUTHENTICATION_FAILED,
@@ -226,7 +226,7 @@ static void refusals(struct net *n) {
 
     /* b's own message to a, reflected at b: another direction. */
     const char *lo = "{\"eid\":\"ZXZlbnQtaWQtMDAwMDAwMQ\",\"act\":\"logout\",\"data\":{" UID_J "\"login\":\"bob\"}}";
-    usersync_build(n->b, lo, strlen(lo), NULL, 0, &out, &len);
+    usersync_context_build(n->b, lo, strlen(lo), NULL, 0, &out, &len);
     arr = cJSON_ParseWithLength(out, len);
     const char *b_to_a = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 0), "message")->valuestring;
     CHECK_RC(open_on_b(n, b_to_a, "127.0.0.1", NULL), USERSYNC_RESULT_AUTHENTICATION_FAILED,
@@ -298,11 +298,11 @@ static void tickets(struct net *n) {
     size_t len = 0;
     const char *req = "{\"peer\":\"b.test\"," UID_J BND_J "\"login\":\"lee\",\"remember\":true,"
                       "\"return\":\"https://a.test/wp-admin/\"}";
-    CHECK_RC(usersync_ticket_mint(n->a, req, strlen(req), &out, &len), USERSYNC_RESULT_OK, "mint");
+    CHECK_RC(usersync_context_mint_ticket(n->a, req, strlen(req), &out, &len), USERSYNC_RESULT_OK, "mint");
     cJSON *t = cJSON_ParseWithLength(out, len);
     usersync_bytes_free(out, len);
     const char *ticket = cJSON_GetObjectItemCaseSensitive(t, "message")->valuestring;
-    CHECK_RC(usersync_ticket_open(n->b, ticket, strlen(ticket), &out, &len), USERSYNC_RESULT_OK,
+    CHECK_RC(usersync_context_open_ticket(n->b, ticket, strlen(ticket), &out, &len), USERSYNC_RESULT_OK,
              "b opens a's ticket");
     cJSON *o = cJSON_ParseWithLength(out, len);
     usersync_bytes_free(out, len);
@@ -326,20 +326,20 @@ static void tickets(struct net *n) {
         char r[512];
         snprintf(r, sizeof r, "{\"peer\":\"b.test\"," UID_J BND_J "\"login\":\"lee\",\"remember\":false,\"return\":\"%s\"}",
                  bad_returns[i]);
-        CHECK_RC(usersync_ticket_mint(n->a, r, strlen(r), &out, &len),
+        CHECK_RC(usersync_context_mint_ticket(n->a, r, strlen(r), &out, &len),
                  USERSYNC_RESULT_RETURN_URL_REFUSED, bad_returns[i]);
     }
     const char *to_c = "{\"peer\":\"c.test\"," UID_J BND_J "\"login\":\"lee\",\"remember\":false}";
-    CHECK_RC(usersync_ticket_mint(n->a, to_c, strlen(to_c), &out, &len),
+    CHECK_RC(usersync_context_mint_ticket(n->a, to_c, strlen(to_c), &out, &len),
              USERSYNC_RESULT_ACTION_NOT_SENT, "c is not sent login tickets");
 
     char nonce[300];
     size_t nl = 0;
-    CHECK_RC(usersync_nonce(32, nonce, sizeof nonce, &nl), USERSYNC_RESULT_OK, "nonce");
+    CHECK_RC(usersync_nonce_new(32, nonce, sizeof nonce, &nl), USERSYNC_RESULT_OK, "nonce");
     CHECK(nl == 32 && strspn(nonce, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") >= 32,
           "a nonce is URL-safe");
-    CHECK_RC(usersync_nonce(8, nonce, sizeof nonce, &nl), USERSYNC_RESULT_INVALID_ARGUMENT, "too short");
-    CHECK_RC(usersync_nonce(64, nonce, 63, &nl), USERSYNC_RESULT_BUFFER_TOO_SMALL, "small buffer");
+    CHECK_RC(usersync_nonce_new(8, nonce, sizeof nonce, &nl), USERSYNC_RESULT_INVALID_ARGUMENT, "too short");
+    CHECK_RC(usersync_nonce_new(64, nonce, 63, &nl), USERSYNC_RESULT_BUFFER_TOO_SMALL, "small buffer");
 }
 
 /* uid is required in every action's data and ticket, bnd in every ticket: refused with
@@ -363,7 +363,7 @@ static void uid_and_bnd_required(struct net *n) {
         /* With uid it builds (the control), without it it is refused. */
         snprintf(ev, sizeof ev, "{\"eid\":\"ZXZlbnQtaWQtMDAwMDAwMQ\",\"act\":\"%s\",\"data\":{" UID_J "%s}}", act, actions[i].rest);
         snprintf(what, sizeof what, "%s with uid builds", act);
-        CHECK_RC(usersync_build(n->a, ev, strlen(ev), "b.test", 6, &out, &len), USERSYNC_RESULT_OK,
+        CHECK_RC(usersync_context_build(n->a, ev, strlen(ev), "b.test", 6, &out, &len), USERSYNC_RESULT_OK,
                  what);
         if (out != &sentinel) {
             usersync_bytes_free(out, len);
@@ -372,12 +372,12 @@ static void uid_and_bnd_required(struct net *n) {
         len = SENT;
         snprintf(ev, sizeof ev, "{\"eid\":\"ZXZlbnQtaWQtMDAwMDAwMQ\",\"act\":\"%s\",\"data\":{%s}}", act, actions[i].rest);
         snprintf(what, sizeof what, "%s without uid is not built", act);
-        CHECK_RC(usersync_build(n->a, ev, strlen(ev), "b.test", 6, &out, &len),
+        CHECK_RC(usersync_context_build(n->a, ev, strlen(ev), "b.test", 6, &out, &len),
                  USERSYNC_RESULT_DATA_INVALID, what);
         CHECK(out == &sentinel && len == SENT, "a refused build writes nothing");
         out = &sentinel;
         len = SENT;
-        CHECK_RC(usersync_build(n->a, ev, strlen(ev), NULL, 0, &out, &len),
+        CHECK_RC(usersync_context_build(n->a, ev, strlen(ev), NULL, 0, &out, &len),
                  USERSYNC_RESULT_DATA_INVALID, what);
         CHECK(out == &sentinel && len == SENT, "a refused build for all peers writes nothing");
 
@@ -415,7 +415,7 @@ static void uid_and_bnd_required(struct net *n) {
         snprintf(ev, sizeof ev, "{\"eid\":\"ZXZlbnQtaWQtMDAwMDAwMQ\",\"act\":\"logout\",\"data\":{\"uid\":%s,\"login\":\"alice\"}}",
                  bad_uids[i]);
         snprintf(what, sizeof what, "uid %s is refused", bad_uids[i]);
-        CHECK_RC(usersync_build(n->a, ev, strlen(ev), "b.test", 6, &out, &len),
+        CHECK_RC(usersync_context_build(n->a, ev, strlen(ev), "b.test", 6, &out, &len),
                  USERSYNC_RESULT_DATA_INVALID, what);
         CHECK(out == &sentinel && len == SENT, "nothing written");
     }
@@ -449,7 +449,7 @@ static void uid_and_bnd_required(struct net *n) {
     for (size_t i = 0; i < sizeof mints / sizeof mints[0]; i++) {
         char *out = &sentinel;
         size_t len = SENT;
-        CHECK_RC(usersync_ticket_mint(n->a, mints[i].req, strlen(mints[i].req), &out, &len),
+        CHECK_RC(usersync_context_mint_ticket(n->a, mints[i].req, strlen(mints[i].req), &out, &len),
                  mints[i].want, mints[i].what);
         if (mints[i].want == USERSYNC_RESULT_OK) {
             CHECK(out != &sentinel && len > 0, "a minted ticket is written");
@@ -474,7 +474,7 @@ static void uid_and_bnd_required(struct net *n) {
         char *text = forge_typ(n, "ticket", "login", forged[i].data, 0, 60, "");
         char *out = &sentinel;
         size_t len = SENT;
-        CHECK_RC(usersync_ticket_open(n->b, text, strlen(text), &out, &len), forged[i].want,
+        CHECK_RC(usersync_context_open_ticket(n->b, text, strlen(text), &out, &len), forged[i].want,
                  forged[i].what);
         if (out != &sentinel) {
             usersync_bytes_free(out, len);
@@ -502,9 +502,9 @@ static void configuration(void) {
              USERSYNC_RESULT_NULL_ARGUMENT, "NULL out");
     char *out = NULL;
     size_t len = 0;
-    CHECK_RC(usersync_build(NULL, "{}", 2, NULL, 0, &out, &len), USERSYNC_RESULT_NULL_ARGUMENT,
+    CHECK_RC(usersync_context_build(NULL, "{}", 2, NULL, 0, &out, &len), USERSYNC_RESULT_NULL_ARGUMENT,
              "build with a NULL context");
-    CHECK_RC(usersync_open_action(NULL, "x", 1, NULL, 0, &out, &len), USERSYNC_RESULT_NULL_ARGUMENT,
+    CHECK_RC(usersync_context_open_action(NULL, "x", 1, NULL, 0, &out, &len), USERSYNC_RESULT_NULL_ARGUMENT,
              "open with a NULL context");
     usersync_context_free(NULL);
     usersync_bytes_free(NULL, 0);

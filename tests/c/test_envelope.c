@@ -23,7 +23,7 @@ static void round_trips(void) {
         char *text = NULL, *back = NULL;
         size_t text_len = 0, back_len = 0;
         CHECK_RC(t_seal(r, AAD, AAD_LEN, pt, len, &text, &text_len), USERSYNC_RESULT_OK, "seal");
-        CHECK(text_len == usersync_sealed_text_len(len), "sealed length as announced");
+        CHECK(text_len == usersync_keyring_sealed_len(len), "sealed length as announced");
         CHECK_RC(t_open(r, AAD, AAD_LEN, text, text_len, &back, &back_len), USERSYNC_RESULT_OK,
                  "open");
         CHECK(back_len == len && (len == 0 || memcmp(back, pt, len) == 0), "same bytes back");

@@ -84,7 +84,7 @@ static void untouched(int ok) {
 static char *build_for_b(const struct world *w, const char *event) {
     char *out = NULL;
     size_t len = 0;
-    usersync_result rc = usersync_build(w->a, event, strlen(event), "b.test", 6, &out, &len);
+    usersync_result rc = usersync_context_build(w->a, event, strlen(event), "b.test", 6, &out, &len);
     if (rc != USERSYNC_RESULT_OK) {
         fprintf(stderr, "build %s: %s\n", event, usersync_result_name((uint32_t)rc));
         return NULL;
@@ -106,7 +106,7 @@ static char *mint_for_b(const struct world *w, const char *bnd) {
              bnd);
     char *out = NULL;
     size_t len = 0;
-    usersync_result rc = usersync_ticket_mint(w->a, req, strlen(req), &out, &len);
+    usersync_result rc = usersync_context_mint_ticket(w->a, req, strlen(req), &out, &len);
     if (rc != USERSYNC_RESULT_OK) {
         fprintf(stderr, "mint: %s\n", usersync_result_name((uint32_t)rc));
         return NULL;
@@ -126,8 +126,8 @@ static char *open_on(const struct site_b *b, const char *text, int ticket) {
     if (text == NULL) {
         return NULL;
     }
-    usersync_result rc = ticket ? usersync_ticket_open(b->ctx, text, strlen(text), &out, &len)
-                                : usersync_open_action(b->ctx, text, strlen(text), NULL, 0, &out, &len);
+    usersync_result rc = ticket ? usersync_context_open_ticket(b->ctx, text, strlen(text), &out, &len)
+                                : usersync_context_open_action(b->ctx, text, strlen(text), NULL, 0, &out, &len);
     if (rc != USERSYNC_RESULT_OK) {
         fprintf(stderr, "open on b (%s): %s\n", b->name, usersync_result_name((uint32_t)rc));
         return NULL;
@@ -309,9 +309,9 @@ static void world_open(struct world *w) {
     };
     /* b sets the browser's binding cookie (a 43-character nonce) and hands a its hash. */
     size_t n = 0;
-    if (usersync_nonce(43, w->binding, sizeof w->binding - 1, &n) != USERSYNC_RESULT_OK ||
+    if (usersync_nonce_new(43, w->binding, sizeof w->binding - 1, &n) != USERSYNC_RESULT_OK ||
         usersync_binding_hash(w->binding, n, w->bnd, sizeof w->bnd - 1, &n) != USERSYNC_RESULT_OK ||
-        usersync_nonce(43, w->stranger, sizeof w->stranger - 1, &n) != USERSYNC_RESULT_OK) {
+        usersync_nonce_new(43, w->stranger, sizeof w->stranger - 1, &n) != USERSYNC_RESULT_OK) {
         fprintf(stderr, "cannot make a binding\n");
         exit(2);
     }

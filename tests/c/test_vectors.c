@@ -127,8 +127,8 @@ void test_vectors(const char *dir) {
         char *out = NULL;
         size_t len = 0;
         usersync_result rc = strcmp(str(c, "typ"), "ticket") == 0
-            ? usersync_ticket_open(ctx, env, strlen(env), &out, &len)
-            : usersync_open_action(ctx, env, strlen(env), ip, ip ? strlen(ip) : 0, &out, &len);
+            ? usersync_context_open_ticket(ctx, env, strlen(env), &out, &len)
+            : usersync_context_open_action(ctx, env, strlen(env), ip, ip ? strlen(ip) : 0, &out, &len);
         int ok = strcmp(usersync_result_name((uint32_t)rc), str(c, "error")) == 0;
         if (!ok) {
             fprintf(stderr, "message vector \"%s\": got %s, want %s\n", str(c, "desc"),

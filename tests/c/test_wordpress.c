@@ -107,7 +107,7 @@ void test_wordpress(const char *dir) {
     /* A fresh cookie: valid; under another scheme or password, invalid. */
     char token[64];
     size_t token_len = 0;
-    CHECK_RC(usersync_wp_session_token(token, sizeof token, &token_len), USERSYNC_RESULT_OK, "token");
+    CHECK_RC(usersync_wp_session_token_new(token, sizeof token, &token_len), USERSYNC_RESULT_OK, "token");
     CHECK(token_len == usersync_wp_session_token_len(), "43-character token");
     const char *hash = "$wp$2y$10$8Ql1D5wHk9Xz7Hj5nO6wQeqQ3mM1kXb9Y7aV2aQ0n5Zq8rT3yU1xW";
     char *cookie = NULL;
@@ -130,7 +130,7 @@ void test_wordpress(const char *dir) {
     CHECK(strcmp(get(p, "login"), "alice") == 0 && strlen(get(p, "verifier")) == 64, "parsed login and verifier");
     char verifier[64];
     size_t vl = 0;
-    CHECK_RC(usersync_wp_session_verifier(token, token_len, verifier, sizeof verifier, &vl), USERSYNC_RESULT_OK,
+    CHECK_RC(usersync_wp_session_token_verifier(token, token_len, verifier, sizeof verifier, &vl), USERSYNC_RESULT_OK,
              "verifier");
     CHECK(vl == 64 && memcmp(verifier, get(p, "verifier"), 64) == 0, "parse reports the token's verifier");
     cJSON_Delete(p);
