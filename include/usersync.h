@@ -28,7 +28,9 @@
 #include <stdint.h>
 
 // The result of every fallible usersync call. Codes are grouped by area (1xx secrets, 2xx
-// envelopes, 3xx configuration, 4xx messages and policy); a retired code is never reused.
+// envelopes, 3xx configuration, 4xx messages, policy and tickets, 5xx WordPress cookies and
+// nonces, 6xx the accounts a peer's message may touch); a retired code is never reused.
+// usersync_result_name() and usersync_result_message() describe each.
 typedef enum {
   // Success.
   USERSYNC_RESULT_OK = 0,

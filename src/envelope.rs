@@ -74,6 +74,9 @@ impl Keyring {
 
     /// A keyring from a comma-separated list of `usk1_…` secrets (spaces around commas allowed).
     pub fn parse(list: &[u8]) -> Result<Self, Error> {
+        if list.trim_ascii().is_empty() {
+            return Err(Error::NoSecrets);
+        }
         let secrets = list
             .split(|&b| b == b',')
             .map(|item| LinkSecret::parse(item.trim_ascii()))
@@ -281,6 +284,8 @@ mod tests {
     fn refuses_bad_keyrings() {
         let secrets: Vec<_> = (0..4).map(|_| LinkSecret::generate().unwrap()).collect();
         assert_eq!(Keyring::new(&[]).unwrap_err(), Error::NoSecrets);
+        assert_eq!(Keyring::parse(b"").unwrap_err(), Error::NoSecrets);
+        assert_eq!(Keyring::parse(b" ").unwrap_err(), Error::NoSecrets);
         assert_eq!(Keyring::new(&secrets).unwrap_err(), Error::TooManySecrets);
         let dup = [secrets[0].clone(), secrets[0].clone()];
         assert_eq!(Keyring::new(&dup).unwrap_err(), Error::DuplicateSecret);

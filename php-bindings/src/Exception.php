@@ -10,9 +10,9 @@ namespace Usersync;
  */
 class Exception extends \RuntimeException
 {
-    public function __construct(public readonly int $resultCode, public readonly string $reason, string $message)
+    public function __construct(public readonly int $resultCode, public readonly string $reason, string $message, ?\Throwable $previous = null)
     {
-        parent::__construct($message, $resultCode);
+        parent::__construct($message, $resultCode, $previous);
     }
 
     /** The exception class for a result code. */

@@ -38,21 +38,34 @@ final class Library
     ) {
     }
 
-    /** The process-wide instance, loaded on first use. */
+    /** The process-wide instance, loaded on first use (or the one load() made). */
     public static function get(): self
     {
         return self::$instance ??= self::load();
     }
 
     /**
-     * Loads the library. $library overrides the search; $expectedVersion exists for tests.
+     * Loads the library and makes it the one every class of the binding uses. $library names
+     * the file to load (no other is tried); $expectedVersion exists for tests.
      * @throws LibraryUnavailable with what to change, naming every path tried.
      */
     public static function load(?string $library = null, string $expectedVersion = self::VERSION): self
     {
+        return self::$instance = self::open($library, $expectedVersion);
+    }
+
+    private static function open(?string $library, string $expectedVersion): self
+    {
         $ffi = null;
         $mode = 'cdef';
         $path = '';
+        // A configured path (USERSYNC_LIBRARY) is taken at its word: a wrong one fails loudly,
+        // never another copy. In preload mode the preloaded library (named by the preload
+        // header) is used, but a configured path must still exist.
+        $configured = self::configured();
+        if ($library === null && $configured !== null && !is_file($configured)) {
+            self::locate($configured);
+        }
         if ($library === null && class_exists(FFI::class, false)) {
             try {
                 // Preload mode first: the common production path, and the cheapest.
@@ -86,7 +99,7 @@ final class Library
                     . '(php_admin_value[ffi.enable]=1 in a php-fpm pool).'
                 );
             }
-            $path = self::locate($library);
+            $path = self::locate($library ?? $configured);
             $header = self::header($path);
             try {
                 $ffi = FFI::cdef($header, $path);
@@ -111,25 +124,34 @@ final class Library
         return $major($have) === $major($want);
     }
 
-    /** @return list<string> where the library is looked for, in order. */
+    /** The library named by the constant or environment variable USERSYNC_LIBRARY, if any. */
+    private static function configured(): ?string
+    {
+        if (defined('USERSYNC_LIBRARY')) {
+            return (string) constant('USERSYNC_LIBRARY');
+        }
+        return getenv('USERSYNC_LIBRARY') ?: null;
+    }
+
+    /** @return list<string> where the library is looked for, in order: the one given, else the search. */
     public static function candidates(?string $library = null): array
     {
+        $library ??= self::configured();
+        if ($library !== null) {
+            return [$library];
+        }
         $arch = strtolower(PHP_OS_FAMILY) . '-' . php_uname('m');
         $root = dirname(__DIR__);
-        return array_values(array_filter([
-            $library,
-            defined('USERSYNC_LIBRARY') ? (string) constant('USERSYNC_LIBRARY') : null,
-            getenv('USERSYNC_LIBRARY') ?: null,
+        return [
             "$root/lib/$arch/libusersync.so",
             dirname($root) . '/target/release/libusersync.so',
             dirname($root) . '/target/debug/libusersync.so',
-        ]));
+        ];
     }
 
     private static function locate(?string $library): string
     {
-        // An explicit path is taken at its word: no silent fallback to another copy.
-        $tried = $library !== null ? [$library] : self::candidates();
+        $tried = self::candidates($library);
         foreach ($tried as $candidate) {
             if (is_file($candidate) && is_readable($candidate)) {
                 return $candidate;
@@ -211,7 +233,7 @@ final class Library
         $err = $this->ffi->new('char[512]');
         $errLength = $this->ffi->new('size_t');
         $code = $call(FFI::addr($handle), $err, 512, FFI::addr($errLength));
-        $this->check($code, $code === 300 ? FFI::string($err, $errLength->cdata) : '');
+        $this->check($code, $code === $this->ffi->USERSYNC_RESULT_CONFIG_INVALID ? FFI::string($err, $errLength->cdata) : '');
         return $handle;
     }
 }

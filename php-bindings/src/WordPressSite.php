@@ -90,15 +90,14 @@ final class WordPressSite
         );
     }
 
-    /** wp_verify_nonce(): 1 or 2 by age, false when invalid. */
-    public function verifyNonce(string $nonce, string $action, int $uid, string $token): int|false
+    /**
+     * wp_verify_nonce(): 1 or 2 by age.
+     * @throws WordPressException wp_nonce_invalid, as validateCookie() throws for a bad cookie
+     */
+    public function verifyNonce(string $nonce, string $action, int $uid, string $token): int
     {
         $age = $this->lib->ffi->new('uint32_t');
-        $code = $this->lib->ffi->usersync_wp_nonce_verify($this->handle, $nonce, strlen($nonce), $action, strlen($action), $uid, $token, strlen($token), \FFI::addr($age));
-        if ($code === 503) {
-            return false;
-        }
-        $this->lib->check($code);
+        $this->lib->check($this->lib->ffi->usersync_wp_nonce_verify($this->handle, $nonce, strlen($nonce), $action, strlen($action), $uid, $token, strlen($token), \FFI::addr($age)));
         return $age->cdata;
     }
 

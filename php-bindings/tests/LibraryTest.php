@@ -104,4 +104,47 @@ final class LibraryTest extends TestCase
             unlink($header);
         }
     }
+
+    public function testAWrongConfiguredPathFailsLoudly(): void
+    {
+        // Set but wrong: no other copy (bundled or development build) may load instead.
+        $proc = proc_open([PHP_BINARY, '-r', 'require ' . var_export(dirname(__DIR__) . '/autoload.php', true) . ';'
+            . 'try { Usersync\Library::get(); echo "loaded"; } catch (Usersync\Exception $e) { echo $e->reason, ": ", $e->getMessage(); }'],
+            [1 => ['pipe', 'w']], $pipes, null, ['USERSYNC_LIBRARY' => '/nonexistent/libusersync.so'] + getenv());
+        $out = stream_get_contents($pipes[1]);
+        proc_close($proc);
+        $this->assertStringStartsWith('library_unavailable: libusersync.so was not found. Tried: /nonexistent/libusersync.so.', $out);
+        $this->assertStringNotContainsString('target/release', $out);
+    }
+
+    public function testLoadIsWhatTheClassesUse(): void
+    {
+        $copy = sys_get_temp_dir() . '/usersync-lib-' . bin2hex(random_bytes(4));
+        mkdir($copy);
+        copy(Library::get()->path, "$copy/libusersync.so");
+        copy(dirname(__DIR__, 2) . '/include/usersync.h', "$copy/usersync.h");
+        try {
+            [$code, $out] = self::php([], 'Usersync\Library::load(' . var_export("$copy/libusersync.so", true) . ');'
+                . 'echo Usersync\Library::get()->path, " ", strlen(Usersync\Secret::generate());');
+            $this->assertSame(0, $code, $out);
+            $this->assertSame("$copy/libusersync.so 48", $out);
+        } finally {
+            unlink("$copy/libusersync.so");
+            unlink("$copy/usersync.h");
+            rmdir($copy);
+        }
+    }
+
+    public function testLoadFailuresAreUsersyncExceptions(): void
+    {
+        try {
+            Library::load('/nonexistent/libusersync.so');
+            $this->fail('loaded a missing library');
+        } catch (\Usersync\Exception $e) {
+            $this->assertInstanceOf(LibraryUnavailable::class, $e);
+            $this->assertSame('library_unavailable', $e->reason);
+            $this->assertSame(0, $e->resultCode);
+        }
+        $this->assertFileExists(Library::get()->path, 'a failed load leaves the loaded library in place');
+    }
 }

@@ -58,4 +58,16 @@ final class SecretTest extends TestCase
             }
         }
     }
+
+    public function testAnEmptyKeyringSaysSo(): void
+    {
+        foreach ([[], '', ' '] as $none) {
+            try {
+                new \Usersync\Keyring($none);
+                $this->fail('an empty keyring was made');
+            } catch (\Usersync\ConfigException $e) {
+                $this->assertSame('no_secrets', $e->reason);
+            }
+        }
+    }
 }

@@ -98,8 +98,14 @@ final class WordPressSiteTest extends TestCase
         $site = self::site(Vectors::load('wordpress-6.1.json'));
         $nonce = $site->createNonce('log-out', 3, 'tok');
         $this->assertSame(1, $site->verifyNonce($nonce, 'log-out', 3, 'tok'));
-        $this->assertFalse($site->verifyNonce($nonce, 'log-in', 3, 'tok'));
-        $this->assertFalse($site->verifyNonce('', 'log-out', 3, 'tok'));
+        foreach ([[$nonce, 'log-in'], ['', 'log-out']] as [$n, $action]) {
+            try {
+                $site->verifyNonce($n, $action, 3, 'tok');
+                $this->fail("nonce for $action accepted");
+            } catch (\Usersync\WordPressException $e) {
+                $this->assertSame('wp_nonce_invalid', $e->reason);
+            }
+        }
     }
 
     public function testBadSaltsAreRefusedWithoutShowingThem(): void

@@ -32,7 +32,7 @@ void test_secret(void) {
     /* Keyrings: 1-3 secrets, no duplicates. */
     char list[512];
     usersync_keyring *ring = NULL;
-    CHECK_RC(usersync_keyring_new("", 0, 0, &ring), USERSYNC_RESULT_SECRET_PREFIX,
+    CHECK_RC(usersync_keyring_new("", 0, 0, &ring), USERSYNC_RESULT_NO_SECRETS,
              "an empty list is refused");
     snprintf(list, sizeof list, "%s,%s", t_secret(1), t_secret(1));
     CHECK_RC(usersync_keyring_new(list, strlen(list), 0, &ring), USERSYNC_RESULT_DUPLICATE_SECRET,

@@ -56,5 +56,9 @@ function us_nonce(Usersync\WordPressSite $wp, string $action, int $uid, string $
 
 /** 1 or 2 by age, 0 when invalid. */
 function us_nonce_verify(Usersync\WordPressSite $wp, string $nonce, string $action, int $uid, string $token): int {
-    return $wp->verifyNonce($nonce, $action, $uid, $token) ?: 0;
+    try {
+        return $wp->verifyNonce($nonce, $action, $uid, $token);
+    } catch (Usersync\WordPressException $e) {
+        return 0;
+    }
 }
