@@ -195,6 +195,15 @@ usersync_result usersync_context_build(const usersync_context *ctx,
                                        char **out,
                                        size_t *out_len);
 
+// Describes the configured peers: on success *out receives a library-allocated JSON array
+// `[{"id", "url", "origin", "send": [actions], "accept": [actions], "login": bool}, …]` in
+// configuration order ("login": single sign-on signs browsers in there), released with
+// usersync_bytes_free(). No secret is in it.
+//
+// # Safety
+// ctx from usersync_context_new(); out and out_len writable.
+usersync_result usersync_context_peers(const usersync_context *ctx, char **out, size_t *out_len);
+
 // Routes one user event (as for usersync_context_build()) without sealing anything: on success *out
 // receives a library-allocated JSON array of the ids of the peers it goes to (configuration
 // order; possibly `[]`), released with usersync_bytes_free(). An outbox routes an event when it

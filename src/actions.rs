@@ -1,9 +1,8 @@
-//! User actions (`act` → `data`): strict parsing (unknown fields refused), bounds, and the send
-//! and accept filters that apply a peer's policy. Every action names its account by `uid` (the
+//! User actions (`act` → `data`): strict parsing (unknown fields refused) and bounds; policy.rs
+//! applies a peer's policy to them. Every action names its account by `uid` (the
 //! network-wide identity, docs/protocol.md §15) as well as by `login`.
 
 use crate::pass_hash::is_password_hash;
-use crate::policy::{is_protected_meta, AcceptPolicy, RoleVerdict, SendPolicy};
 use crate::{base64url, Error};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -123,24 +122,6 @@ pub enum Action {
         sid: Option<String>,
         return_url: Option<String>,
     },
-}
-
-/// What the accept policy removed from an action (reported to the host for its log).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Dropped {
-    pub roles: Vec<String>,
-    pub meta: Vec<String>,
-    pub pass_hash: bool,
-}
-
-impl Dropped {
-    pub fn is_empty(&self) -> bool {
-        self.roles.is_empty() && self.meta.is_empty() && !self.pass_hash
-    }
-
-    pub fn to_json(&self) -> Value {
-        json!({"roles": self.roles, "meta": self.meta, "pass_hash": self.pass_hash})
-    }
 }
 
 // ---- parsing -------------------------------------------------------------------------------
@@ -481,142 +462,4 @@ impl Action {
         }
         Value::Object(m)
     }
-
-    // ---- policy ------------------------------------------------------------------------------
-
-    /// The action as it may leave for a peer, or `None` when nothing of it may: the action must
-    /// be sent, roles and meta keys are filtered, protected meta never leaves, and a `pass_hash`
-    /// rides along only to peers that are sent `password`.
-    pub fn for_peer(&self, send: &SendPolicy) -> Option<Action> {
-        if !send.sends(self.kind()) {
-            return None;
-        }
-        let keep_meta = |m: &Meta| -> Meta {
-            m.iter()
-                .filter(|(k, _)| send.sends_meta(k))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        };
-        Some(match self {
-            Action::Create(u) | Action::Update(u) => {
-                let mut u = u.clone();
-                u.roles = u
-                    .roles
-                    .map(|r| {
-                        r.into_iter()
-                            .filter(|x| send.roles.matches(x))
-                            .collect::<Vec<_>>()
-                    })
-                    .filter(|r| !r.is_empty());
-                u.meta = u.meta.as_ref().map(keep_meta).filter(|m| !m.is_empty());
-                if !send.sends(ActionKind::Password) {
-                    u.pass_hash = None;
-                }
-                match self {
-                    Action::Create(_) => Action::Create(u),
-                    _ => Action::Update(u),
-                }
-            }
-            Action::Meta {
-                uid,
-                login,
-                set,
-                delete,
-            } => {
-                let set = keep_meta(set);
-                let delete: Vec<String> = delete
-                    .iter()
-                    .filter(|k| send.sends_meta(k))
-                    .cloned()
-                    .collect();
-                if set.is_empty() && delete.is_empty() {
-                    return None;
-                }
-                Action::Meta {
-                    uid: uid.clone(),
-                    login: login.clone(),
-                    set,
-                    delete,
-                }
-            }
-            other => other.clone(),
-        })
-    }
-
-    /// The action as this site may apply it from a peer: the action must be accepted; a
-    /// privileged role without permission or any protected meta key refuses the whole message;
-    /// other roles and meta keys outside the policy are dropped (and reported), and so is a
-    /// `pass_hash` from a peer whose `password` action is not accepted.
-    pub fn accept(
-        self,
-        policy: &AcceptPolicy,
-        privileged: &[String],
-    ) -> Result<(Action, Dropped), Error> {
-        if !policy.takes(self.kind()) {
-            return Err(Error::ActionNotAccepted);
-        }
-        let mut dropped = Dropped::default();
-        let action = match self {
-            Action::Create(u) => Action::Create(accept_user(u, policy, privileged, &mut dropped)?),
-            Action::Update(u) => Action::Update(accept_user(u, policy, privileged, &mut dropped)?),
-            Action::Meta {
-                uid,
-                login,
-                set,
-                delete,
-            } => {
-                if delete.iter().any(|k| is_protected_meta(k)) {
-                    return Err(Error::ProtectedMeta);
-                }
-                let set = accept_meta(set, policy, &mut dropped)?;
-                let (delete, refused): (Vec<String>, Vec<String>) =
-                    delete.into_iter().partition(|k| policy.meta.matches(k));
-                dropped.meta.extend(refused);
-                Action::Meta {
-                    uid,
-                    login,
-                    set,
-                    delete,
-                }
-            }
-            other => other,
-        };
-        Ok((action, dropped))
-    }
-}
-
-fn accept_meta(meta: Meta, policy: &AcceptPolicy, dropped: &mut Dropped) -> Result<Meta, Error> {
-    if meta.keys().any(|k| is_protected_meta(k)) {
-        return Err(Error::ProtectedMeta);
-    }
-    let (keep, refused): (Meta, Meta) = meta.into_iter().partition(|(k, _)| policy.meta.matches(k));
-    dropped.meta.extend(refused.into_keys());
-    Ok(keep)
-}
-
-fn accept_user(
-    mut u: User,
-    policy: &AcceptPolicy,
-    privileged: &[String],
-    dropped: &mut Dropped,
-) -> Result<User, Error> {
-    if let Some(roles) = u.roles.take() {
-        let mut keep = Vec::new();
-        for role in roles {
-            match policy.role(&role, privileged) {
-                RoleVerdict::Accept => keep.push(role),
-                RoleVerdict::Drop => dropped.roles.push(role),
-                RoleVerdict::RefuseMessage => return Err(Error::PrivilegedRole),
-            }
-        }
-        u.roles = (!keep.is_empty()).then_some(keep);
-    }
-    if let Some(meta) = u.meta.take() {
-        u.meta = Some(accept_meta(meta, policy, dropped)?).filter(|m| !m.is_empty());
-    }
-    if u.pass_hash.is_some() && !policy.takes(ActionKind::Password) {
-        u.pass_hash = None;
-        dropped.pass_hash = true;
-    }
-    Ok(u)
 }

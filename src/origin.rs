@@ -11,6 +11,11 @@ pub const MAX_URL_LEN: usize = 2048;
 pub struct Origin(url::Origin);
 
 impl Origin {
+    /// `scheme://host[:port]`, as browsers write an origin (e.g. for `postMessage`, CSP).
+    pub fn text(&self) -> String {
+        self.0.ascii_serialization()
+    }
+
     /// The origin of a configured site URL (`https://shop.example.com`, with optional path).
     pub fn of_site_url(text: &str) -> Result<(Url, Origin), String> {
         let url =

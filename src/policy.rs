@@ -1,7 +1,10 @@
 //! Per-peer policy: what may be sent to a peer and what is accepted from it. The one place where
-//! roles and meta keys are matched, and where privileged roles and protected meta are decided.
+//! roles and meta keys are matched, where privileged roles, protected meta and protected
+//! accounts are decided, and where a policy is applied to an action (actions.rs only parses).
 
-use crate::actions::ActionKind;
+use crate::actions::{Action, ActionKind, Meta, User};
+use crate::Error;
+use serde_json::{json, Value};
 
 /// A list of exact names or `prefix*` patterns (a lone `*` matches everything).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -71,6 +74,44 @@ pub enum RoleVerdict {
 }
 
 impl AcceptPolicy {
+    /// The action as this site may apply it from a peer: the action must be accepted; a
+    /// privileged role without permission or any protected meta key refuses the whole message;
+    /// other roles and meta keys outside the policy are dropped (and reported), and so is a
+    /// `pass_hash` from a peer whose `password` action is not accepted.
+    pub fn apply(&self, action: Action, privileged: &[String]) -> Result<(Action, Dropped), Error> {
+        let policy = self;
+        if !policy.takes(action.kind()) {
+            return Err(Error::ActionNotAccepted);
+        }
+        let mut dropped = Dropped::default();
+        let action = match action {
+            Action::Create(u) => Action::Create(accept_user(u, policy, privileged, &mut dropped)?),
+            Action::Update(u) => Action::Update(accept_user(u, policy, privileged, &mut dropped)?),
+            Action::Meta {
+                uid,
+                login,
+                set,
+                delete,
+            } => {
+                if delete.iter().any(|k| is_protected_meta(k)) {
+                    return Err(Error::ProtectedMeta);
+                }
+                let set = accept_meta(set, policy, &mut dropped)?;
+                let (delete, refused): (Vec<String>, Vec<String>) =
+                    delete.into_iter().partition(|k| policy.meta.matches(k));
+                dropped.meta.extend(refused);
+                Action::Meta {
+                    uid,
+                    login,
+                    set,
+                    delete,
+                }
+            }
+            other => other,
+        };
+        Ok((action, dropped))
+    }
+
     /// Whether this peer may grant `role`: a privileged role needs an exact entry and
     /// `allow_privileged`; anything else a match.
     pub fn grants(&self, role: &str, privileged: &[String]) -> bool {
@@ -107,6 +148,66 @@ impl AcceptPolicy {
 }
 
 impl SendPolicy {
+    /// The action as it may leave for a peer, or `None` when nothing of it may: the action must
+    /// be sent, roles and meta keys are filtered, protected meta never leaves, and a `pass_hash`
+    /// rides along only to peers that are sent `password`.
+    pub fn filter(&self, action: &Action) -> Option<Action> {
+        let send = self;
+        if !send.sends(action.kind()) {
+            return None;
+        }
+        let keep_meta = |m: &Meta| -> Meta {
+            m.iter()
+                .filter(|(k, _)| send.sends_meta(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        };
+        Some(match action {
+            Action::Create(u) | Action::Update(u) => {
+                let mut u = u.clone();
+                u.roles = u
+                    .roles
+                    .map(|r| {
+                        r.into_iter()
+                            .filter(|x| send.roles.matches(x))
+                            .collect::<Vec<_>>()
+                    })
+                    .filter(|r| !r.is_empty());
+                u.meta = u.meta.as_ref().map(keep_meta).filter(|m| !m.is_empty());
+                if !send.sends(ActionKind::Password) {
+                    u.pass_hash = None;
+                }
+                match action {
+                    Action::Create(_) => Action::Create(u),
+                    _ => Action::Update(u),
+                }
+            }
+            Action::Meta {
+                uid,
+                login,
+                set,
+                delete,
+            } => {
+                let set = keep_meta(set);
+                let delete: Vec<String> = delete
+                    .iter()
+                    .filter(|k| send.sends_meta(k))
+                    .cloned()
+                    .collect();
+                if set.is_empty() && delete.is_empty() {
+                    return None;
+                }
+                Action::Meta {
+                    uid: uid.clone(),
+                    login: login.clone(),
+                    set,
+                    delete,
+                }
+            }
+            other => other.clone(),
+        })
+    }
+
     /// Whether `kind` goes to this peer.
     pub fn sends(&self, kind: ActionKind) -> bool {
         self.actions.contains(&kind)
@@ -116,6 +217,60 @@ impl SendPolicy {
     pub fn sends_meta(&self, key: &str) -> bool {
         !is_protected_meta(key) && self.meta.matches(key)
     }
+}
+
+/// What the accept policy removed from an action (reported to the host for its log).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dropped {
+    pub roles: Vec<String>,
+    pub meta: Vec<String>,
+    pub pass_hash: bool,
+}
+
+impl Dropped {
+    pub fn is_empty(&self) -> bool {
+        self.roles.is_empty() && self.meta.is_empty() && !self.pass_hash
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({"roles": self.roles, "meta": self.meta, "pass_hash": self.pass_hash})
+    }
+}
+
+fn accept_meta(meta: Meta, policy: &AcceptPolicy, dropped: &mut Dropped) -> Result<Meta, Error> {
+    if meta.keys().any(|k| is_protected_meta(k)) {
+        return Err(Error::ProtectedMeta);
+    }
+    let (keep, refused): (Meta, Meta) = meta.into_iter().partition(|(k, _)| policy.meta.matches(k));
+    dropped.meta.extend(refused.into_keys());
+    Ok(keep)
+}
+
+fn accept_user(
+    mut u: User,
+    policy: &AcceptPolicy,
+    privileged: &[String],
+    dropped: &mut Dropped,
+) -> Result<User, Error> {
+    if let Some(roles) = u.roles.take() {
+        let mut keep = Vec::new();
+        for role in roles {
+            match policy.role(&role, privileged) {
+                RoleVerdict::Accept => keep.push(role),
+                RoleVerdict::Drop => dropped.roles.push(role),
+                RoleVerdict::RefuseMessage => return Err(Error::PrivilegedRole),
+            }
+        }
+        u.roles = (!keep.is_empty()).then_some(keep);
+    }
+    if let Some(meta) = u.meta.take() {
+        u.meta = Some(accept_meta(meta, policy, dropped)?).filter(|m| !m.is_empty());
+    }
+    if u.pass_hash.is_some() && !policy.takes(ActionKind::Password) {
+        u.pass_hash = None;
+        dropped.pass_hash = true;
+    }
+    Ok(u)
 }
 
 #[cfg(test)]

@@ -29,6 +29,16 @@ final class Context
     }
 
     /**
+     * The configured peers, without secrets: `[['id', 'url', 'origin', 'send' => [actions],
+     * 'accept' => [actions], 'login' => bool], …]` ('login': single sign-on signs browsers in there).
+     */
+    public function peers(): array
+    {
+        $ffi = $this->lib->ffi;
+        return $this->lib->allocatedJson(fn($out, $len) => $ffi->usersync_context_peers($this->handle, $out, $len));
+    }
+
+    /**
      * The ids of the peers an event goes to, without sealing anything (what an outbox routes).
      * @throws MessageRefused for an event that must not leave (e.g. a plaintext password)
      */

@@ -1,13 +1,14 @@
 //! The context: one site's configuration, ready to build messages for its peers and to open what
 //! they send, with every check of the protocol in its order. Immutable; share it across threads.
 
-use crate::actions::{Action, ActionKind, Dropped};
+use crate::actions::{Action, ActionKind};
 use crate::claims::{aad, new_jti, Claims, MessageType};
 use crate::config::{Config, ConfigError, Peer};
 use crate::envelope::{decode_text, envelope_kid};
 use crate::identity::{self, Facts, Verdict};
 use crate::keys::KeyId;
 use crate::origin::{check_return_url, Origin};
+use crate::policy::Dropped;
 use crate::Error;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -111,6 +112,24 @@ impl Context {
         &self.config.peers
     }
 
+    /// What a host needs to know of its peers (docs/protocol.md §13): for each, its id, URL,
+    /// origin, the actions sent to it and accepted from it, and whether it is sent logins —
+    /// the peers single sign-on signs a browser in on.
+    pub fn describe_peers(&self) -> Value {
+        let names = |kinds: &[ActionKind]| kinds.iter().map(|k| k.name()).collect::<Vec<_>>();
+        self.config
+            .peers
+            .iter()
+            .map(|p| {
+                json!({
+                    "id": p.id, "url": p.url.as_str(), "origin": p.origin.text(),
+                    "send": names(&p.send.actions), "accept": names(&p.accept.actions),
+                    "login": p.send.sends(ActionKind::Login),
+                })
+            })
+            .collect()
+    }
+
     fn peer(&self, id: &str) -> Result<&Peer, Error> {
         self.config
             .peers
@@ -175,7 +194,7 @@ impl Context {
             .config
             .peers
             .iter()
-            .filter(|p| action.for_peer(&p.send).is_some())
+            .filter(|p| p.send.filter(&action).is_some())
             .map(|p| p.id.as_str())
             .collect())
     }
@@ -201,7 +220,7 @@ impl Context {
         };
         peers
             .into_iter()
-            .filter_map(|p| action.for_peer(&p.send).map(|a| (p, a)))
+            .filter_map(|p| p.send.filter(&action).map(|a| (p, a)))
             .map(|(p, a)| self.seal(p, MessageType::Action, Some(&eid), &a, now))
             .collect()
     }
@@ -252,8 +271,10 @@ impl Context {
         if !peer.accept.takes(kind) {
             return Err(Error::ActionNotAccepted);
         }
-        let (mut action, dropped) = Action::parse(kind, &claims.data)?
-            .accept(&peer.accept, &self.config.privileged_roles)?;
+        let (mut action, dropped) = peer.accept.apply(
+            Action::parse(kind, &claims.data)?,
+            &self.config.privileged_roles,
+        )?;
         if let Action::Login {
             return_url: Some(url),
             ..

@@ -587,6 +587,18 @@ fn malformed_json_nesting_size_and_utf8() {
 }
 
 #[test]
+fn peers_are_described_without_secrets() {
+    let n = net();
+    let peers = n.a.describe_peers();
+    assert_eq!(peers[0]["id"], "b.test");
+    assert_eq!(peers[0]["origin"], "https://b.test");
+    assert_eq!(peers[0]["login"], true);
+    assert_eq!(peers[1]["login"], false, "c is sent create and update only");
+    assert_eq!(peers[1]["send"], json!(["create", "update"]));
+    assert!(!peers.to_string().contains("usk1_"));
+}
+
+#[test]
 fn tickets_and_return_urls() {
     let n = net();
     let mint = |req: Value| n.a.mint_ticket_at(req.to_string().as_bytes(), NOW);

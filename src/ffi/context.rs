@@ -111,6 +111,22 @@ pub unsafe extern "C" fn usersync_context_build(
     })
 }
 
+/// Describes the configured peers: on success *out receives a library-allocated JSON array
+/// `[{"id", "url", "origin", "send": [actions], "accept": [actions], "login": bool}, …]` in
+/// configuration order ("login": single sign-on signs browsers in there), released with
+/// usersync_bytes_free(). No secret is in it.
+///
+/// # Safety
+/// ctx from usersync_context_new(); out and out_len writable.
+#[no_mangle]
+pub unsafe extern "C" fn usersync_context_peers(
+    ctx: *const usersync_context,
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+) -> usersync_result {
+    with_context(ctx, out, out_len, |ctx| Ok(ctx.describe_peers()))
+}
+
 /// Routes one user event (as for usersync_context_build()) without sealing anything: on success *out
 /// receives a library-allocated JSON array of the ids of the peers it goes to (configuration
 /// order; possibly `[]`), released with usersync_bytes_free(). An outbox routes an event when it

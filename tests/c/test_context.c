@@ -179,6 +179,25 @@ static void round_trip_and_policy(struct net *n) {
     CHECK(applied == 1 && duplicates == 1, "the replayed message is refused by the host store");
     free(msg);
 
+    /* The peers, described without secrets; b is sent logins, c is not. */
+    {
+        char *pj = NULL;
+        size_t pl = 0;
+        CHECK_RC(usersync_context_peers(n->a, &pj, &pl), USERSYNC_RESULT_OK, "describe peers");
+        cJSON *pa = cJSON_ParseWithLength(pj, pl);
+        CHECK(cJSON_GetArraySize(pa) == 2 &&
+              cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(pa, 0), "login")) &&
+              cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(pa, 1), "login")),
+              "b is sent logins, c is not");
+        char *text = calloc(pl + 1, 1); /* library outputs are not NUL-terminated */
+        memcpy(text, pj, pl);
+        CHECK(strstr(text, "usk1_") == NULL, "no secret in the peers' description");
+        free(text);
+        cJSON_Delete(pa);
+        usersync_bytes_free(pj, pl);
+        CHECK_RC(usersync_context_peers(NULL, &pj, &pl), USERSYNC_RESULT_NULL_ARGUMENT, "NULL context");
+    }
+
     /* Build for all peers: c gets create only; b gets it too. */
     char *out = NULL;
     size_t len = 0;
