@@ -48,9 +48,13 @@ check-header:
 	bash scripts/check-header.sh
 	bash tests/header/hand_edit_is_caught.sh
 
+# Rust formatting and clippy; PHP lint (phpcs.xml) of the binding and the plugin, with the proof
+# that a planted violation fails it.
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	phpcs -q
+	bash tests/lint/planted_violation_is_caught.sh
 
 test-rust:
 	$(CARGO) test

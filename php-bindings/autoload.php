@@ -1,4 +1,5 @@
 <?php
+
 // The usersync PHP binding's autoloader: require this file, then use the Usersync\ classes.
 declare(strict_types=1);
 

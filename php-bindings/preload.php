@@ -1,4 +1,5 @@
 <?php
+
 // opcache.preload script for production "preload" mode. With PHP's default ffi.enable=preload,
 // only preloaded code may use FFI during web requests, so the binding's classes are preloaded
 // here; the library itself is loaded by ffi.preload (see README.md):

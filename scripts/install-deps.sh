@@ -8,7 +8,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 packages=(gcc g++ make pkg-config libssl-dev libcjson-dev valgrind php8.2-cli php8.2-mysql php8.2-xml
-          php8.2-mbstring php8.2-curl php8.2-gd php8.2-intl php8.2-fpm php8.2-opcache phpunit
+          php8.2-mbstring php8.2-curl php8.2-gd php8.2-intl php8.2-fpm php8.2-opcache phpunit php-codesniffer
           mariadb-server mariadb-client nginx-light curl chromium libnss3-tools openssl procps)
 missing=()
 for p in "${packages[@]}"; do

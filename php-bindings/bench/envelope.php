@@ -1,4 +1,5 @@
 <?php
+
 // The binding against the same envelope in pure PHP (openssl_encrypt + hash_hmac + base64url),
 // seal and open at 64 B, 1 KiB and 64 KiB, in one process.
 //   php php-bindings/bench/envelope.php [--quick]
@@ -43,8 +44,10 @@ final class PurePhpEnvelope
             return null;
         }
         $raw = base64_decode(strtr($text, '-_', '+/'), true);
-        if ($raw === false || strlen($raw) < 73 || (strlen($raw) - 57) % 16 !== 0 || $raw[0] !== "\x01"
-            || substr($raw, 1, 8) !== $this->kid) {
+        if (
+            $raw === false || strlen($raw) < 73 || (strlen($raw) - 57) % 16 !== 0 || $raw[0] !== "\x01"
+            || substr($raw, 1, 8) !== $this->kid
+        ) {
             return null;
         }
         $body = substr($raw, 0, -32);

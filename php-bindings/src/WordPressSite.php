@@ -1,4 +1,5 @@
 <?php
+
 declare(strict_types=1);
 
 namespace Usersync;
@@ -62,7 +63,13 @@ final class WordPressSite
     public function validateCookie(string $scheme, string $cookie, string $passHash, bool $grace = false): void
     {
         $this->lib->check($this->lib->ffi->usersync_wp_cookie_validate(
-            $this->handle, self::scheme($scheme), $cookie, strlen($cookie), $passHash, strlen($passHash), $grace,
+            $this->handle,
+            self::scheme($scheme),
+            $cookie,
+            strlen($cookie),
+            $passHash,
+            strlen($passHash),
+            $grace,
         ));
     }
 

@@ -1,4 +1,5 @@
 <?php
+
 declare(strict_types=1);
 
 namespace Usersync\Tests;
@@ -60,7 +61,7 @@ final class ContextTest extends TestCase
         try {
             $f();
             $this->fail("not refused; expected $reason");
-        } catch (MessageRefused|EnvelopeException $e) {
+        } catch (MessageRefused | EnvelopeException $e) {
             $this->assertSame($reason, $e->reason);
         }
     }
@@ -103,17 +104,27 @@ final class ContextTest extends TestCase
         $this->assertRefused('lifetime_too_long', fn() => $this->b->openAction($this->forge('logout', ['uid' => self::UID, 'login' => 'b'], 0, 301), '127.0.0.1'));
         $this->assertRefused('action_not_accepted', fn() => $this->b->openAction($this->forge('delete', ['uid' => self::UID, 'login' => 'b']), '127.0.0.1'));
         $this->assertRefused('privileged_role', fn() => $this->b->openAction(
-            $this->forge('update', ['uid' => self::UID, 'login' => 'b', 'email' => 'b@a.test', 'roles' => ['administrator']]), '127.0.0.1'));
+            $this->forge('update', ['uid' => self::UID, 'login' => 'b', 'email' => 'b@a.test', 'roles' => ['administrator']]),
+            '127.0.0.1'
+        ));
         foreach (['wp_capabilities', 'wp_user_level', 'session_tokens', 'usersync_sid'] as $key) {
             $this->assertRefused('protected_meta', fn() => $this->b->openAction(
-                $this->forge('meta', ['uid' => self::UID, 'login' => 'b', 'set' => [$key => ['1']]]), '127.0.0.1'));
+                $this->forge('meta', ['uid' => self::UID, 'login' => 'b', 'set' => [$key => ['1']]]),
+                '127.0.0.1'
+            ));
         }
         $this->assertRefused('pass_hash_format', fn() => $this->b->openAction(
-            $this->forge('password', ['uid' => self::UID, 'login' => 'b', 'pass_hash' => 'hunter2']), '127.0.0.1'));
+            $this->forge('password', ['uid' => self::UID, 'login' => 'b', 'pass_hash' => 'hunter2']),
+            '127.0.0.1'
+        ));
         $this->assertRefused('unknown_field', fn() => $this->b->openAction(
-            $this->forge('update', ['uid' => self::UID, 'login' => 'b', 'email' => 'b@a.test', 'is_admin' => true]), '127.0.0.1'));
+            $this->forge('update', ['uid' => self::UID, 'login' => 'b', 'email' => 'b@a.test', 'is_admin' => true]),
+            '127.0.0.1'
+        ));
         $this->assertRefused('claims_invalid', fn() => $this->b->openAction(
-            $this->forge('logout', ['uid' => self::UID, 'login' => 'b'], 0, 60, ['admin' => true]), '127.0.0.1'));
+            $this->forge('logout', ['uid' => self::UID, 'login' => 'b'], 0, 60, ['admin' => true]),
+            '127.0.0.1'
+        ));
         $this->assertRefused('pass_hash_format', fn() => $this->a->build(['eid' => Secret::uid(), 'act' => 'password', 'data' => ['uid' => self::UID, 'login' => 'b', 'pass_hash' => 'plain']]));
     }
 

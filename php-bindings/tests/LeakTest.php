@@ -1,4 +1,5 @@
 <?php
+
 declare(strict_types=1);
 
 namespace Usersync\Tests;
@@ -75,7 +76,8 @@ final class LeakTest extends TestCase
         $b = new Context(['site_id' => 'b.test', 'url' => 'https://b.test', 'peers' => [
             ['id' => 'a.test', 'url' => 'https://a.test', 'secrets' => [$secret], 'accept' => ['actions' => ['update', 'login'], 'roles' => ['subscriber']]]]]);
         $uid = Secret::uid();
-        $update = $b->openAction($a->build(['eid' => Secret::uid(), 'act' => 'update', 'data' => ['uid' => $uid, 'login' => 'alice', 'email' => 'alice@a.test', 'roles' => ['subscriber']]])[0]['message'], '127.0.0.1');
+        $event = ['eid' => Secret::uid(), 'act' => 'update', 'data' => ['uid' => $uid, 'login' => 'alice', 'email' => 'alice@a.test', 'roles' => ['subscriber']]];
+        $update = $b->openAction($a->build($event)[0]['message'], '127.0.0.1');
         $value = Secret::nonce(43);
         $ticket = $b->openTicket($a->mintTicket(['peer' => 'b.test', 'uid' => $uid, 'login' => 'alice', 'remember' => false, 'bnd' => Secret::bindingHash($value)])['message']);
         $subscriber = ['account' => ['uid' => $uid, 'roles' => ['subscriber'], 'super_admin' => false]];

@@ -1,4 +1,5 @@
 <?php
+
 declare(strict_types=1);
 
 namespace Usersync\Tests;
@@ -50,8 +51,11 @@ final class LibraryTest extends TestCase
             copy($f, "$copy/src/" . basename($f));
         }
         try {
-            $proc = proc_open([PHP_BINARY, '-r', "require '$copy/autoload.php'; try { Usersync\\Library::get(); } catch (Usersync\\LibraryUnavailable \$e) { echo \$e->getMessage(); }"],
-                [1 => ['pipe', 'w']], $pipes);
+            $proc = proc_open(
+                [PHP_BINARY, '-r', "require '$copy/autoload.php'; try { Usersync\\Library::get(); } catch (Usersync\\LibraryUnavailable \$e) { echo \$e->getMessage(); }"],
+                [1 => ['pipe', 'w']],
+                $pipes
+            );
             $out = stream_get_contents($pipes[1]);
             proc_close($proc);
             $this->assertStringContainsString('libusersync.so was not found. Tried:', $out);
@@ -96,8 +100,10 @@ final class LibraryTest extends TestCase
         exec(escapeshellarg(PHP_BINARY) . ' ' . escapeshellarg(dirname(__DIR__) . '/bin/usersync-preload-header') . ' ' . escapeshellarg(Library::get()->path) . ' > ' . escapeshellarg($header), $_, $rc);
         $this->assertSame(0, $rc);
         try {
-            [$code, $out] = self::php(['ffi.enable' => 'preload', 'ffi.preload' => $header],
-                '$l = Usersync\Library::get(); echo $l->mode, " ", strlen(Usersync\Secret::generate());');
+            [$code, $out] = self::php(
+                ['ffi.enable' => 'preload', 'ffi.preload' => $header],
+                '$l = Usersync\Library::get(); echo $l->mode, " ", strlen(Usersync\Secret::generate());'
+            );
             $this->assertSame(0, $code, $out);
             $this->assertSame('preload 48', $out);
         } finally {
@@ -108,9 +114,14 @@ final class LibraryTest extends TestCase
     public function testAWrongConfiguredPathFailsLoudly(): void
     {
         // Set but wrong: no other copy (bundled or development build) may load instead.
-        $proc = proc_open([PHP_BINARY, '-r', 'require ' . var_export(dirname(__DIR__) . '/autoload.php', true) . ';'
+        $proc = proc_open(
+            [PHP_BINARY, '-r', 'require ' . var_export(dirname(__DIR__) . '/autoload.php', true) . ';'
             . 'try { Usersync\Library::get(); echo "loaded"; } catch (Usersync\Exception $e) { echo $e->reason, ": ", $e->getMessage(); }'],
-            [1 => ['pipe', 'w']], $pipes, null, ['USERSYNC_LIBRARY' => '/nonexistent/libusersync.so'] + getenv());
+            [1 => ['pipe', 'w']],
+            $pipes,
+            null,
+            ['USERSYNC_LIBRARY' => '/nonexistent/libusersync.so'] + getenv()
+        );
         $out = stream_get_contents($pipes[1]);
         proc_close($proc);
         $this->assertStringStartsWith('library_unavailable: libusersync.so was not found. Tried: /nonexistent/libusersync.so.', $out);

@@ -1,4 +1,5 @@
 <?php
+
 declare(strict_types=1);
 
 namespace Usersync\Tests;
@@ -210,9 +211,11 @@ final class TargetCheckTest extends TestCase
         $this->assertSame('https://b.test/', $this->a->checkReturn('https://B.TEST'), 'a peer');
         $this->assertSame('https://b.test/wp-admin/profile.php', $this->a->checkReturn('https://b.test/wp-admin/profile.php'));
         $this->assertSame('https://a.test/account', $this->b->checkReturn('https://a.test/account'), 'the other side');
-        foreach (['//evil.test', 'javascript:alert(1)', 'https://a.test.evil.test/', 'https://a.test@evil.test/', 'http://a.test/',
+        foreach (
+            ['//evil.test', 'javascript:alert(1)', 'https://a.test.evil.test/', 'https://a.test@evil.test/', 'http://a.test/',
                   'https://a.test:8443/', '/relative', 'data:text/html,x', 'https://a.test/ x', 'https://a.test\\@evil.test/',
-                  "https://a.test/\nx", 'https://c.test/', ''] as $bad) {
+                  "https://a.test/\nx", 'https://c.test/', ''] as $bad
+        ) {
             $this->assertRefused('return_url_refused', fn() => $this->a->checkReturn($bad), var_export($bad, true));
         }
     }

@@ -1,4 +1,5 @@
 <?php
+
 declare(strict_types=1);
 
 namespace Usersync\Tests;
@@ -27,8 +28,10 @@ final class WordPressSiteTest extends TestCase
                 $made = $site->generateCookie($c['scheme'], $c['login'], $c['pass_hash'], $c['expiration'], $c['token']);
                 $this->assertSame($c['cookie'], $made, "$version {$c['login']} {$c['scheme']}");
                 $parsed = $site->parseCookie($made);
-                $this->assertSame([$c['login'], $c['expiration'], $c['token'], hash('sha256', $c['token'])],
-                    [$parsed['login'], $parsed['expiration'], $parsed['token'], $parsed['verifier']]);
+                $this->assertSame(
+                    [$c['login'], $c['expiration'], $c['token'], hash('sha256', $c['token'])],
+                    [$parsed['login'], $parsed['expiration'], $parsed['token'], $parsed['verifier']]
+                );
             }
         }
     }
