@@ -284,6 +284,33 @@ usersync_result usersync_context_check_target(const usersync_context *ctx,
                                               char **out,
                                               size_t *out_len);
 
+// The link health check (docs/protocol.md §16): seals a `ping` for peer (its id), to POST to
+// the peer's inbox like any action. On success *out receives a library-allocated JSON object
+// `{"peer", "url", "message"}`, released with usersync_bytes_free(). Pings are policy-free:
+// every peer opens and answers them, whatever its accept policy.
+//
+// # Safety
+// ctx from usersync_context_new(); peer readable as sized; out and out_len writable.
+usersync_result usersync_context_ping(const usersync_context *ctx,
+                                      const char *peer,
+                                      size_t peer_len,
+                                      char **out,
+                                      size_t *out_len);
+
+// Answers a ping this site opened (opened: the JSON object usersync_context_open_action()
+// returned for it): seals a `pong` for the pinging peer carrying this site's clock, the
+// actions it accepts from and sends to that peer, and its library version; the peer opens it
+// with usersync_context_open_action(). On success *out receives a library-allocated JSON
+// object `{"peer", "url", "message"}`, released with usersync_bytes_free().
+//
+// # Safety
+// ctx from usersync_context_new(); opened readable as sized; out and out_len writable.
+usersync_result usersync_context_pong(const usersync_context *ctx,
+                                      const char *opened,
+                                      size_t opened_len,
+                                      char **out,
+                                      size_t *out_len);
+
 // Checks a destination for a browser (a login's redirect, a chain's next hop, where a refused
 // ticket goes): an absolute URL on this site's origin or a configured peer's, by the rules of
 // return URLs (docs/protocol.md §12). On success *out receives the normalised URL (not

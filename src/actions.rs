@@ -18,10 +18,14 @@ pub enum ActionKind {
     Logout,
     /// Carried by browser tickets only.
     Login,
+    /// The link health check: a `ping` through the peer's inbox, answered by a sealed `pong`.
+    /// Policy-free (every peer may ping and answer), never names an account.
+    Ping,
+    Pong,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 7] = [
+    pub const ALL: [ActionKind; 9] = [
         ActionKind::Create,
         ActionKind::Update,
         ActionKind::Delete,
@@ -29,7 +33,14 @@ impl ActionKind {
         ActionKind::Meta,
         ActionKind::Logout,
         ActionKind::Login,
+        ActionKind::Ping,
+        ActionKind::Pong,
     ];
+
+    /// The link's own messages: not user actions, outside every policy and configuration.
+    pub fn is_link_check(self) -> bool {
+        matches!(self, ActionKind::Ping | ActionKind::Pong)
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -40,6 +51,8 @@ impl ActionKind {
             ActionKind::Meta => "meta",
             ActionKind::Logout => "logout",
             ActionKind::Login => "login",
+            ActionKind::Ping => "ping",
+            ActionKind::Pong => "pong",
         }
     }
 
@@ -121,6 +134,16 @@ pub enum Action {
         bnd: String,
         sid: Option<String>,
         return_url: Option<String>,
+    },
+    Ping,
+    /// The answer to the ping `ping` (its jti): the answering site's clock, the actions it
+    /// accepts from and sends to the pinging site, and its library version.
+    Pong {
+        ping: String,
+        time: i64,
+        accepts: Vec<String>,
+        sends: Vec<String>,
+        version: String,
     },
 }
 
@@ -347,6 +370,32 @@ impl Action {
                     return_url: optional(m, "return", |r| text(r, MAX_RETURN, false))?,
                 }
             }
+            ActionKind::Ping => {
+                fields_of(data, &[], &[])?;
+                Action::Ping
+            }
+            ActionKind::Pong => {
+                let m = fields_of(data, &["ping", "time", "accepts", "sends", "version"], &[])?;
+                let names = |v: &Value| {
+                    list(v, ActionKind::ALL.len(), |a| {
+                        let name = a.as_str().ok_or(Error::DataInvalid)?;
+                        ActionKind::parse(name)
+                            .filter(|k| !k.is_link_check())
+                            .map(|k| k.name().to_string())
+                            .ok_or(Error::DataInvalid)
+                    })
+                };
+                Action::Pong {
+                    ping: b64_bytes(&m["ping"], UID_BYTES)?,
+                    time: m["time"]
+                        .as_i64()
+                        .filter(|t| *t >= 0)
+                        .ok_or(Error::DataInvalid)?,
+                    accepts: names(&m["accepts"])?,
+                    sends: names(&m["sends"])?,
+                    version: text(&m["version"], 32, false)?,
+                }
+            }
         })
     }
 
@@ -359,18 +408,21 @@ impl Action {
             Action::Meta { .. } => ActionKind::Meta,
             Action::Logout { .. } => ActionKind::Logout,
             Action::Login { .. } => ActionKind::Login,
+            Action::Ping => ActionKind::Ping,
+            Action::Pong { .. } => ActionKind::Pong,
         }
     }
 
-    /// The `uid` of the account the action is about.
-    pub fn uid(&self) -> &str {
+    /// The `uid` of the account the action is about (none for the link's own ping and pong).
+    pub fn uid(&self) -> Option<&str> {
         match self {
-            Action::Create(u) | Action::Update(u) => &u.uid,
+            Action::Create(u) | Action::Update(u) => Some(&u.uid),
             Action::Delete { uid, .. }
             | Action::Password { uid, .. }
             | Action::Meta { uid, .. }
             | Action::Logout { uid, .. }
-            | Action::Login { uid, .. } => uid,
+            | Action::Login { uid, .. } => Some(uid),
+            Action::Ping | Action::Pong { .. } => None,
         }
     }
 
@@ -458,6 +510,20 @@ impl Action {
                 if let Some(r) = return_url {
                     put("return", json!(r));
                 }
+            }
+            Action::Ping => {}
+            Action::Pong {
+                ping,
+                time,
+                accepts,
+                sends,
+                version,
+            } => {
+                put("ping", json!(ping));
+                put("time", json!(time));
+                put("accepts", json!(accepts));
+                put("sends", json!(sends));
+                put("version", json!(version));
             }
         }
         Value::Object(m)

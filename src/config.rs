@@ -183,15 +183,17 @@ fn actions(obj: &Obj, key: &str) -> Result<Vec<ActionKind>> {
         .iter()
         .enumerate()
         .map(|(i, n)| {
-            ActionKind::parse(n).map_or_else(
-                || {
-                    fail(
+            ActionKind::parse(n)
+                .filter(|k| !k.is_link_check())
+                .map_or_else(
+                    || {
+                        fail(
                         &format!("{}[{i}]", obj.at(key)),
                         "unknown action (create, update, delete, password, meta, logout, login)",
                     )
-                },
-                Ok,
-            )
+                    },
+                    Ok,
+                )
         })
         .collect()
 }

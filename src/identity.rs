@@ -207,7 +207,7 @@ pub fn check(
             _ => Err(Error::UnknownAccount),
         };
     };
-    if account.uid != action.uid() {
+    if Some(account.uid.as_str()) != action.uid() {
         return Err(Error::IdentityConflict);
     }
     if !peer

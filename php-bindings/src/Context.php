@@ -137,6 +137,21 @@ final class Context
         );
     }
 
+    /** A sealed `ping` for a peer (docs/protocol.md §16): `['peer', 'url', 'message']`, POSTed like an action. */
+    public function ping(string $peer): array
+    {
+        $ffi = $this->lib->ffi;
+        return $this->lib->allocatedJson(fn($out, $len) => $ffi->usersync_context_ping($this->handle, $peer, strlen($peer), $out, $len));
+    }
+
+    /** The sealed `pong` answering a ping this site opened (openAction()'s result): `['peer', 'url', 'message']`. */
+    public function pong(array $opened): array
+    {
+        $json = json_encode($opened, JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
+        $ffi = $this->lib->ffi;
+        return $this->lib->allocatedJson(fn($out, $len) => $ffi->usersync_context_pong($this->handle, $json, strlen($json), $out, $len));
+    }
+
     public function __destruct()
     {
         $this->lib->ffi->usersync_context_free($this->handle);

@@ -164,4 +164,17 @@ final class ContextTest extends TestCase
         $this->expectExceptionMessage('invalid usersync configuration: peers[0].secrets[0]: a link secret must start with "usk1_"');
         new Context(['site_id' => 'a.test', 'url' => 'https://a.test', 'peers' => [['id' => 'b.test', 'url' => 'https://b.test', 'secrets' => ['nope']]]]);
     }
+
+    public function testPingAndPong(): void
+    {
+        $ping = $this->a->ping('b.test');
+        $opened = $this->b->openAction($ping['message'], '127.0.0.1');
+        $this->assertSame('ping', $opened['act']);
+        $pong = $this->b->pong($opened);
+        $answer = $this->a->openAction($pong['message'], null);
+        $this->assertSame('pong', $answer['act']);
+        $this->assertSame($opened['jti'], $answer['data']['ping']);
+        $this->assertEqualsWithDelta(time(), $answer['data']['time'], 5);
+        $this->assertRefused('data_invalid', fn() => $this->b->pong($answer));
+    }
 }

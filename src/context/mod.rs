@@ -180,7 +180,7 @@ impl Context {
             .as_str()
             .and_then(ActionKind::parse)
             .ok_or(Error::UnknownAction)?;
-        if !MessageType::Action.carries(kind) {
+        if !MessageType::Action.carries(kind) || kind.is_link_check() {
             return Err(Error::UnknownAction);
         }
         Ok((eid.to_string(), Action::parse(kind, &m["data"])?))
@@ -268,7 +268,7 @@ impl Context {
         let kind = ActionKind::parse(&claims.act)
             .filter(|k| typ.carries(*k))
             .ok_or(Error::UnknownAction)?;
-        if !peer.accept.takes(kind) {
+        if !peer.accept.takes(kind) && !kind.is_link_check() {
             return Err(Error::ActionNotAccepted);
         }
         let (mut action, dropped) = peer.accept.apply(
@@ -315,10 +315,58 @@ impl Context {
         let kind = m["act"]
             .as_str()
             .and_then(ActionKind::parse)
+            .filter(|k| !k.is_link_check())
             .ok_or(Error::DataInvalid)?;
         let action = Action::parse(kind, &m["data"]).map_err(|_| Error::DataInvalid)?;
         let facts = Facts::parse(facts)?;
         identity::check(peer, &self.config.privileged_roles, &action, &facts)
+    }
+
+    /// The link health check (docs/protocol.md §16): a sealed `ping` for a peer, to POST to its
+    /// inbox like any action.
+    pub fn ping(&self, peer: &str) -> Result<Outgoing, Error> {
+        self.ping_at(peer, now())
+    }
+
+    pub(crate) fn ping_at(&self, peer: &str, now: i64) -> Result<Outgoing, Error> {
+        let eid = crate::claims::new_uid()?;
+        self.seal(
+            self.peer(peer)?,
+            MessageType::Action,
+            Some(&eid),
+            &Action::Ping,
+            now,
+        )
+    }
+
+    /// The answer to a ping this site opened (`opened` as [`Opened::to_json`] wrote it): a
+    /// sealed `pong` for the pinging peer with this site's clock, what it accepts from that peer
+    /// and sends to it, and its version; the peer opens it as an action.
+    pub fn pong(&self, opened: &[u8]) -> Result<Outgoing, Error> {
+        self.pong_at(opened, now())
+    }
+
+    pub(crate) fn pong_at(&self, opened: &[u8], now: i64) -> Result<Outgoing, Error> {
+        let m = input_object(
+            opened,
+            &["iss", "act", "data", "jti", "eid", "exp", "dropped"],
+            4,
+        )
+        .map_err(|_| Error::DataInvalid)?;
+        if m["act"].as_str() != Some("ping") {
+            return Err(Error::DataInvalid);
+        }
+        let peer = self.peer(m["iss"].as_str().ok_or(Error::DataInvalid)?)?;
+        let names = |kinds: &[ActionKind]| kinds.iter().map(|k| k.name().to_string()).collect();
+        let pong = Action::Pong {
+            ping: m["jti"].as_str().ok_or(Error::DataInvalid)?.to_string(),
+            time: now,
+            accepts: names(&peer.accept.actions),
+            sends: names(&peer.send.actions),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        };
+        let eid = crate::claims::new_uid()?;
+        self.seal(peer, MessageType::Action, Some(&eid), &pong, now)
     }
 
     /// Mints a login ticket for a peer from `{"peer", "uid", "login", "remember", "bnd",

@@ -587,6 +587,59 @@ fn malformed_json_nesting_size_and_utf8() {
 }
 
 #[test]
+fn ping_and_pong_check_a_link_whatever_the_policies() {
+    // b accepts nothing from a at all: pings are policy-free.
+    let n = net_with(json!({}), json!([]));
+    let ping = n.a.ping_at("b.test", NOW).unwrap();
+    assert_eq!(ping.peer, "b.test");
+    let opened = open_b(&n, &ping.message).unwrap();
+    assert_eq!(opened.action, Action::Ping);
+    assert!(opened.eid.is_some(), "a ping is an action with its own eid");
+    let pong =
+        n.b.pong_at(opened.to_json().to_string().as_bytes(), NOW + 1)
+            .unwrap();
+    assert_eq!(pong.peer, "a.test");
+    let answer =
+        n.a.open_at(MessageType::Action, pong.message.as_bytes(), None, NOW + 2)
+            .unwrap();
+    let Action::Pong {
+        ping: of,
+        time,
+        accepts,
+        sends,
+        version,
+    } = answer.action
+    else {
+        panic!("{answer:?}")
+    };
+    assert_eq!((of.as_str(), time), (opened.jti.as_str(), NOW + 1));
+    assert!(
+        accepts.is_empty(),
+        "b accepts nothing from a: the link is one-way"
+    );
+    assert_eq!(sends.len(), 7, "b sends a everything (policy_all)");
+    assert_eq!(version, env!("CARGO_PKG_VERSION"));
+    // Only a ping is answered; ping and pong are never user events or configuration.
+    assert_eq!(n.b.pong(b"{}").unwrap_err(), Error::DataInvalid);
+    assert_eq!(
+        n.a.build_at(&event("ping", json!({})), None, NOW)
+            .unwrap_err(),
+        Error::UnknownAction
+    );
+    let check = n.b.check_target(
+        opened.to_json().to_string().as_bytes(),
+        br#"{"account":null}"#,
+    );
+    assert_eq!(check, Err(Error::DataInvalid), "a ping names no account");
+    let cfg = json!({"site_id": "x.test", "url": "https://x.test", "peers": [{"id": "y.test",
+        "url": "https://y.test", "secrets": [n.ab], "accept": {"actions": ["ping"]}}]});
+    assert!(
+        Context::from_json(cfg.to_string().as_bytes()).is_err(),
+        "ping is not a policy's to allow"
+    );
+}
+
+#[test]
 fn peers_are_described_without_secrets() {
     let n = net();
     let peers = n.a.describe_peers();

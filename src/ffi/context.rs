@@ -246,6 +246,48 @@ pub unsafe extern "C" fn usersync_context_check_target(
     })
 }
 
+/// The link health check (docs/protocol.md §16): seals a `ping` for peer (its id), to POST to
+/// the peer's inbox like any action. On success *out receives a library-allocated JSON object
+/// `{"peer", "url", "message"}`, released with usersync_bytes_free(). Pings are policy-free:
+/// every peer opens and answers them, whatever its accept policy.
+///
+/// # Safety
+/// ctx from usersync_context_new(); peer readable as sized; out and out_len writable.
+#[no_mangle]
+pub unsafe extern "C" fn usersync_context_ping(
+    ctx: *const usersync_context,
+    peer: *const c_char,
+    peer_len: usize,
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+) -> usersync_result {
+    with_context(ctx, out, out_len, |ctx| {
+        let peer = std::str::from_utf8(input(peer, peer_len)?).map_err(|_| Error::UnknownPeer)?;
+        Ok(ctx.ping(peer)?.to_json())
+    })
+}
+
+/// Answers a ping this site opened (opened: the JSON object usersync_context_open_action()
+/// returned for it): seals a `pong` for the pinging peer carrying this site's clock, the
+/// actions it accepts from and sends to that peer, and its library version; the peer opens it
+/// with usersync_context_open_action(). On success *out receives a library-allocated JSON
+/// object `{"peer", "url", "message"}`, released with usersync_bytes_free().
+///
+/// # Safety
+/// ctx from usersync_context_new(); opened readable as sized; out and out_len writable.
+#[no_mangle]
+pub unsafe extern "C" fn usersync_context_pong(
+    ctx: *const usersync_context,
+    opened: *const c_char,
+    opened_len: usize,
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+) -> usersync_result {
+    with_context(ctx, out, out_len, |ctx| {
+        Ok(ctx.pong(input(opened, opened_len)?)?.to_json())
+    })
+}
+
 /// Checks a destination for a browser (a login's redirect, a chain's next hop, where a refused
 /// ticket goes): an absolute URL on this site's origin or a configured peer's, by the rules of
 /// return URLs (docs/protocol.md §12). On success *out receives the normalised URL (not

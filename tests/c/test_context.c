@@ -179,6 +179,40 @@ static void round_trip_and_policy(struct net *n) {
     CHECK(applied == 1 && duplicates == 1, "the replayed message is refused by the host store");
     free(msg);
 
+    /* The link health check: a pings b (policy-free), b answers with a pong a opens. */
+    {
+        char *pj = NULL, *oj = NULL, *qj = NULL;
+        size_t pl = 0, ol = 0, ql = 0;
+        CHECK_RC(usersync_context_ping(n->a, "b.test", 6, &pj, &pl), USERSYNC_RESULT_OK, "ping b");
+        cJSON *ping = cJSON_ParseWithLength(pj, pl);
+        const char *pm = cJSON_GetObjectItemCaseSensitive(ping, "message")->valuestring;
+        CHECK_RC(usersync_context_open_action(n->b, pm, strlen(pm), "127.0.0.1", 9, &oj, &ol), USERSYNC_RESULT_OK,
+                 "b opens the ping");
+        CHECK_RC(usersync_context_pong(n->b, oj, ol, &qj, &ql), USERSYNC_RESULT_OK, "b answers with a pong");
+        cJSON *pong = cJSON_ParseWithLength(qj, ql);
+        const char *qm = cJSON_GetObjectItemCaseSensitive(pong, "message")->valuestring;
+        char *aj = NULL;
+        size_t al = 0;
+        CHECK_RC(usersync_context_open_action(n->a, qm, strlen(qm), NULL, 0, &aj, &al), USERSYNC_RESULT_OK,
+                 "a opens the pong");
+        cJSON *answer = cJSON_ParseWithLength(aj, al);
+        cJSON *opened = cJSON_ParseWithLength(oj, ol);
+        CHECK(strcmp(cJSON_GetObjectItemCaseSensitive(answer, "act")->valuestring, "pong") == 0 &&
+              strcmp(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(answer, "data"), "ping")->valuestring,
+                     cJSON_GetObjectItemCaseSensitive(opened, "jti")->valuestring) == 0,
+              "the pong names the ping's jti");
+        CHECK_RC(usersync_context_pong(n->a, aj, al, &pj, &pl), USERSYNC_RESULT_DATA_INVALID, "only a ping is answered");
+        CHECK_RC(usersync_context_ping(n->a, "x.test", 6, &pj, &pl), USERSYNC_RESULT_UNKNOWN_PEER, "ping an unknown peer");
+        cJSON_Delete(answer);
+        cJSON_Delete(opened);
+        cJSON_Delete(pong);
+        cJSON_Delete(ping);
+        usersync_bytes_free(aj, al);
+        usersync_bytes_free(qj, ql);
+        usersync_bytes_free(oj, ol);
+        usersync_bytes_free(pj, pl);
+    }
+
     /* The peers, described without secrets; b is sent logins, c is not. */
     {
         char *pj = NULL;

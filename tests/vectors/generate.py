@@ -344,6 +344,13 @@ def message_verify_cases():
         ticket("bob", False), ip=None)
     add("a uid whose bytes encode to '-' and '_'", claims("delete", {"uid": b64u(b"\xfb\xff" * 8), "login": "dave"}),
         {"uid": b64u(b"\xfb\xff" * 8), "login": "dave"})
+    # The link health check (§16) is policy-free: c.test, which may only send update, pings too.
+    add("a ping from a", claims("ping", {}), {})
+    add("a ping from a peer whose accept policy has no ping (none can)", claims("ping", {}, iss="c.test"), {},
+        secret=1, ip=None)
+    pong = {"ping": b64u(label_bytes("usersync vector ping jti", 16)), "time": NOW - 3,
+            "accepts": ["create", "update", "delete", "password", "meta", "logout", "login"], "sends": [], "version": "0.1.0"}
+    add("a pong answering a's ping", claims("pong", pong), pong)
     assert "-" in b64u(b"\xfb\xff" * 8) and "_" in b64u(b"\xfb\xff" * 8)
     return cases
 
@@ -433,6 +440,13 @@ def message_invalid_cases():
         c=claims("update", user("a", email="a@a.test", user_pass="x")))
     add("an unknown profile field", "unknown_field",
         c=claims("update", user("a", email="a@a.test", fields={"user_level": "10"})))
+    add("a ping with data", "unknown_field", c=claims("ping", {"login": "alice"}))
+    good_pong = {"ping": b64u(label_bytes("usersync vector ping jti", 16)), "time": NOW, "accepts": [], "sends": [],
+                 "version": "0.1.0"}
+    add("a pong without its ping's jti", "data_invalid", c=claims("pong", {k: v for k, v in good_pong.items() if k != "ping"}))
+    add("a pong naming an unknown action", "data_invalid", c=claims("pong", dict(good_pong, accepts=["promote"])))
+    add("a pong naming ping among the actions", "data_invalid", c=claims("pong", dict(good_pong, sends=["ping"])))
+    add("a ping as a ticket", "unknown_action", c=claims("ping", {}, typ="ticket", life=60), ip=None)
     add("an unknown field in a ticket", "unknown_field",
         c=claims("login", ticket("a", admin=True), typ="ticket", life=60), ip=None)
     add("a bnd in an action's data", "unknown_field", c=claims("logout", user("a", bnd=bnd_of(binding("a")))))
