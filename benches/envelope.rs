@@ -3,18 +3,32 @@
 //! Both sides do the same work per message: draw a random IV, AES-256-CBC with PKCS#7, and
 //! HMAC-SHA256 over `ver ‖ kid ‖ iv ‖ ct ‖ aad ‖ len(aad)`; open verifies the tag (constant
 //! time) and decrypts. OpenSSL gets its best case too: key schedule and keyed HMAC prepared once,
-//! contexts re-initialised per message. The OpenSSL envelope is checked to open with usersync,
-//! so both really produce the protocol's bytes.
+//! contexts re-initialised per message, output written into the caller's buffer. The OpenSSL
+//! envelope is checked to open with usersync, so both really produce the protocol's bytes.
+//!
+//! What each column is:
+//! - "rust": the Rust API on the binary envelope (`Keyring::seal_bytes`/`open_bytes`);
+//! - "C ABI": `usersync_keyring_seal_binary`/`open_binary`, exactly what a C host calls (panic
+//!   guard, argument checks, output copied into the caller's buffer);
+//! - "openssl": OpenSSL EVP + HMAC on the same binary envelope;
+//! - the text rows: `usersync_keyring_seal`/`open` (text form) against OpenSSL plus the same
+//!   strict base64url codec producing the same text.
 //!
 //!     cargo bench --bench envelope            # full run (about 20 s)
 //!     cargo bench --bench envelope -- --quick # smoke run, as CI does
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use hkdf::Hkdf;
 use openssl_sys as ossl;
 use sha2::Sha256;
 use std::hint::black_box;
 use std::ptr::null;
 use timing::time_per_call;
+use usersync::ffi::{
+    usersync_keyring, usersync_keyring_free, usersync_keyring_new, usersync_keyring_open,
+    usersync_keyring_open_binary, usersync_keyring_seal, usersync_keyring_seal_binary,
+};
 use usersync::{Keyring, LinkSecret};
 
 mod timing;
@@ -95,8 +109,14 @@ impl OpenSsl {
     }
 
     fn seal(&self, aad: &[u8], pt: &[u8]) -> Vec<u8> {
+        let mut out = vec![0u8; 25 + (pt.len() / 16 + 1) * 16 + 32];
+        self.seal_into(aad, pt, &mut out);
+        out
+    }
+
+    /// Seals into `out`, exactly the envelope's length.
+    fn seal_into(&self, aad: &[u8], pt: &[u8], out: &mut [u8]) {
         let ct_len = (pt.len() / 16 + 1) * 16;
-        let mut out = vec![0u8; 25 + ct_len + 32];
         out[0] = 1;
         out[1..9].copy_from_slice(&self.kid);
         unsafe {
@@ -122,17 +142,23 @@ impl OpenSsl {
         }
         let tag = self.tag(&out[..25 + ct_len], aad);
         out[25 + ct_len..].copy_from_slice(&tag);
-        out
     }
 
     fn open(&self, aad: &[u8], env: &[u8]) -> Option<Vec<u8>> {
+        let mut out = vec![0u8; env.len()];
+        let n = self.open_into(aad, env, &mut out)?;
+        out.truncate(n);
+        Some(out)
+    }
+
+    /// Opens into `out` (at least the ciphertext's length plus a block); returns the length.
+    fn open_into(&self, aad: &[u8], env: &[u8], out: &mut [u8]) -> Option<usize> {
         let (body, tag) = env.split_at(env.len() - 32);
         let want = self.tag(body, aad);
         if unsafe { ossl::CRYPTO_memcmp(want.as_ptr().cast(), tag.as_ptr().cast(), 32) } != 0 {
             return None;
         }
         let ct = &body[25..];
-        let mut out = vec![0u8; ct.len() + 16];
         unsafe {
             ossl::EVP_DecryptInit_ex(
                 self.dec,
@@ -152,10 +178,82 @@ impl OpenSsl {
             if ossl::EVP_DecryptFinal_ex(self.dec, out[n1 as usize..].as_mut_ptr(), &mut n2) != 1 {
                 return None;
             }
-            out.truncate((n1 + n2) as usize);
+            Some((n1 + n2) as usize)
         }
-        Some(out)
     }
+}
+
+/// The C ABI's binary seal and open, called exactly as a C host calls them.
+fn abi_seal(ring: *const usersync_keyring, aad: &[u8], pt: &[u8], out: &mut [u8]) -> usize {
+    let mut n = 0;
+    let rc = unsafe {
+        usersync_keyring_seal_binary(
+            ring,
+            aad.as_ptr().cast(),
+            aad.len(),
+            pt.as_ptr().cast(),
+            pt.len(),
+            out.as_mut_ptr().cast(),
+            out.len(),
+            &mut n,
+        )
+    };
+    assert_eq!(rc as u32, 0);
+    n
+}
+
+fn abi_open(ring: *const usersync_keyring, aad: &[u8], env: &[u8], out: &mut [u8]) -> usize {
+    let mut n = 0;
+    let rc = unsafe {
+        usersync_keyring_open_binary(
+            ring,
+            aad.as_ptr().cast(),
+            aad.len(),
+            env.as_ptr().cast(),
+            env.len(),
+            out.as_mut_ptr().cast(),
+            out.len(),
+            &mut n,
+        )
+    };
+    assert_eq!(rc as u32, 0);
+    n
+}
+
+fn abi_seal_text(ring: *const usersync_keyring, aad: &[u8], pt: &[u8], out: &mut [u8]) -> usize {
+    let mut n = 0;
+    let rc = unsafe {
+        usersync_keyring_seal(
+            ring,
+            aad.as_ptr().cast(),
+            aad.len(),
+            pt.as_ptr().cast(),
+            pt.len(),
+            out.as_mut_ptr().cast(),
+            out.len(),
+            &mut n,
+        )
+    };
+    assert_eq!(rc as u32, 0);
+    n
+}
+
+fn abi_open_text(ring: *const usersync_keyring, aad: &[u8], text: &[u8], out: &mut [u8]) -> usize {
+    let mut n = 0;
+    let rc = unsafe {
+        usersync_keyring_open(
+            ring,
+            aad.as_ptr().cast(),
+            aad.len(),
+            text.as_ptr().cast(),
+            text.len(),
+            out.as_mut_ptr().cast(),
+            out.len(),
+            &mut n,
+        )
+    };
+    assert_eq!(rc as u32, 0);
+    n
 }
 
 fn main() {
@@ -165,6 +263,18 @@ fn main() {
     let secret_text = format!("usk1_{}", usersync::base64url::encode(&raw));
     let secret = LinkSecret::parse(secret_text.as_bytes()).unwrap();
     let ring = Keyring::new(&[secret]).unwrap().with_max_text_len(1 << 24);
+    let mut abi_ring: *mut usersync_keyring = std::ptr::null_mut();
+    assert_eq!(
+        unsafe {
+            usersync_keyring_new(
+                secret_text.as_ptr().cast(),
+                secret_text.len(),
+                1 << 24,
+                &mut abi_ring,
+            )
+        } as u32,
+        0
+    );
     let ossl = OpenSsl::new(&raw);
 
     println!(
@@ -172,8 +282,8 @@ fn main() {
         if quick { "quick" } else { "full" }
     );
     println!(
-        "{:<6} {:<5} {:>12} {:>12} {:>8}   {:>12}",
-        "size", "op", "usersync", "openssl", "ratio", "usersync text"
+        "{:<6} {:<5} {:>9} {:>9} {:>9} {:>7}   {:>9} {:>11} {:>7}",
+        "size", "op", "rust", "C ABI", "openssl", "ratio", "ABI text", "ossl+b64", "ratio"
     );
     for size in [64usize, 1024, 65536] {
         let pt: Vec<u8> = (0..size).map(|i| i as u8).collect();
@@ -183,45 +293,89 @@ fn main() {
         let from_us = ring.seal_bytes(AAD, &pt).unwrap();
         assert_eq!(ossl.open(AAD, &from_us).unwrap(), pt);
         let text = ring.seal(AAD, &pt).unwrap();
+        let mut env_buf = vec![0u8; from_us.len()];
+        let mut text_buf = vec![0u8; text.len()];
+        let mut pt_buf = vec![0u8; from_us.len()];
+        let mut scratch = vec![0u8; from_us.len()];
 
-        let us_seal = time_per_call(rounds, batch, || {
+        let rust_seal = time_per_call(rounds, batch, || {
             black_box(ring.seal_bytes(AAD, black_box(&pt)).unwrap());
         });
+        let abi_seal_t = time_per_call(rounds, batch, || {
+            black_box(abi_seal(abi_ring, AAD, black_box(&pt), &mut env_buf));
+        });
         let os_seal = time_per_call(rounds, batch, || {
-            black_box(ossl.seal(AAD, black_box(&pt)));
+            ossl.seal_into(AAD, black_box(&pt), &mut env_buf);
+            black_box(&env_buf);
         });
-        let us_seal_text = time_per_call(rounds, batch, || {
-            black_box(ring.seal(AAD, black_box(&pt)).unwrap());
+        let abi_seal_text_t = time_per_call(rounds, batch, || {
+            black_box(abi_seal_text(abi_ring, AAD, black_box(&pt), &mut text_buf));
         });
-        let us_open = time_per_call(rounds, batch, || {
+        let os_seal_text = time_per_call(rounds, batch, || {
+            ossl.seal_into(AAD, black_box(&pt), &mut scratch);
+            black_box(
+                URL_SAFE_NO_PAD
+                    .encode_slice(&scratch, &mut text_buf)
+                    .unwrap(),
+            );
+        });
+        let rust_open = time_per_call(rounds, batch, || {
             black_box(ring.open_bytes(AAD, black_box(&from_us)).unwrap());
         });
-        let os_open = time_per_call(rounds, batch, || {
-            black_box(ossl.open(AAD, black_box(&from_us)).unwrap());
+        let abi_open_t = time_per_call(rounds, batch, || {
+            black_box(abi_open(abi_ring, AAD, black_box(&from_us), &mut pt_buf));
         });
-        let us_open_text = time_per_call(rounds, batch, || {
-            black_box(ring.open(AAD, black_box(text.as_bytes())).unwrap());
+        let os_open = time_per_call(rounds, batch, || {
+            black_box(
+                ossl.open_into(AAD, black_box(&from_us), &mut pt_buf)
+                    .unwrap(),
+            );
+        });
+        let abi_open_text_t = time_per_call(rounds, batch, || {
+            black_box(abi_open_text(
+                abi_ring,
+                AAD,
+                black_box(text.as_bytes()),
+                &mut pt_buf,
+            ));
+        });
+        let os_open_text = time_per_call(rounds, batch, || {
+            let n = URL_SAFE_NO_PAD
+                .decode_slice(black_box(text.as_bytes()), &mut scratch)
+                .unwrap();
+            black_box(ossl.open_into(AAD, &scratch[..n], &mut pt_buf).unwrap());
         });
         let label = match size {
             64 => "64 B",
             1024 => "1 KiB",
             _ => "64 KiB",
         };
-        println!(
-            "{label:<6} {:<5} {us_seal:>12.0} {os_seal:>12.0} {:>7.2}x   {us_seal_text:>12.0}",
-            "seal",
-            us_seal / os_seal
-        );
-        println!(
-            "{label:<6} {:<5} {us_open:>12.0} {os_open:>12.0} {:>7.2}x   {us_open_text:>12.0}",
-            "open",
-            us_open / os_open
-        );
+        for (op, r, a, o, at, ot) in [
+            (
+                "seal",
+                rust_seal,
+                abi_seal_t,
+                os_seal,
+                abi_seal_text_t,
+                os_seal_text,
+            ),
+            (
+                "open",
+                rust_open,
+                abi_open_t,
+                os_open,
+                abi_open_text_t,
+                os_open_text,
+            ),
+        ] {
+            println!(
+                "{label:<6} {op:<5} {r:>9.0} {a:>9.0} {o:>9.0} {:>6.2}x   {at:>9.0} {ot:>11.0} {:>6.2}x",
+                a / o,
+                at / ot
+            );
+        }
     }
-    println!(
-        "ratio = usersync / OpenSSL on the binary envelope (target for 1 KiB: at most 1.25x);"
-    );
-    println!(
-        "'usersync text' adds the size check and base64url encoding or decoding of the text form."
-    );
+    unsafe { usersync_keyring_free(abi_ring) };
+    println!("ratio = C ABI / OpenSSL on the binary envelope (target for 1 KiB: at most 1.25x); the text");
+    println!("ratio = C ABI text form / OpenSSL with the same strict base64url codec making the same text.");
 }

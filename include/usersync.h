@@ -342,6 +342,14 @@ size_t usersync_keyring_sealed_len(size_t plaintext_len);
 // of this size is always large enough for usersync_keyring_open().
 size_t usersync_keyring_opened_max_len(size_t text_len);
 
+// Bytes of the binary envelope that sealing plaintext_len bytes produces: the exact buffer size
+// for usersync_keyring_seal_binary(). 0 if that would overflow size_t.
+size_t usersync_keyring_sealed_binary_len(size_t plaintext_len);
+
+// An upper bound on the plaintext inside a binary envelope of envelope_len bytes: a buffer of
+// this size is always large enough for usersync_keyring_open_binary().
+size_t usersync_keyring_opened_binary_max_len(size_t envelope_len);
+
 // Creates a keyring from a comma-separated list of 1–3 link secrets ("usk1_…", spaces around
 // commas allowed); the first seals, all open. max_text_len bounds the envelope texts sealed
 // and opened (0 means usersync_keyring_default_max_text_len()). On success *out receives a new keyring
@@ -392,6 +400,39 @@ usersync_result usersync_keyring_open(const usersync_keyring *keyring,
                                       char *out,
                                       size_t out_cap,
                                       size_t *out_len);
+
+// Seals like usersync_keyring_seal() but writes the binary envelope (docs/protocol.md §4), for
+// hosts that carry bytes, not text: out_cap must be at least
+// usersync_keyring_sealed_binary_len(plaintext_len), else BUFFER_TOO_SMALL. The keyring's
+// maximum applies to the text the envelope would make. out may overlap the inputs.
+//
+// # Safety
+// keyring must come from usersync_keyring_new(); inputs readable and out writable as sized.
+usersync_result usersync_keyring_seal_binary(const usersync_keyring *keyring,
+                                             const char *aad,
+                                             size_t aad_len,
+                                             const char *plaintext,
+                                             size_t plaintext_len,
+                                             char *out,
+                                             size_t out_cap,
+                                             size_t *out_len);
+
+// Opens a binary envelope sealed with associated data aad, as usersync_keyring_open() opens the
+// text form (from the version check on; TOO_LARGE when the envelope's text form would exceed
+// the keyring's maximum), writing the plaintext to out (out_cap of
+// usersync_keyring_opened_binary_max_len(envelope_len) always suffices). out may overlap the
+// inputs.
+//
+// # Safety
+// keyring must come from usersync_keyring_new(); inputs readable and out writable as sized.
+usersync_result usersync_keyring_open_binary(const usersync_keyring *keyring,
+                                             const char *aad,
+                                             size_t aad_len,
+                                             const char *envelope,
+                                             size_t envelope_len,
+                                             char *out,
+                                             size_t out_cap,
+                                             size_t *out_len);
 
 // Characters of a uid (16 bytes in base64url): the buffer size for usersync_uid_new().
 size_t usersync_uid_len(void);

@@ -116,26 +116,47 @@ impl Keyring {
 
     /// Seals like [`Keyring::seal`] but returns the binary envelope (no size limit applied).
     pub fn seal_bytes(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, Error> {
+        let mut out = vec![0u8; sealed_len(plaintext.len()).ok_or(Error::TooLarge)?];
+        self.seal_into(aad, plaintext, &mut out)?;
+        Ok(out)
+    }
+
+    /// Seals into `out` (exactly [`sealed_len`] bytes of it are written, nothing on failure):
+    /// the binary envelope without an allocation.
+    pub fn seal_into(&self, aad: &[u8], plaintext: &[u8], out: &mut [u8]) -> Result<usize, Error> {
+        let total = sealed_len(plaintext.len()).ok_or(Error::TooLarge)?;
+        if out.len() < total {
+            return Err(Error::BufferTooSmall);
+        }
         let mut iv = [0u8; IV_LEN];
         getrandom::fill(&mut iv).map_err(|_| Error::RandomUnavailable)?;
-        Ok(seal_with_iv(&self.keys[0], &iv, aad, plaintext))
+        seal_with_iv_into(&self.keys[0], &iv, aad, plaintext, &mut out[..total]);
+        Ok(total)
     }
 
     /// Opens an envelope text: size → decode → version → key id → tag (constant time) →
     /// decrypt → unpad. Every failure from the key id on is `AuthenticationFailed`.
     pub fn open(&self, aad: &[u8], text: &[u8]) -> Result<Vec<u8>, Error> {
-        self.open_bytes(aad, &decode_text(text, self.max_text_len)?)
+        self.open_owned(aad, decode_text(text, self.max_text_len)?)
     }
 
     /// Opens a binary envelope, from the version check on.
     pub fn open_bytes(&self, aad: &[u8], envelope: &[u8]) -> Result<Vec<u8>, Error> {
-        let kid = envelope_kid(envelope)?;
+        self.open_owned(aad, envelope.to_vec())
+    }
+
+    /// Opens a binary envelope the caller gives up, decrypting in place (one buffer in all).
+    pub(crate) fn open_owned(&self, aad: &[u8], mut envelope: Vec<u8>) -> Result<Vec<u8>, Error> {
+        let kid = envelope_kid(&envelope)?;
         let keys = self
             .keys
             .iter()
             .find(|k| &k.kid == kid)
             .ok_or(Error::AuthenticationFailed)?;
-        open_with(keys, aad, envelope)
+        let plaintext = open_in_place(keys, aad, &mut envelope)?;
+        envelope.copy_within(plaintext.clone(), 0);
+        envelope.truncate(plaintext.len());
+        Ok(envelope)
     }
 }
 
@@ -160,42 +181,54 @@ pub(crate) fn envelope_kid(envelope: &[u8]) -> Result<&KeyId, Error> {
     Ok(envelope[1..1 + KID_LEN].try_into().expect("length checked"))
 }
 
-/// Seals with a given IV. Private to the crate: the public API always draws a random IV.
+/// Seals with a given IV, for the known-answer tests: the public API always draws a random IV.
+#[cfg(test)]
 pub(crate) fn seal_with_iv(
     keys: &LinkKeys,
     iv: &[u8; IV_LEN],
     aad: &[u8],
     plaintext: &[u8],
 ) -> Vec<u8> {
-    let total = sealed_len(plaintext.len()).expect("caller bounded the size");
-    let mut out = Vec::with_capacity(total);
-    out.push(VERSION);
-    out.extend_from_slice(&keys.kid);
-    out.extend_from_slice(iv);
-    out.extend_from_slice(plaintext);
-    out.resize(total - TAG_LEN, 0);
-    cbc::Encryptor::<Aes256>::inner_iv_init(keys.cipher.clone(), iv.into())
-        .encrypt_padded::<Pkcs7>(&mut out[HEADER_LEN..], plaintext.len())
-        .expect("buffer sized for padding");
-    let tag = mac(keys, &out, aad).finalize().into_bytes();
-    out.extend_from_slice(&tag);
+    let mut out = vec![0u8; sealed_len(plaintext.len()).expect("caller bounded the size")];
+    seal_with_iv_into(keys, iv, aad, plaintext, &mut out);
     out
 }
 
-/// Verifies the tag in constant time, then decrypts and unpads.
-pub(crate) fn open_with(keys: &LinkKeys, aad: &[u8], envelope: &[u8]) -> Result<Vec<u8>, Error> {
-    let (body, tag) = envelope.split_at(envelope.len() - TAG_LEN);
+/// Writes the envelope into `out`, which is exactly [`sealed_len`] bytes.
+fn seal_with_iv_into(
+    keys: &LinkKeys,
+    iv: &[u8; IV_LEN],
+    aad: &[u8],
+    plaintext: &[u8],
+    out: &mut [u8],
+) {
+    let (body, tag) = out.split_at_mut(out.len() - TAG_LEN);
+    body[0] = VERSION;
+    body[1..1 + KID_LEN].copy_from_slice(&keys.kid);
+    body[1 + KID_LEN..HEADER_LEN].copy_from_slice(iv);
+    cbc::Encryptor::<Aes256>::inner_iv_init(keys.cipher.clone(), iv.into())
+        .encrypt_padded_b2b::<Pkcs7>(plaintext, &mut body[HEADER_LEN..])
+        .expect("buffer sized for padding");
+    tag.copy_from_slice(&mac(keys, body, aad).finalize().into_bytes());
+}
+
+/// Verifies the tag in constant time, then decrypts and unpads in place; returns where in
+/// `envelope` the plaintext now is.
+pub(crate) fn open_in_place(
+    keys: &LinkKeys,
+    aad: &[u8],
+    envelope: &mut [u8],
+) -> Result<std::ops::Range<usize>, Error> {
+    let (body, tag) = envelope.split_at_mut(envelope.len() - TAG_LEN);
     mac(keys, body, aad)
         .verify_slice(tag)
         .map_err(|_| Error::AuthenticationFailed)?;
-    let iv: &[u8; IV_LEN] = body[1 + KID_LEN..HEADER_LEN].try_into().expect("layout");
-    let mut buf = body[HEADER_LEN..].to_vec();
-    let len = cbc::Decryptor::<Aes256>::inner_iv_init(keys.cipher.clone(), iv.into())
-        .decrypt_padded::<Pkcs7>(&mut buf)
+    let iv: [u8; IV_LEN] = body[1 + KID_LEN..HEADER_LEN].try_into().expect("layout");
+    let len = cbc::Decryptor::<Aes256>::inner_iv_init(keys.cipher.clone(), (&iv).into())
+        .decrypt_padded::<Pkcs7>(&mut body[HEADER_LEN..])
         .map_err(|_| Error::AuthenticationFailed)?
         .len();
-    buf.truncate(len);
-    Ok(buf)
+    Ok(HEADER_LEN..HEADER_LEN + len)
 }
 
 /// HMAC-SHA256(mac, body ‖ aad ‖ uint64_be(len(aad))), from the prepared keyed state.

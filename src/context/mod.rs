@@ -250,7 +250,7 @@ impl Context {
         let peer = &self.config.peers[*self.by_kid.get(kid).ok_or(Error::AuthenticationFailed)?];
         let plaintext = peer
             .keyring
-            .open_bytes(&aad(typ, &peer.id, &self.config.site_id), &envelope)?;
+            .open_owned(&aad(typ, &peer.id, &self.config.site_id), envelope)?;
         let claims = Claims::parse(&plaintext)?;
         if claims.typ != typ {
             return Err(Error::ClaimsInvalid);

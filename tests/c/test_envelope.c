@@ -192,7 +192,48 @@ static void text_form(void) {
     usersync_keyring_free(ring);
 }
 
+/* The binary envelope: what a host that carries bytes uses; its text form is the same envelope. */
+static void binary_form(void) {
+    usersync_keyring *ring = t_ring(t_secret(2), 0);
+    const char *aad = "usersync/v1|action|a.test|b.test";
+    const char pt[] = "binary envelope round trip";
+    size_t cap = usersync_keyring_sealed_binary_len(sizeof pt - 1), n = 0, m = 0;
+    CHECK(cap == 57 + 16 * ((sizeof pt - 1) / 16 + 1), "binary length is 57 + 16(floor(n/16)+1)");
+    char *bin = malloc(cap);
+    CHECK_RC(usersync_keyring_seal_binary(ring, aad, strlen(aad), pt, sizeof pt - 1, bin, cap, &n), USERSYNC_RESULT_OK,
+             "seal binary");
+    CHECK(n == cap && bin[0] == 1, "binary envelope: version byte first, exact length");
+    char out[64];
+    CHECK_RC(usersync_keyring_open_binary(ring, aad, strlen(aad), bin, n, out, sizeof out, &m), USERSYNC_RESULT_OK,
+             "open binary");
+    CHECK(m == sizeof pt - 1 && memcmp(out, pt, m) == 0, "binary round trip");
+    size_t tl = 0;
+    char *text = t_b64u_encode((const unsigned char *)bin, n, &tl);
+    char *back = NULL;
+    size_t bl = 0;
+    CHECK_RC(t_open(ring, aad, strlen(aad), text, tl, &back, &bl), USERSYNC_RESULT_OK, "its text form opens as text");
+    CHECK(bl == sizeof pt - 1 && memcmp(back, pt, bl) == 0, "the same plaintext");
+    free(back);
+    free(text);
+    size_t untouched = 12345;
+    CHECK_RC(usersync_keyring_seal_binary(ring, aad, strlen(aad), pt, sizeof pt - 1, bin, cap - 1, &untouched),
+             USERSYNC_RESULT_BUFFER_TOO_SMALL, "binary seal: buffer one byte short");
+    CHECK(untouched == 12345, "nothing written on failure");
+    bin[n - 1] ^= 1;
+    CHECK_RC(usersync_keyring_open_binary(ring, aad, strlen(aad), bin, n, out, sizeof out, &untouched),
+             USERSYNC_RESULT_AUTHENTICATION_FAILED, "a flipped tag bit");
+    CHECK(untouched == 12345, "nothing written on failure");
+    usersync_keyring *small = t_ring(t_secret(2), 4096);
+    static char big[4096];
+    CHECK_RC(usersync_keyring_seal_binary(small, aad, strlen(aad), big, sizeof big, bin, cap, &untouched),
+             USERSYNC_RESULT_TOO_LARGE, "the keyring's maximum applies to the binary form too");
+    usersync_keyring_free(small);
+    free(bin);
+    usersync_keyring_free(ring);
+}
+
 void test_envelope(void) {
+    binary_form();
     round_trips();
     tampering();
     keys_and_rotation();
