@@ -14,6 +14,8 @@
 //! - the text rows: `usersync_keyring_seal`/`open` (text form) against OpenSSL plus the same
 //!   strict base64url codec producing the same text.
 //!
+//! Run:
+//!
 //!     cargo bench --bench envelope            # full run (about 20 s)
 //!     cargo bench --bench envelope -- --quick # smoke run, as CI does
 
