@@ -13,6 +13,11 @@ final class Keyring
 {
     private Library $lib;
     private \FFI\CData $handle;
+    /** One output buffer, grown as needed and reused: the hot path allocates nothing in PHP. */
+    private ?\FFI\CData $buffer = null;
+    private int $capacity = 0;
+    private \FFI\CData $length;
+    private \FFI\CData $lengthAddress;
 
     /**
      * @param string|list<string> $secrets "usk1_…" secrets, or a comma-separated list
@@ -28,26 +33,46 @@ final class Keyring
             'usersync_keyring',
             static fn($out) => $ffi->usersync_keyring_new($list, strlen($list), $maxTextLength, $out),
         );
+        $this->length = $ffi->new('size_t');
+        $this->lengthAddress = \FFI::addr($this->length);
+    }
+
+    private function buffer(int $capacity): \FFI\CData
+    {
+        if ($this->buffer === null || $capacity > $this->capacity) {
+            $this->capacity = max($capacity, 2 * $this->capacity, 64);
+            $this->buffer = $this->lib->ffi->new("char[$this->capacity]");
+        }
+        return $this->buffer;
     }
 
     /** Seals $plaintext with associated data $aad; returns the envelope text. */
     public function seal(string $aad, string $plaintext): string
     {
         $ffi = $this->lib->ffi;
-        return $this->lib->intoBuffer(
-            $ffi->usersync_keyring_sealed_len(strlen($plaintext)),
-            fn($out, $cap, $len) => $ffi->usersync_keyring_seal($this->handle, $aad, strlen($aad), $plaintext, strlen($plaintext), $out, $cap, $len),
-        );
+        $cap = $ffi->usersync_keyring_sealed_len(strlen($plaintext));
+        $out = $this->buffer($cap);
+        $code = $ffi->usersync_keyring_seal($this->handle, $aad, strlen($aad), $plaintext, strlen($plaintext), $out, $cap, $this->lengthAddress);
+        if ($code !== 0) {
+            $this->lib->check($code);
+        }
+        return \FFI::string($out, $this->length->cdata);
     }
 
     /** Opens an envelope text sealed with $aad. @throws EnvelopeException */
     public function open(string $aad, string $text): string
     {
         $ffi = $this->lib->ffi;
-        return $this->lib->intoBuffer(
-            $ffi->usersync_keyring_opened_max_len(strlen($text)),
-            fn($out, $cap, $len) => $ffi->usersync_keyring_open($this->handle, $aad, strlen($aad), $text, strlen($text), $out, $cap, $len),
-        );
+        $cap = $ffi->usersync_keyring_opened_max_len(strlen($text));
+        $out = $this->buffer($cap);
+        $code = $ffi->usersync_keyring_open($this->handle, $aad, strlen($aad), $text, strlen($text), $out, $cap, $this->lengthAddress);
+        if ($code !== 0) {
+            $this->lib->check($code);
+        }
+        $n = $this->length->cdata;
+        $plaintext = \FFI::string($out, $n);
+        \FFI::memset($out, 0, $n); // the reused buffer keeps no plaintext
+        return $plaintext;
     }
 
     public function __destruct()
