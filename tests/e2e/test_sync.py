@@ -26,6 +26,7 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 from checks import check, failed, secret, summary  # noqa: E402
 import delivery  # noqa: E402
+import identity  # noqa: E402
 from sites import ROOT, Env  # noqa: E402
 
 
@@ -66,6 +67,7 @@ def main():
             {"id": "a.test", "url": url["a"], "secrets": [ac], "accept": to_c},
         ]))
         sync_changes(env)
+        identity.run(env, ab)
         outage(env)
         delivery.run(env)
         refusals(env, ab)

@@ -100,6 +100,36 @@ switch ($command) {
     case 'deliver':
         do_action('usersync_deliver');
         break;
+    // ---- for tests/e2e/identity.py ----
+    case 'create_local_user':
+        // An account as it is when it existed before the link (or was made while usersync was
+        // off): every usersync hook is detached for this request, so no uid is minted and
+        // nothing is sent.
+        foreach ($GLOBALS['wp_filter'] as $hook => $wp_hook) {
+            foreach ($wp_hook->callbacks as $priority => $callbacks) {
+                foreach ($callbacks as $callback) {
+                    $f = $callback['function'];
+                    if (is_array($f) && is_string($f[0]) && str_starts_with($f[0], 'Usersync_')) {
+                        remove_action($hook, $f, $priority);
+                    }
+                }
+            }
+        }
+        $id = wp_insert_user(['user_login' => $args['login'], 'user_email' => $args['email'], 'user_pass' => $args['password'],
+                              'role' => $args['role']]);
+        if (is_wp_error($id)) {
+            fwrite(STDERR, $id->get_error_message() . "\n");
+            exit(3);
+        }
+        $out = ['id' => $id];
+        break;
+    case 'add_role':
+        user_or_fail($args['login'])->add_role($args['role']);
+        break;
+    case 'hash_password':
+        // A hash as this site makes them (WordPress 6.8: $wp$2y$…), for a forged password action.
+        $out = wp_hash_password($args['password']);
+        break;
     default:
         fwrite(STDERR, "unknown command $command\n");
         exit(2);

@@ -35,7 +35,7 @@ final class Usersync_Apply {
 			return;
 		}
 		if ( 'create' === $verdict['do'] ) {
-			self::create( $data );
+			self::create( $opened );
 			return;
 		}
 		if ( ! $user ) {
@@ -87,20 +87,43 @@ final class Usersync_Apply {
 	}
 
 	/** A new account for a peer's create, linked to its uid; its roles, meta and hash. */
-	private static function create( array $data ): void {
+	private static function create( array $opened ): void {
+		$data                   = $opened['data'];
 		$userdata               = self::userdata( $data );
 		$userdata['user_login'] = $data['login'];
 		// A random password until the peer's hash (if any) is written below: no one can log in with it.
 		$userdata['user_pass'] = wp_generate_password( 40, true, true );
-		if ( isset( $data['roles'] ) ) {
-			$userdata['role'] = '';
-		}
-		$id = wp_insert_user( $userdata );
+		// Without roles (none sent, or all dropped by the policy) WordPress would give the site's
+		// default role: only when this peer may grant it.
+		$userdata['role'] = isset( $data['roles'] ) ? '' : self::default_role( $opened );
+		$id               = wp_insert_user( $userdata );
 		if ( is_wp_error( $id ) ) {
 			throw new Usersync_Apply_Failed( $id->get_error_code() );
 		}
 		Usersync_Links::link( $id, $data['uid'] );
 		self::profile( get_user_by( 'id', $id ), $data );
+	}
+
+	/**
+	 * The role a peer's create without roles gets: this site's default role for new users when
+	 * the peer's accept policy may grant it, else none. The library's target check decides, as
+	 * for any account (a default role of "administrator", or any role the policy does not name,
+	 * is never granted by a peer that may not grant it). An account with no role is not
+	 * protected: the peer may still give it a role it may grant.
+	 */
+	private static function default_role( array $opened ): string {
+		$role    = (string) get_option( 'default_role' );
+		$context = Usersync_Settings::context();
+		if ( '' === $role || ! get_role( $role ) || ! $context ) {
+			return '';
+		}
+		$facts = array( 'account' => array( 'uid' => (string) $opened['data']['uid'], 'roles' => array( $role ) ) );
+		try {
+			$verdict = $context->checkTarget( $opened, $facts );
+		} catch ( Usersync\Exception $e ) {
+			return '';
+		}
+		return 'apply' === ( $verdict['do'] ?? '' ) ? $role : '';
 	}
 
 	private static function update( WP_User $user, array $data ): void {

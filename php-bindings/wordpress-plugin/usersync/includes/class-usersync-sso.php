@@ -18,8 +18,9 @@
  * Login from a peer: the ticket is opened by the library, the library's target check decides
  * (binding, linked account, protected account), its jti is recorded once, and the session is
  * started by WordPress core (wp_set_auth_cookie and the wp_login action), so security, audit
- * and two-factor plugins see the login. Peers never create users here, and an account that a
- * second factor protects is refused (filter usersync_sso_requires_second_factor).
+ * and two-factor plugins see the login. Peers never create users here, an account that a
+ * second factor protects is refused (filter usersync_sso_requires_second_factor), and so is one
+ * this site's plugins refuse at login (core's wp_authenticate_user filter; multisite spam).
  *
  * Logout: a back-channel `logout` action tells the peers to end the sessions that came from
  * this session (or, "log out everywhere", all of the user's sessions).
@@ -410,6 +411,10 @@ final class Usersync_SSO {
 			if ( self::requires_second_factor( $user ) ) {
 				throw new Usersync_Apply_Failed( 'second_factor_required' );
 			}
+			$refused = self::login_refused( $user );
+			if ( null !== $refused ) {
+				throw new Usersync_Apply_Failed( $refused );
+			}
 			self::log_in( $user, $opened, $frame );
 			Usersync_Log::add( 'in', $opened['iss'], 'login', $user->user_login, 'applied', $frame ? 'frame' : 'chain' );
 			$ok = true;
@@ -467,6 +472,23 @@ final class Usersync_SSO {
 		$uses = class_exists( 'Two_Factor_Core' ) && method_exists( 'Two_Factor_Core', 'is_user_using_two_factor' )
 			&& Two_Factor_Core::is_user_using_two_factor( $user->ID );
 		return (bool) apply_filters( 'usersync_sso_requires_second_factor', $uses, $user );
+	}
+
+	/**
+	 * Whether this site refuses the account a login now, asked the way core's password login
+	 * asks: the wp_authenticate_user filter, where plugins refuse suspended, unapproved or
+	 * locked accounts (it gets no password: the peer checked the user's), and on multisite a
+	 * spammed account. @return string|null the refusal's reason, or null
+	 */
+	private static function login_refused( WP_User $user ): ?string {
+		if ( is_multisite() && is_user_spammy( $user ) ) {
+			return 'spammed_account';
+		}
+		$checked = apply_filters( 'wp_authenticate_user', $user, '' );
+		if ( is_wp_error( $checked ) ) {
+			return 'login_refused: ' . $checked->get_error_code();
+		}
+		return $checked instanceof WP_User && $checked->ID === $user->ID ? null : 'login_refused';
 	}
 
 	/**
