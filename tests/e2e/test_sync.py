@@ -54,7 +54,7 @@ def main():
     to_c = {"actions": ["create", "update", "delete"], "roles": ["subscriber"], "meta": []}
     env = Env()
     try:
-        common = {"USERSYNC_RETRY_BASE": 1, "USERSYNC_HTTP_TIMEOUT": 3}
+        common = {"USERSYNC_RETRY_BASE": 1, "USERSYNC_HTTP_TIMEOUT": 6}
         env.add_site("a", ports["a"], dict(common, USERSYNC_SITE_ID="a.test", USERSYNC_PEERS=[
             {"id": "b.test", "url": url["b"], "secrets": [ab], "send": to_b, "accept": {"actions": ["create", "update"], "roles": ["subscriber"]}},
             {"id": "c.test", "url": url["c"], "secrets": [ac], "send": to_c},
