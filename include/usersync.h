@@ -311,6 +311,23 @@ usersync_result usersync_context_pong(const usersync_context *ctx,
                                       char **out,
                                       size_t *out_len);
 
+// The address a request really came from (docs/protocol.md §13, trusted_proxies): remote, the
+// connection's peer address, unless it is a configured trusted proxy — then the rightmost
+// address of forwarded_for (the X-Forwarded-For header; may be NULL with length 0) that no
+// trusted proxy added. Pass the result to usersync_context_open_action() as remote_ip. On
+// success *out receives the address as text (library-allocated: usersync_bytes_free());
+// INVALID_ARGUMENT when remote is not an IP address.
+//
+// # Safety
+// ctx from usersync_context_new(); inputs readable as sized; out and out_len writable.
+usersync_result usersync_context_client_ip(const usersync_context *ctx,
+                                           const char *remote,
+                                           size_t remote_len,
+                                           const char *forwarded_for,
+                                           size_t forwarded_for_len,
+                                           char **out,
+                                           size_t *out_len);
+
 // Checks a destination for a browser (a login's redirect, a chain's next hop, where a refused
 // ticket goes): an absolute URL on this site's origin or a configured peer's, by the rules of
 // return URLs (docs/protocol.md §12). On success *out receives the normalised URL (not

@@ -60,6 +60,8 @@ pub struct Config {
     pub clock_skew: i64,
     pub max_message_len: usize,
     pub privileged_roles: Vec<String>,
+    /// Reverse proxies (CIDRs) whose X-Forwarded-For is believed for a peer's address.
+    pub trusted_proxies: Vec<IpNet>,
     pub peers: Vec<Peer>,
 }
 
@@ -255,6 +257,16 @@ fn keyring(o: &Obj, max_message_len: usize) -> Result<Keyring> {
         .or_else(|e| fail(&key, e.message()))
 }
 
+/// A list of CIDRs (a bare address is /32 or /128).
+fn ip_nets(o: &Obj, key: &str) -> Result<Vec<IpNet>> {
+    o.strings(key)?
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .map(|(i, s)| IpNet::parse(s).or_else(|m| fail(&format!("{}[{i}]", o.at(key)), m)))
+        .collect()
+}
+
 fn peer(v: &Value, path: &str, max_message_len: usize) -> Result<Peer> {
     let o = Obj::new(
         v,
@@ -269,13 +281,7 @@ fn peer(v: &Value, path: &str, max_message_len: usize) -> Result<Peer> {
         );
     }
     let (url, origin) = site_url(&o, "url")?;
-    let ip_allow = o
-        .strings("ip_allow")?
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-        .map(|(i, s)| IpNet::parse(s).or_else(|m| fail(&format!("{}[{i}]", o.at("ip_allow")), m)))
-        .collect::<Result<_>>()?;
+    let ip_allow = ip_nets(&o, "ip_allow")?;
     Ok(Peer {
         id: id.to_string(),
         url,
@@ -301,6 +307,7 @@ impl Config {
                 "clock_skew",
                 "max_message_len",
                 "privileged_roles",
+                "trusted_proxies",
                 "peers",
             ],
         )?;
@@ -322,6 +329,7 @@ impl Config {
         let privileged_roles = o
             .strings("privileged_roles")?
             .unwrap_or_else(|| vec!["administrator".into()]);
+        let trusted_proxies = ip_nets(&o, "trusted_proxies")?;
         let Some(items) = o.array("peers")? else {
             return fail("peers", "is required");
         };
@@ -361,6 +369,7 @@ impl Config {
             clock_skew,
             max_message_len,
             privileged_roles,
+            trusted_proxies,
             peers,
         })
     }

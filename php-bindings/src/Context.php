@@ -137,6 +137,19 @@ final class Context
         );
     }
 
+    /**
+     * The address a request really came from: $remote (REMOTE_ADDR), unless it is a configured
+     * trusted proxy — then the rightmost X-Forwarded-For address no trusted proxy added.
+     */
+    public function clientIp(string $remote, ?string $forwardedFor): string
+    {
+        $ffi = $this->lib->ffi;
+        $xff = $forwardedFor ?? '';
+        return $this->lib->allocated(
+            fn($out, $len) => $ffi->usersync_context_client_ip($this->handle, $remote, strlen($remote), $xff, strlen($xff), $out, $len),
+        );
+    }
+
     /** A sealed `ping` for a peer (docs/protocol.md §16): `['peer', 'url', 'message']`, POSTed like an action. */
     public function ping(string $peer): array
     {

@@ -177,4 +177,19 @@ final class ContextTest extends TestCase
         $this->assertEqualsWithDelta(time(), $answer['data']['time'], 5);
         $this->assertRefused('data_invalid', fn() => $this->b->pong($answer));
     }
+
+    public function testClientAddressBehindTrustedProxies(): void
+    {
+        $ctx = new Context(['site_id' => 'b.test', 'url' => 'https://b.test', 'trusted_proxies' => ['10.0.0.0/8'], 'peers' => [
+            ['id' => 'a.test', 'url' => 'https://a.test', 'secrets' => [Secret::generate()]]]]);
+        $this->assertSame('192.0.2.7', $ctx->clientIp('10.0.0.5', '203.0.113.9, 192.0.2.7'));
+        $this->assertSame('198.51.100.1', $ctx->clientIp('198.51.100.1', '192.0.2.7'), 'an untrusted remote is the client');
+        $this->assertSame('10.0.0.5', $ctx->clientIp('10.0.0.5', null));
+        try {
+            $ctx->clientIp('garbage', null);
+            $this->fail('an address that is not one was accepted');
+        } catch (\Usersync\Exception $e) {
+            $this->assertSame('invalid_argument', $e->reason);
+        }
+    }
 }

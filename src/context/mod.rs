@@ -112,6 +112,28 @@ impl Context {
         &self.config.peers
     }
 
+    /// The address a request really came from: `remote` (the connection's peer), unless that is
+    /// a configured trusted proxy — then the rightmost address of `forwarded_for` (the
+    /// X-Forwarded-For header, which each proxy appends to) that is not a trusted proxy itself.
+    /// Anything unparsable ends the walk: a client cannot smuggle an address past a proxy.
+    pub fn client_ip(&self, remote: &str, forwarded_for: Option<&str>) -> Option<IpAddr> {
+        let trusted = |ip: &IpAddr| self.config.trusted_proxies.iter().any(|n| n.contains(*ip));
+        let mut ip: IpAddr = remote.trim().parse().ok()?;
+        if !trusted(&ip) {
+            return Some(ip);
+        }
+        for hop in forwarded_for.unwrap_or("").rsplit(',') {
+            let Ok(hop) = hop.trim().parse::<IpAddr>() else {
+                break;
+            };
+            ip = hop;
+            if !trusted(&ip) {
+                break;
+            }
+        }
+        Some(ip)
+    }
+
     /// What a host needs to know of its peers (docs/protocol.md §13): for each, its id, URL,
     /// origin, the actions sent to it and accepted from it, and whether it is sent logins —
     /// the peers single sign-on signs a browser in on.

@@ -640,6 +640,44 @@ fn ping_and_pong_check_a_link_whatever_the_policies() {
 }
 
 #[test]
+fn the_client_address_is_believed_from_trusted_proxies_only() {
+    let cfg = json!({"site_id": "b.test", "url": "https://b.test", "trusted_proxies": ["10.0.0.0/8", "2001:db8::1"],
+        "peers": [{"id": "a.test", "url": "https://a.test", "secrets": [LinkSecret::generate().unwrap().to_text()]}]});
+    let b = Context::from_json(cfg.to_string().as_bytes()).unwrap();
+    let ip = |remote: &str, xff: Option<&str>| b.client_ip(remote, xff).map(|ip| ip.to_string());
+    assert_eq!(ip("10.0.0.5", Some("192.0.2.7")), Some("192.0.2.7".into()));
+    assert_eq!(ip("10.0.0.5", Some("203.0.113.9, 192.0.2.7, 10.1.2.3")), Some("192.0.2.7".into()),
+        "the rightmost address no trusted proxy added: the client's own XFF entries are not believed");
+    assert_eq!(
+        ip("198.51.100.1", Some("192.0.2.7")),
+        Some("198.51.100.1".into()),
+        "an untrusted remote's header is ignored"
+    );
+    assert_eq!(
+        ip("10.0.0.5", None),
+        Some("10.0.0.5".into()),
+        "no header: the proxy itself"
+    );
+    assert_eq!(
+        ip("10.0.0.5", Some("not-an-ip, 10.0.0.6")),
+        Some("10.0.0.6".into()),
+        "an unparsable hop ends the walk"
+    );
+    assert_eq!(
+        ip("2001:db8::1", Some("::ffff:192.0.2.8")),
+        Some("::ffff:192.0.2.8".into())
+    );
+    assert_eq!(ip("garbage", Some("192.0.2.7")), None);
+    let bad = json!({"site_id": "b.test", "url": "https://b.test", "trusted_proxies": ["10.0.0.0/33"], "peers": []});
+    assert_eq!(
+        Context::from_json(bad.to_string().as_bytes())
+            .unwrap_err()
+            .path,
+        "trusted_proxies[0]"
+    );
+}
+
+#[test]
 fn peers_are_described_without_secrets() {
     let n = net();
     let peers = n.a.describe_peers();

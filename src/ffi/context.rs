@@ -288,6 +288,41 @@ pub unsafe extern "C" fn usersync_context_pong(
     })
 }
 
+/// The address a request really came from (docs/protocol.md §13, trusted_proxies): remote, the
+/// connection's peer address, unless it is a configured trusted proxy — then the rightmost
+/// address of forwarded_for (the X-Forwarded-For header; may be NULL with length 0) that no
+/// trusted proxy added. Pass the result to usersync_context_open_action() as remote_ip. On
+/// success *out receives the address as text (library-allocated: usersync_bytes_free());
+/// INVALID_ARGUMENT when remote is not an IP address.
+///
+/// # Safety
+/// ctx from usersync_context_new(); inputs readable as sized; out and out_len writable.
+#[no_mangle]
+pub unsafe extern "C" fn usersync_context_client_ip(
+    ctx: *const usersync_context,
+    remote: *const c_char,
+    remote_len: usize,
+    forwarded_for: *const c_char,
+    forwarded_for_len: usize,
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+) -> usersync_result {
+    guard(|| {
+        let ctx = &ctx.as_ref().ok_or(Error::NullArgument)?.0;
+        let out = Allocated::new(out, out_len)?;
+        let text = |p, n| std::str::from_utf8(input(p, n)?).map_err(|_| Error::InvalidArgument);
+        let forwarded = text(forwarded_for, forwarded_for_len)?;
+        let ip = ctx
+            .client_ip(
+                text(remote, remote_len)?,
+                (!forwarded.is_empty()).then_some(forwarded),
+            )
+            .ok_or(Error::InvalidArgument)?;
+        out.give(ip.to_string().into_bytes());
+        Ok(())
+    })
+}
+
 /// Checks a destination for a browser (a login's redirect, a chain's next hop, where a refused
 /// ticket goes): an absolute URL on this site's origin or a configured peer's, by the rules of
 /// return URLs (docs/protocol.md §12). On success *out receives the normalised URL (not
