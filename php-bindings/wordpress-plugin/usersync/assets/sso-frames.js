@@ -2,10 +2,13 @@
 // cookie and sends back its hash; this page asks its own site for a ticket bound to it and posts
 // the ticket into the frame; the frame then reports whether the peer's cookie stuck. Only
 // messages from a configured peer's origin count. Every address it goes to came from the server.
+// A peer whose frame has not bound within the timeout gets no ticket here ("auto" tries it by the
+// chain); a peer that has its ticket is waited for up to twice as long again: it is deciding, and
+// a second try could only start a second session beside the one its answer is about to confirm.
 (function () {
 	var el = document.getElementById('usersync-sso');
 	var c = JSON.parse(el.getAttribute('data-config'));
-	var pending = Object.keys(c.peers), retry = [], finished = false;
+	var pending = Object.keys(c.peers), retry = [], posted = {}, finished = false;
 
 	function finish() {
 		if (finished) { return; }
@@ -24,11 +27,13 @@
 		if (!pending.length) { finish(); }
 	}
 	function post(peer, ticket) {
+		if (finished || pending.indexOf(peer) < 0) { return; } // given up on meanwhile: no ticket goes out
+		posted[peer] = true;
 		var f = document.createElement('form');
 		f.method = 'post';
 		f.action = ticket.accept;
 		f.target = c.peers[peer].frame;
-		[['ticket', ticket.ticket], ['mode', 'frame']].forEach(function (kv) {
+		[['ticket', ticket.ticket], ['mode', 'frame'], ['from', c.site]].forEach(function (kv) {
 			var i = document.createElement('input');
 			i.type = 'hidden';
 			i.name = kv[0];
@@ -56,6 +61,9 @@
 			settle(peer, !e.data.ok && !!e.data.retry);
 		}
 	});
-	setTimeout(function () { retry = retry.concat(pending); pending = []; finish(); }, c.timeout);
+	setTimeout(function () {
+		pending.filter(function (p) { return !posted[p]; }).forEach(function (p) { settle(p, true); });
+		setTimeout(function () { pending.slice().forEach(function (p) { settle(p, false); }); }, 2 * c.timeout);
+	}, c.timeout);
 	if (!pending.length) { finish(); }
 })();

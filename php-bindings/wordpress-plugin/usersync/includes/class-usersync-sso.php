@@ -329,6 +329,7 @@ final class Usersync_SSO {
 			'nonce'    => wp_create_nonce( 'usersync_sso' ),
 			'done'     => $state['dest'],
 			'chain'    => home_url( '/?usersync_sso=1&chain=' ),
+			'site'     => Usersync_Settings::site_id(),
 			'fallback' => 'auto' === Usersync_Settings::sso_mode(),
 			'timeout'  => 5000,
 		);
@@ -427,9 +428,12 @@ final class Usersync_SSO {
 		if ( $frame ) {
 			// A ticket refused for want of the binding cookie means the frame's cookies are blocked: the chain may work.
 			$retry = ! $ok && isset( $reason ) && 'wrong_browser' === $reason;
+			// The ticket names its site; one that did not open falls back on the form's word for
+			// it (only a configured peer's origin ever gets the answer).
+			$from  = (string) ( $opened['iss'] ?? sanitize_text_field( wp_unslash( $_POST['from'] ?? '' ) ) ); // phpcs:ignore WordPress.Security.NonceVerification
 			$check = array(
 				'usersync_sso_check' => '1',
-				'from'               => rawurlencode( (string) ( $opened['iss'] ?? '' ) ),
+				'from'               => rawurlencode( $from ),
 				'retry'              => $retry ? '1' : '0',
 			);
 			wp_safe_redirect( add_query_arg( $check, home_url( '/' ) ), 303 );
