@@ -15,7 +15,7 @@
 //    him in on B, so it was live all along and only the binding refused it.  pause "control"
 // Prints one JSON result line.
 import { createServer } from 'node:http';
-import { authCookies, cfg, done, launch, loggedInAs, pause, submitLogin } from './lib.mjs';
+import { authCookies, cfg, done, launch, loggedInAs, pause, ssoSettled, submitLogin } from './lib.mjs';
 
 const bHost = new URL(cfg.b).hostname;
 const accept = `${cfg.b}/?usersync_sso_accept=1`;
@@ -54,7 +54,7 @@ try {
   // 1. The victim's own single sign-on.
   const target = `${cfg.a}/wp-admin/profile.php?from=login`;
   await submitLogin(victim.page, cfg.a, cfg.victim.user, cfg.victim.password, target);
-  await victim.page.waitForURL((u) => u.href === target, { timeout: 30000 });
+  await ssoSettled(victim.page, target);
   result.victimOnB = await loggedInAs(victim.page, cfg.b);
   const before = await authCookies(victim.context, bHost);
   await pause('victim');

@@ -24,11 +24,18 @@ async function settle() {
     const error = await page.locator('#login_error').textContent().catch(() => '');
     return { url: page.url(), stuck: true, loginError: error || 'still on the login form' };
   }
-  const end = Date.now() + 15000;
+  const end = Date.now() + 20000;
   while (Date.now() < end) {
     if (!sso(page.url())) {
       await page.waitForLoadState('load').catch(() => {});
-      if (!sso(page.url())) return { url: page.url(), stuck: false };
+      if (!sso(page.url())) {
+        // The page signs the peers in from its frames: done when it says so (or it navigates on).
+        const landed = page.url();
+        const done = await page.waitForFunction(() => !document.getElementById('usersync-sso')
+          || document.documentElement.dataset.usersyncSso === 'done', null, { timeout: Math.max(1, end - Date.now()) })
+          .then(() => true, () => false);
+        if (done && page.url() === landed) return { url: page.url(), stuck: false };
+      }
     }
     await page.waitForTimeout(100);
   }

@@ -44,6 +44,8 @@ export async function launch({ block3p = false } = {}) {
     if (/[?&](ticket|message)=|[A-Za-z0-9_-]{200,}/.test(r.url())) rec.urlsWithTickets.push(r.url());
   });
   const watch = (page) => {
+    // USERSYNC_TRACE=1: every top-level navigation on stderr, to see where a flow went.
+    if (process.env.USERSYNC_TRACE) page.on('framenavigated', (f) => { if (f === page.mainFrame()) process.stderr.write(`nav: ${f.url()}\n`); });
     page.on('dialog', (d) => { rec.dialogs.push(`${d.type()}: ${d.message()} at ${page.url()}`); d.dismiss().catch(() => {}); });
     page.on('console', (m) => { if (m.type() === 'error') process.stderr.write(`console: ${m.text()}\n`); });
   };
@@ -115,4 +117,18 @@ export async function submitLogin(page, a, user, password, redirectTo) {
 export async function authCookies(context, host) {
   return (await context.cookies()).filter((c) => c.domain === host && /^wordpress_(logged_in|sec)_/.test(c.name))
     .map((c) => `${c.name}=${c.value}`).sort();
+}
+
+/**
+ * After a login lands on `target`: waits until single sign-on is over — the frames in the page
+ * have all answered (the page marks itself data-usersync-sso="done"), or the page took the
+ * redirect chain through the peers that block third-party cookies and came back to `target`.
+ * Returns when every peer that can has signed the browser in.
+ */
+export async function ssoSettled(page, target, timeout = 60000) {
+  // Navigations do not stop waitForFunction: it polls in each new document until, on the asked
+  // page, no frame is left running (none there, or the page says it is done).
+  await page.waitForFunction((t) => location.href === t && document.readyState === 'complete'
+    && (!document.getElementById('usersync-sso') || document.documentElement.dataset.usersyncSso === 'done'),
+  target, { timeout, polling: 50 });
 }

@@ -4,7 +4,7 @@
 //                  "logout": bool, "everywhere": bool, "pauses": ["loggedIn"]?}'
 // With "loggedIn" in pauses it stops once the peers are checked (still logged in) so the caller
 // can count the sessions each site holds, and goes on when told.
-import { cfg, done, launch, loggedInAs, loggedOut, pause, submitLogin } from './lib.mjs';
+import { cfg, done, launch, loggedInAs, loggedOut, pause, ssoSettled, submitLogin } from './lib.mjs';
 
 const browser = await launch({ block3p: cfg.block3p });
 const { page, context, rec } = browser;
@@ -15,10 +15,15 @@ try {
   const start = await submitLogin(page, cfg.a, cfg.user, cfg.password, target);
   try {
     await page.waitForURL((u) => u.href === target, { timeout: 30000 });
+    await page.waitForLoadState('load');
+    // The asked page is there (its frames may still be signing the peers in).
+    result.pageMs = Date.now() - start;
+    await ssoSettled(page, target);
   } catch (e) {
     const error = await page.locator('#login_error').textContent().catch(() => '');
-    throw new Error(`login did not land on ${target}: at ${page.url()} ${error}`);
+    throw new Error(`login did not land on ${target}, or single sign-on did not finish there: at ${page.url()} ${error} (${e.message.split("\n")[0]})`);
   }
+  // From the click until the asked page is loaded and every peer that can has signed in.
   result.loginMs = Date.now() - start;
   result.landedOn = page.url();
 

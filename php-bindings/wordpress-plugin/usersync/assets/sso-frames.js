@@ -1,7 +1,11 @@
-// usersync single sign-on in hidden frames. Each peer's frame first sets that peer's binding
+// usersync single sign-on in hidden frames, in the page the user asked for after logging in (or
+// an interstitial when that page is a peer's). Each peer's frame first sets that peer's binding
 // cookie and sends back its hash; this page asks its own site for a ticket bound to it and posts
-// the ticket into the frame; the frame then reports whether the peer's cookie stuck. Only
-// messages from a configured peer's origin count. Every address it goes to came from the server.
+// the ticket into the frame; the frame then answers whether the peer signed the browser in. Only
+// messages from a configured peer's origin count. Every address it goes to came from the server:
+// when all have answered it stays (or goes to "done"), or, for peers whose cookies the browser
+// blocks, takes the chain through them back to the asked page. It then marks the document
+// (data-usersync-sso="done") for anything that waits on it.
 // A peer whose frame has not bound within the timeout gets no ticket here ("auto" tries it by the
 // chain); a peer that has its ticket is waited for up to twice as long again: it is deciding, and
 // a second try could only start a second session beside the one its answer is about to confirm.
@@ -15,8 +19,10 @@
 		finished = true;
 		if (retry.length && c.fallback) {
 			location.replace(c.chain + encodeURIComponent(retry.join(',')));
-		} else {
+		} else if (c.done) {
 			location.replace(c.done);
+		} else {
+			document.documentElement.setAttribute('data-usersync-sso', 'done');
 		}
 	}
 	function settle(peer, again) {

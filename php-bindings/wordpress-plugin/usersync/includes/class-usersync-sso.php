@@ -7,9 +7,11 @@
  * browser (docs/protocol.md §12): the browser first visits the peer, which sets a random
  * binding cookie and hands back its hash; the ticket carries that hash, so a ticket posted by
  * any other browser logs nobody in. Two ways to carry them:
- *  - frames ("parallel"; "auto" first): hidden frames to every peer at once; needs third-party
- *    cookies (and HTTPS). With them blocked the peer never stores its binding cookie, refuses
- *    the ticket before any session exists, and "auto" falls back to the chain for that peer;
+ *  - frames ("parallel"; "auto" first): the browser goes straight to the page it asked for, and
+ *    hidden frames in that page sign it in on every peer at once; needs third-party cookies (and
+ *    HTTPS). With them blocked the peer never stores its binding cookie, refuses the ticket
+ *    before any session exists, and "auto" then takes the chain for that peer, returning to the
+ *    same page (and remembers to take the chain first next time);
  *  - a top-level redirect chain through the peers and back ("redirect").
  * Tickets travel only in POST bodies, never in URLs. Every destination is checked by the
  * library (this site or a peer); a peer that refuses a ticket is skipped and logs why, and the
@@ -32,6 +34,8 @@ final class Usersync_SSO {
 
 	/** This site's single sign-on state for a login in progress (HttpOnly, first-party). */
 	const STATE_COOKIE = 'usersync_sso';
+	/** This browser blocks third-party cookies: its logins take the chain at once (first-party). */
+	const CHAIN_COOKIE = 'usersync_chain';
 	/** The browser binding a peer's ticket must match (HttpOnly, set by the receiving site). */
 	const BIND_COOKIE = 'usersync_bind';
 	const STATE_TTL   = 600;
@@ -149,7 +153,11 @@ final class Usersync_SSO {
 		}
 	}
 
-	/** login_redirect: after a login, go through the single sign-on page first. */
+	/**
+	 * login_redirect: after a login, the asked page at once, its frames signing the peers in —
+	 * or, for the chain (redirect mode, a browser known to block third-party cookies, a page
+	 * that is not this site's), the single sign-on page first.
+	 */
 	public static function login_redirect( $redirect_to, $requested, $user ) {
 		if ( ! self::$login || ! ( $user instanceof WP_User ) || self::$login['user_id'] !== $user->ID ) {
 			return $redirect_to;
@@ -167,18 +175,22 @@ final class Usersync_SSO {
 			$session['usersync_peers'] = $peers;
 			$sessions->update( self::$login['token'], $session );
 		}
-		$state = array(
+		$dest   = self::destination( (string) $redirect_to );
+		$frames = 'redirect' !== Usersync_Settings::sso_mode() && empty( $_COOKIE[ self::CHAIN_COOKIE ] )
+			&& Usersync_Settings::origin( $dest ) === Usersync_Settings::origin( home_url( '/' ) );
+		$state  = array(
 			'user_id'   => $user->ID,
 			'uid'       => $uid,
 			'sid'       => $wp->sessionVerifier( self::$login['token'] ),
 			'remember'  => self::$login['remember'],
-			'dest'      => self::destination( (string) $redirect_to ),
+			'dest'      => $dest,
 			'remaining' => array(),
+			'frames'    => $frames ? $peers : array(), // peers the asked page's frames still sign in
 		);
 		$key = Usersync\Secret::nonce( 32 );
 		set_transient( 'usersync_sso_' . $key, $state, self::STATE_TTL );
 		self::set_cookie( self::STATE_COOKIE, $key, self::STATE_TTL, false );
-		return home_url( '/?usersync_sso=1' );
+		return $frames ? $dest : home_url( '/?usersync_sso=1' );
 	}
 
 	/** @return array{0: string, 1: array|false} the state's key and the state of this browser's login */
@@ -224,9 +236,12 @@ final class Usersync_SSO {
 		} elseif ( isset( $_GET['continue'] ) ) {
 			$state['remaining'] = array_values( array_diff( $state['remaining'], array( (string) self::peer_param( 'continue' ) ) ) );
 		} elseif ( isset( $_GET['chain'] ) ) {
-			// The frames could not sign some peers in (third-party cookies blocked): chain through those.
+			// The frames could not sign some peers in (third-party cookies blocked): chain through
+			// those, and take the chain at once next time in this browser.
 			$asked              = explode( ',', sanitize_text_field( wp_unslash( $_GET['chain'] ) ) );
 			$state['remaining'] = array_values( array_intersect( self::login_peers(), $asked ) );
+			$state['frames']    = array(); // the chain signs them in now: no more frames
+			self::set_cookie( self::CHAIN_COOKIE, '1', 30 * DAY_IN_SECONDS, false );
 		} elseif ( 'redirect' === Usersync_Settings::sso_mode() ) {
 			$state['remaining'] = self::login_peers();
 		} else {
@@ -299,6 +314,10 @@ final class Usersync_SSO {
 		if ( ! $t ) {
 			wp_send_json_error( null, 404 );
 		}
+		// One ticket per peer: the next page this browser opens has no frame for it. (A flag of
+		// its own per peer: the frames ask at once, and must not overwrite each other's state.)
+		list( $key ) = self::state();
+		set_transient( self::issued_key( $key, $peer ), 1, self::STATE_TTL );
 		wp_send_json_success( array( 'accept' => $t['accept'], 'ticket' => $t['message'] ) );
 	}
 
@@ -315,33 +334,67 @@ final class Usersync_SSO {
 		exit;
 	}
 
-	/** Hidden frames, one per peer; sso-frames.js gets each a bound ticket, then leaves. */
-	private static function render_frames(): void {
-		$peers = array();
-		foreach ( self::login_peers() as $id ) {
-			$origin       = Usersync_Settings::origin( (string) Usersync_Settings::peer( $id )['url'] );
-			$peers[ $id ] = array( 'origin' => $origin, 'frame' => 'usersync_' . md5( $id ) );
-		}
-		list( , $state ) = self::state();
-		$config          = array(
-			'peers'    => $peers,
+	/**
+	 * The frames for $peers and the script that drives them (sso-frames.js): each frame gets a
+	 * bound ticket; $done is where the page goes when all have answered (null: it stays).
+	 */
+	private static function frames_markup( array $peers, ?string $done ): string {
+		$config = array(
+			'peers'    => array(),
 			'ticket'   => home_url( '/?usersync_sso=1&issue=1' ),
 			'nonce'    => wp_create_nonce( 'usersync_sso' ),
-			'done'     => $state['dest'],
+			'done'     => $done,
 			'chain'    => home_url( '/?usersync_sso=1&chain=' ),
 			'site'     => Usersync_Settings::site_id(),
 			'fallback' => 'auto' === Usersync_Settings::sso_mode(),
 			'timeout'  => 5000,
 		);
+		$frames = '';
+		foreach ( $peers as $id ) {
+			$entry = Usersync_Settings::peer( $id );
+			if ( ! $entry ) {
+				continue;
+			}
+			$config['peers'][ $id ] = array( 'origin' => Usersync_Settings::origin( (string) $entry['url'] ), 'frame' => 'usersync_' . md5( $id ) );
+			$frames                .= '<iframe name="' . esc_attr( $config['peers'][ $id ]['frame'] ) . '" src="' . esc_url( self::bind_url( $id, 'frame' ) ) . '" hidden></iframe>';
+		}
+		return '<div id="usersync-sso" hidden data-config="' . esc_attr( wp_json_encode( $config ) ) . '"></div>' . $frames
+			. '<script src="' . esc_url( self::script_url( 'sso-frames.js' ) ) . '"></script>'; // phpcs:ignore WordPress.WP.EnqueuedResources -- printed with the frames it drives
+	}
+
+	/** The interstitial for a destination that is not this site's: frames, then the destination. */
+	private static function render_frames(): void {
+		list( , $state ) = self::state();
 		self::page_headers();
 		echo '<!doctype html><meta name="referrer" content="no-referrer"><title>' . esc_html__( 'Signing you in…', 'usersync' ) . '</title>';
 		echo '<p>' . esc_html__( 'Signing you in on the linked sites…', 'usersync' ) . '</p>';
-		echo '<div id="usersync-sso" data-config="' . esc_attr( wp_json_encode( $config ) ) . '"></div>';
-		foreach ( $peers as $id => $peer ) {
-			echo '<iframe name="' . esc_attr( $peer['frame'] ) . '" src="' . esc_url( self::bind_url( $id, 'frame' ) ) . '" hidden></iframe>';
-		}
-		echo '<script src="' . esc_url( self::script_url( 'sso-frames.js' ) ) . '"></script>';
+		echo self::frames_markup( self::login_peers(), $state['dest'] ); // phpcs:ignore WordPress.Security.EscapeOutput -- escaped where built
 		exit;
+	}
+
+	/** Where a login's frame ticket for one peer is noted as issued. */
+	private static function issued_key( string $key, string $peer ): string {
+		return 'usersync_sso_' . $key . '_' . substr( md5( $peer ), 0, 12 );
+	}
+
+	/**
+	 * wp_footer, admin_footer: the page this browser asked for after its login signs it in on the
+	 * peers still to sign in, in hidden frames, while the user already reads it.
+	 */
+	public static function page_frames(): void {
+		list( $key, $state ) = self::state();
+		if ( ! $state || empty( $state['frames'] ) ) {
+			return;
+		}
+		$peers = array();
+		foreach ( array_intersect( self::login_peers(), (array) $state['frames'] ) as $peer ) {
+			if ( ! get_transient( self::issued_key( $key, $peer ) ) ) {
+				$peers[] = $peer;
+			}
+		}
+		if ( $peers ) {
+			echo self::frames_markup( $peers, null ); // phpcs:ignore WordPress.Security.EscapeOutput -- escaped where built
+		}
 	}
 
 	// ---- a peer's browser signs in here ----------------------------------------------------------
@@ -426,36 +479,23 @@ final class Usersync_SSO {
 		}
 		nocache_headers();
 		if ( $frame ) {
-			// A ticket refused for want of the binding cookie means the frame's cookies are blocked: the chain may work.
+			// The frame answers its page at once. A signed-in browser sent the binding cookie from
+			// the frame, so the login's cookies stick there too; a ticket refused for want of it
+			// means the frame's cookies are blocked, and the chain may work.
 			$retry = ! $ok && isset( $reason ) && 'wrong_browser' === $reason;
 			// The ticket names its site; one that did not open falls back on the form's word for
 			// it (only a configured peer's origin ever gets the answer).
-			$from  = (string) ( $opened['iss'] ?? sanitize_text_field( wp_unslash( $_POST['from'] ?? '' ) ) ); // phpcs:ignore WordPress.Security.NonceVerification
-			$check = array(
-				'usersync_sso_check' => '1',
-				'from'               => rawurlencode( $from ),
-				'retry'              => $retry ? '1' : '0',
-			);
-			wp_safe_redirect( add_query_arg( $check, home_url( '/' ) ), 303 );
-			exit;
+			$from = (string) ( $opened['iss'] ?? sanitize_text_field( wp_unslash( $_POST['from'] ?? '' ) ) ); // phpcs:ignore WordPress.Security.NonceVerification
+			$peer = Usersync_Settings::peer( $from );
+			if ( ! $peer ) {
+				status_header( 400 );
+				exit;
+			}
+			self::render_frame_message( $peer + array( 'origin' => Usersync_Settings::origin( (string) $peer['url'] ) ), array( 'usersync' => 'sso', 'ok' => $ok, 'retry' => $retry ) );
 		}
 		// The chain goes on: to the ticket's return URL (checked by the library), else where the form said.
 		wp_safe_redirect( $opened['data']['return'] ?? $back ?? home_url( '/' ), 303 );
 		exit;
-	}
-
-	/** ?usersync_sso_check=1&from=PEER&retry=0|1 in a frame: tell the peer's page whether the cookie stuck. */
-	public static function check_page(): void {
-		if ( ! isset( $_GET['usersync_sso_check'] ) ) { // phpcs:ignore WordPress.Security.NonceVerification -- reports a boolean only
-			return;
-		}
-		$peer = self::from_peer();
-		if ( ! $peer ) {
-			status_header( 400 );
-			exit;
-		}
-		$retry = ! empty( $_GET['retry'] ); // phpcs:ignore WordPress.Security.NonceVerification
-		self::render_frame_message( $peer, array( 'usersync' => 'sso', 'ok' => is_user_logged_in(), 'retry' => $retry ) );
 	}
 
 	/** A ticket is single-use: its (iss, jti) is recorded like an action's. */
