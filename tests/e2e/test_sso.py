@@ -502,27 +502,34 @@ def audit_complete(env, s, some=True):
               f"the audit plugin on {p}.test saw every single sign-on, and nothing else ({len(applied)} applied, {len(audited)} audited)")
 
 
-def measure(env, s):
-    """Timings for docs/benchmarks.md (printed, not asserted): click "Log In" → the asked page,
-    with every peer signed in, per mode, for 2 and 5 peers, next to a plain login."""
+def measure(env, s, rounds=5):
+    """Timings for docs/benchmarks.md (printed, not asserted): click "Log In" until the asked page
+    is loaded and every peer's cookie is held, per mode, for 2 and 5 peers, and a plain WordPress
+    login (A with no peers) — interleaved round by round in one run, each a fresh browser, and
+    each mode's median as a ratio to the plain login's."""
     two, five = ["b", "c"], list("bcdef")
-    s.configure_a([], "auto")
-    base = sorted(r["loginMs"] for r in (browser(env, s.url["a"], [], block3p=False, logout=False) for _ in range(3)) if r)
-    rows = {}
-    for label, mode, block in MODES:
-        for peers in (two, five):
-            runs = [scenario(env, s, f"{label} x{len(peers)}", peers, mode, block) for _ in range(3)]
-            ms = sorted(r["loginMs"] for r in runs if r)
-            rows[(label, len(peers))] = ms
-    print(f"login on A without peers (plain WordPress login): median {base[len(base) // 2]} ms of {base}", flush=True)
-    print("| peers | " + " | ".join(label for label, _, _ in MODES) + " | no peers (plain WordPress login) |", flush=True)
-    print("|---:|" + "---:|" * (len(MODES) + 1), flush=True)
+    configs = [("plain WordPress login", [], "auto", False)] + [
+        (label, peers, mode, block) for label, mode, block in MODES for peers in (two, five)]
+    times = {i: [] for i in range(len(configs))}
+    for _ in range(rounds):
+        for i, (label, peers, mode, block) in enumerate(configs):
+            r = scenario(env, s, f"{label} x{len(peers)}", peers, mode, block) if peers else \
+                (s.configure_a([], mode) or browser(env, s.url["a"], [], block3p=False, logout=False))
+            if r and r.get("loginMs"):
+                times[i].append(r["loginMs"])
+    median = {i: sorted(t)[len(t) // 2] for i, t in times.items() if t}
+    plain = median.get(0)
+    print(f"{rounds} interleaved rounds; plain WordPress login: median {plain} ms of {sorted(times[0])}", flush=True)
+    print("| peers | " + " | ".join(label for label, _, _ in MODES) + " |", flush=True)
+    print("|---:|" + "---:|" * len(MODES), flush=True)
     for n in (2, 5):
-        cells = [f"{rows[(label, n)][len(rows[(label, n)]) // 2]} ms" if rows[(label, n)] else "—" for label, _, _ in MODES]
-        plain = f"{base[len(base) // 2]} ms" if n == 2 and base else ""
-        print(f"| {n} | " + " | ".join(cells) + f" | {plain} |", flush=True)
-    for (label, n), ms in rows.items():
-        print(f"  {label}, {n} peers: {ms}", flush=True)
+        cells = []
+        for label, _, _ in MODES:
+            i = next(i for i, c in enumerate(configs) if c[0] == label and len(c[1]) == n)
+            cells.append(f"{median[i]} ms ({median[i] / plain:.2f}×)" if i in median and plain else "—")
+        print(f"| {n} | " + " | ".join(cells) + " |", flush=True)
+    for i, (label, peers, _, _) in enumerate(configs):
+        print(f"  {label}, {len(peers)} peers: {sorted(times[i])}", flush=True)
 
 
 def main():
