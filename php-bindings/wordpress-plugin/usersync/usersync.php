@@ -6,6 +6,8 @@
  * Requires PHP:      8.1
  * Requires at least: 6.1
  * License:           MIT OR Apache-2.0
+ * Text Domain:       usersync
+ * Domain Path:       /languages
  *
  * Configuration lives in wp-config.php (secrets never go to the database):
  *     define( 'USERSYNC_SITE_ID', 'shop.example.com' );

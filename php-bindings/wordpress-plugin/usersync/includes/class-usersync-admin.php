@@ -13,7 +13,7 @@ final class Usersync_Admin {
 	const PAGE       = 'usersync';
 
 	public static function menu(): void {
-		add_options_page( 'usersync', 'usersync', self::CAPABILITY, self::PAGE, array( __CLASS__, 'render' ) );
+		add_options_page( __( 'usersync', 'usersync' ), __( 'usersync', 'usersync' ), self::CAPABILITY, self::PAGE, array( __CLASS__, 'render' ) );
 	}
 
 	/** A clear notice on every admin screen when usersync cannot work. */
@@ -29,6 +29,11 @@ final class Usersync_Admin {
 				esc_html( $problem )
 			);
 		}
+	}
+
+	private static function policy_text( array $policy ): string {
+		/* translators: 1: actions, 2: roles, 3: meta keys */
+		return sprintf( __( 'actions: %1$s; roles: %2$s; meta: %3$s', 'usersync' ), self::list_text( $policy['actions'] ?? array() ), self::list_text( $policy['roles'] ?? array() ), self::list_text( $policy['meta'] ?? array() ) );
 	}
 
 	private static function list_text( $items ): string {
@@ -49,7 +54,7 @@ final class Usersync_Admin {
 		printf( '<p>%s <code>%s</code></p>', esc_html__( 'This site:', 'usersync' ), esc_html( Usersync_Settings::site_id() ) );
 		echo '<h2>' . esc_html__( 'Peers', 'usersync' ) . '</h2>';
 		echo '<table class="widefat striped"><thead><tr>';
-		foreach ( array( 'Peer', 'URL', 'Secrets', 'Sends', 'Accepts', 'IP allow-list', 'Waiting', 'Last error' ) as $head ) {
+		foreach ( array( __( 'Peer', 'usersync' ), __( 'URL', 'usersync' ), __( 'Secrets', 'usersync' ), __( 'Sends', 'usersync' ), __( 'Accepts', 'usersync' ), __( 'IP allow-list', 'usersync' ), __( 'Waiting', 'usersync' ), __( 'Last error', 'usersync' ) ) as $head ) {
 			echo '<th>' . esc_html( $head ) . '</th>';
 		}
 		echo '</tr></thead><tbody>';
@@ -61,8 +66,8 @@ final class Usersync_Admin {
 			echo '<td>' . esc_html( $peer['url'] ?? '' ) . '</td>';
 			/* translators: %d: number of secrets configured for the link */
 			echo '<td>' . esc_html( sprintf( _n( '%d (hidden)', '%d (hidden; the first seals)', count( (array) ( $peer['secrets'] ?? array() ) ), 'usersync' ), count( (array) ( $peer['secrets'] ?? array() ) ) ) ) . '</td>';
-			echo '<td>' . esc_html( 'actions: ' . self::list_text( $send['actions'] ?? array() ) . '; roles: ' . self::list_text( $send['roles'] ?? array() ) . '; meta: ' . self::list_text( $send['meta'] ?? array() ) ) . '</td>';
-			echo '<td>' . esc_html( 'actions: ' . self::list_text( $accept['actions'] ?? array() ) . '; roles: ' . self::list_text( $accept['roles'] ?? array() ) . '; meta: ' . self::list_text( $accept['meta'] ?? array() ) . ( ! empty( $accept['allow_privileged'] ) ? '; privileged roles allowed' : '' ) ) . '</td>';
+			echo '<td>' . esc_html( self::policy_text( $send ) ) . '</td>';
+			echo '<td>' . esc_html( self::policy_text( $accept ) . ( ! empty( $accept['allow_privileged'] ) ? __( '; privileged roles allowed', 'usersync' ) : '' ) ) . '</td>';
 			echo '<td>' . esc_html( self::list_text( $peer['ip_allow'] ?? array() ) ) . '</td>';
 			$state = $health[ $peer['id'] ?? '' ] ?? array( 'waiting' => 0, 'error' => '' );
 			echo '<td>' . esc_html( (string) $state['waiting'] ) . '</td>';
@@ -78,13 +83,13 @@ final class Usersync_Admin {
 		/* translators: %d: days */
 		echo '<p>' . esc_html( sprintf( __( 'Kept %d days. No secrets, messages or password hashes are logged.', 'usersync' ), Usersync_Log::retention_days() ) ) . '</p>';
 		echo '<table class="widefat striped"><thead><tr>';
-		foreach ( array( 'Time (UTC)', 'Direction', 'Peer', 'Action', 'User', 'Result', 'Detail' ) as $head ) {
+		foreach ( array( __( 'Time (UTC)', 'usersync' ), __( 'Direction', 'usersync' ), __( 'Peer', 'usersync' ), __( 'Action', 'usersync' ), __( 'User', 'usersync' ), __( 'Result', 'usersync' ), __( 'Detail', 'usersync' ) ) as $head ) {
 			echo '<th>' . esc_html( $head ) . '</th>';
 		}
 		echo '</tr></thead><tbody>';
 		foreach ( $log as $row ) {
 			echo '<tr>';
-			foreach ( array( gmdate( 'Y-m-d H:i:s', (int) $row->time ), 'in' === $row->direction ? 'received' : 'sent', $row->peer, $row->act, $row->login, $row->result, $row->reason ) as $cell ) {
+			foreach ( array( gmdate( 'Y-m-d H:i:s', (int) $row->time ), 'in' === $row->direction ? __( 'received', 'usersync' ) : __( 'sent', 'usersync' ), $row->peer, $row->act, $row->login, $row->result, $row->reason ) as $cell ) {
 				echo '<td>' . esc_html( (string) $cell ) . '</td>';
 			}
 			echo '</tr>';

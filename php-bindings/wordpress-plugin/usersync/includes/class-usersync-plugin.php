@@ -8,6 +8,9 @@ defined( 'ABSPATH' ) || exit;
 final class Usersync_Plugin {
 
 	public static function add_hooks(): void {
+		// Every string is translatable in the text domain "usersync" (languages/ in the plugin).
+		add_action( 'init', array( __CLASS__, 'load_textdomain' ) );
+
 		// Outgoing: user events are collected during the request and coalesced per user.
 		add_action( 'user_register', array( 'Usersync_Events', 'created' ), 100 );
 		add_action( 'profile_update', array( 'Usersync_Events', 'updated' ), 100, 3 );
@@ -52,5 +55,9 @@ final class Usersync_Plugin {
 
 		// Upgrades without re-activation (tables created on first use).
 		add_action( 'plugins_loaded', array( 'Usersync_Schema', 'maybe_install' ) );
+	}
+
+	public static function load_textdomain(): void {
+		load_plugin_textdomain( 'usersync', false, dirname( plugin_basename( USERSYNC_PLUGIN_FILE ) ) . '/languages' );
 	}
 }
