@@ -45,6 +45,9 @@ fn bad_secrets_are_explained() {
     assert!(err.contains("secret_length"), "{err}");
     let (ok, _, err) = usersync(&["seal", "x"], "", b"data");
     assert!(!ok);
+    assert!(err.contains("no_secrets"), "{err}");
+    let (ok, _, err) = usersync(&["seal", "x"], "abc", b"data");
+    assert!(!ok);
     assert!(err.contains("secret_prefix"), "{err}");
 }
 
