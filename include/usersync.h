@@ -29,7 +29,8 @@
 
 // The result of every fallible usersync call. Codes are grouped by area (1xx secrets, 2xx
 // envelopes, 3xx configuration, 4xx messages, policy and tickets, 5xx WordPress cookies and
-// nonces, 6xx the accounts a peer's message may touch); a retired code is never reused.
+// nonces, 6xx the accounts a peer's message may touch, 7xx passwords); a retired code is
+// never reused.
 // usersync_result_name() and usersync_result_message() describe each.
 typedef enum {
   // Success.
@@ -120,6 +121,8 @@ typedef enum {
   USERSYNC_RESULT_PROTECTED_ACCOUNT = 601,
   // No local account is linked to this uid.
   USERSYNC_RESULT_UNKNOWN_ACCOUNT = 602,
+  // The password does not match the hash.
+  USERSYNC_RESULT_PASSWORD_MISMATCH = 700,
 } usersync_result;
 
 // The cookie schemes, for the `scheme` arguments below (passed as uint32_t).
@@ -477,6 +480,20 @@ usersync_result usersync_binding_hash(const char *value,
                                       char *out,
                                       size_t out_cap,
                                       size_t *out_len);
+
+// Checks a user's password against a hash another host made (docs/protocol.md §17): WordPress
+// 6.8's `$wp$2y$`, bcrypt `$2y$`/`$2a$`/`$2b$`, phpass `$P$`/`$H$`, Django's `pbkdf2_sha256$`.
+// USERSYNC_RESULT_OK when it matches, PASSWORD_MISMATCH when not, PASS_HASH_FORMAT for a hash
+// that cannot be checked here (argon2, another format, a work factor over the library's limits:
+// bcrypt cost 20, 5 000 000 PBKDF2 rounds). Compared in constant time; nothing is kept. A host
+// re-hashes the password in its own format after the first match.
+//
+// # Safety
+// password and hash readable as sized.
+usersync_result usersync_password_verify(const char *password,
+                                         size_t password_len,
+                                         const char *hash,
+                                         size_t hash_len);
 
 // The library version, e.g. "0.1.0", as a static NUL-terminated string (never freed).
 // Hosts refuse a library whose version they were not written for.

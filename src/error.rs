@@ -105,6 +105,8 @@ codes! { ($)
     IdentityConflict = 600, "identity_conflict", "the login or email belongs to a local account that is not linked to this uid: nothing was merged (link existing accounts with the initial sync)";
     ProtectedAccount = 601, "protected_account", "the account holds a role this peer's accept policy may not grant (e.g. an administrator): peers cannot change it";
     UnknownAccount = 602, "unknown_account", "no local account is linked to this uid: nothing was changed";
+    // Passwords checked against a hash another host made (700–799)
+    PasswordMismatch = 700, "password_mismatch", "the password does not match the hash";
 }
 
 impl Error {

@@ -22,6 +22,7 @@ pub mod keys;
 pub mod nonce;
 pub mod origin;
 pub mod pass_hash;
+pub mod password;
 pub mod policy;
 pub mod secret;
 pub mod wordpress;

@@ -56,11 +56,31 @@ fn argon2(s: &str) -> bool {
         && hash.len() >= 22
 }
 
+/// Django's default: `pbkdf2_sha256$<rounds>$<salt>$<44 characters of base64>` (32 bytes).
+fn pbkdf2_sha256(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix("pbkdf2_sha256$") else {
+        return false;
+    };
+    let parts: Vec<&str> = rest.split('$').collect();
+    let [rounds, salt, hash] = parts.as_slice() else {
+        return false;
+    };
+    !rounds.is_empty()
+        && rounds.len() <= 10
+        && rounds.bytes().all(|b| b.is_ascii_digit())
+        && (1..=128).contains(&salt.len())
+        && salt.bytes().all(|b| b.is_ascii_alphanumeric())
+        && hash.len() == 44
+        && hash.ends_with('=')
+        && b64_nopad(&hash[..43])
+}
+
 /// True when `s` is a recognised password hash: phpass (`$P$`), bcrypt (`$2y$`, `$2a$`, `$2b$`),
-/// argon2 (`$argon2id$`, `$argon2i$`), or WordPress 6.8's `$wp`-prefixed bcrypt or argon2.
+/// argon2 (`$argon2id$`, `$argon2i$`), WordPress 6.8's `$wp`-prefixed bcrypt or argon2, or
+/// Django's `pbkdf2_sha256$`.
 pub fn is_password_hash(s: &str) -> bool {
     let inner = s.strip_prefix("$wp").unwrap_or(s);
-    phpass(s) || bcrypt(inner) || argon2(inner)
+    phpass(s) || bcrypt(inner) || argon2(inner) || pbkdf2_sha256(s)
 }
 
 #[cfg(test)]
@@ -76,6 +96,7 @@ mod tests {
             "$wp$2y$10$8Ql1D5wHk9Xz7Hj5nO6wQeqQ3mM1kXb9Y7aV2aQ0n5Zq8rT3yU1xW",
             "$2b$12$abcdefghijklmnopqrstuuOSmqZ7U8EJ9h8n8e0Zm3kqg6/3Z9aXy",
             "$argon2id$v=19$m=65536,t=4,p=1$ZmFrZXNhbHRmYWtlc2FsdA$Qq3xQXnO7lY0s8g1h2Jk4m5N6b7V8c9X0z1A2s3D4f5",
+            "pbkdf2_sha256$1000000$Yw6p0dTnRSmBJ2hkuqhUUE$2WcUV2jSWTXZn0xCR0sRfNo7MYypHPz0A3NFt8sX8oo=",
         ] {
             assert!(is_password_hash(h), "{h}");
         }
@@ -98,6 +119,9 @@ mod tests {
             "$argon2id$v=19$m=65536,t=4$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2g",
             "$argon2id$v=19$m=65536,t=4,p=1$salt$hash",
             "$argon2d$v=19$m=65536,t=4,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2g",
+            "pbkdf2_sha256$1000000$salt$short=",
+            "pbkdf2_sha256$$salt$2WcUV2jSWTXZn0xCR0sRfNo7MYypHPz0A3NFt8sX8oo=",
+            "pbkdf2_sha1$1000000$salt$2WcUV2jSWTXZn0xCR0sRfNo7MYypHPz0A3NFt8sX8oo=",
         ] {
             assert!(!is_password_hash(p), "{p}");
         }

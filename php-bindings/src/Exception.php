@@ -22,7 +22,7 @@ class Exception extends \RuntimeException
         $class = match (intdiv($code, 100)) {
             1, 3 => ConfigException::class,
             2 => EnvelopeException::class,
-            4, 6 => MessageRefused::class,
+            4, 6, 7 => MessageRefused::class,
             5 => WordPressException::class,
             default => self::class,
         };

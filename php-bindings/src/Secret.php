@@ -53,4 +53,20 @@ final class Secret
             static fn($out, $cap, $len) => $lib->ffi->usersync_binding_hash($value, strlen($value), $out, $cap, $len),
         );
     }
+
+    /**
+     * Whether $password matches a hash another host made (docs/protocol.md §17): WordPress's
+     * `$wp$2y$`, bcrypt, phpass `$P$`, Django's `pbkdf2_sha256$`. False when it does not match.
+     * @throws MessageRefused pass_hash_format for a hash this library cannot check
+     */
+    public static function verifyPassword(string $password, string $hash): bool
+    {
+        $lib = Library::get();
+        $code = $lib->ffi->usersync_password_verify($password, strlen($password), $hash, strlen($hash));
+        if ($code === $lib->ffi->USERSYNC_RESULT_PASSWORD_MISMATCH) {
+            return false;
+        }
+        $lib->check($code);
+        return true;
+    }
 }

@@ -71,4 +71,27 @@ final class SecretTest extends TestCase
             }
         }
     }
+
+    /** Hashes real WordPress 6.8/6.1 and Django made, with their own verdicts (protocol §17). */
+    public function testPasswordsAreCheckedAsTheHostThatMadeTheHash(): void
+    {
+        $matched = 0;
+        foreach (['passwords-wordpress-6.8.json', 'passwords-wordpress-6.1.json', 'passwords-django.json'] as $file) {
+            foreach (Vectors::cases($file) as $c) {
+                $this->assertSame($c['matches'], Secret::verifyPassword($c['password'], $c['hash']), "{$c['made_by']}: {$c['password']}");
+                $matched += $c['matches'] ? 1 : 0;
+            }
+        }
+        $this->assertGreaterThanOrEqual(20, $matched);
+        // PHP's own bcrypt, made here: the library agrees with password_verify().
+        $hash = password_hash('from php', PASSWORD_BCRYPT, ['cost' => 4]);
+        $this->assertTrue(Secret::verifyPassword('from php', $hash));
+        $this->assertFalse(Secret::verifyPassword('from PHP', $hash));
+        try {
+            Secret::verifyPassword('x', '5f4dcc3b5aa765d61d8327deb882cf99');
+            $this->fail('a bare md5 is not a hash the library checks');
+        } catch (Exception $e) {
+            $this->assertSame('pass_hash_format', $e->reason);
+        }
+    }
 }

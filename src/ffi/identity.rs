@@ -1,5 +1,5 @@
-//! Account identity through the C ABI: new uids, browser bindings for login tickets, and the
-//! target check that decides which local account a peer's message may touch.
+//! Account identity through the C ABI: new uids, browser bindings for login tickets, and
+//! passwords checked against another host's hashes.
 
 use super::{guard, input, usersync_result, Output};
 use crate::actions::{BND_BYTES, UID_BYTES};
@@ -58,5 +58,29 @@ pub unsafe extern "C" fn usersync_binding_hash(
             return Err(crate::Error::InvalidArgument);
         }
         out.write(identity::binding_hash(value).as_bytes())
+    })
+}
+
+/// Checks a user's password against a hash another host made (docs/protocol.md §17): WordPress
+/// 6.8's `$wp$2y$`, bcrypt `$2y$`/`$2a$`/`$2b$`, phpass `$P$`/`$H$`, Django's `pbkdf2_sha256$`.
+/// USERSYNC_RESULT_OK when it matches, PASSWORD_MISMATCH when not, PASS_HASH_FORMAT for a hash
+/// that cannot be checked here (argon2, another format, a work factor over the library's limits:
+/// bcrypt cost 20, 5 000 000 PBKDF2 rounds). Compared in constant time; nothing is kept. A host
+/// re-hashes the password in its own format after the first match.
+///
+/// # Safety
+/// password and hash readable as sized.
+#[no_mangle]
+pub unsafe extern "C" fn usersync_password_verify(
+    password: *const c_char,
+    password_len: usize,
+    hash: *const c_char,
+    hash_len: usize,
+) -> usersync_result {
+    guard(|| {
+        let password = input(password, password_len)?;
+        let hash = std::str::from_utf8(input(hash, hash_len)?)
+            .map_err(|_| crate::Error::PassHashFormat)?;
+        crate::password::verify(password, hash)
     })
 }

@@ -5,7 +5,8 @@ use std::ffi::{c_char, CStr};
 
 /// The result of every fallible usersync call. Codes are grouped by area (1xx secrets, 2xx
 /// envelopes, 3xx configuration, 4xx messages, policy and tickets, 5xx WordPress cookies and
-/// nonces, 6xx the accounts a peer's message may touch); a retired code is never reused.
+/// nonces, 6xx the accounts a peer's message may touch, 7xx passwords); a retired code is
+/// never reused.
 /// usersync_result_name() and usersync_result_message() describe each.
 #[allow(non_camel_case_types)]
 #[repr(C)]
@@ -99,6 +100,8 @@ pub enum usersync_result {
     ProtectedAccount = 601,
     /// No local account is linked to this uid.
     UnknownAccount = 602,
+    /// The password does not match the hash.
+    PasswordMismatch = 700,
 }
 
 /// The conversion, generated from the one table in src/error.rs: a code missing from the enum

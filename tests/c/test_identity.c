@@ -868,6 +868,33 @@ static void target_vectors(const char *dir) {
     cJSON_Delete(doc);
 }
 
+/* Hashes real WordPress 6.8/6.1 and Django made, with their own verdicts; and the refusals. */
+static void password_vectors(const char *dir) {
+    static const char *files[] = {"passwords-wordpress-6.8.json", "passwords-wordpress-6.1.json",
+                                  "passwords-django.json"};
+    int cases = 0, same = 0, matched = 0;
+    for (size_t f = 0; f < sizeof files / sizeof *files; f++) {
+        cJSON *v = t_load_json(dir, files[f]);
+        const cJSON *c;
+        cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(v, "cases")) {
+            const char *password = cJSON_GetObjectItemCaseSensitive(c, "password")->valuestring;
+            const char *hash = cJSON_GetObjectItemCaseSensitive(c, "hash")->valuestring;
+            int want = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "matches"));
+            usersync_result rc = usersync_password_verify(password, strlen(password), hash, strlen(hash));
+            same += rc == (want ? USERSYNC_RESULT_OK : USERSYNC_RESULT_PASSWORD_MISMATCH);
+            matched += want;
+            cases++;
+        }
+        cJSON_Delete(v);
+    }
+    CHECK(cases >= 50 && matched >= 20 && same == cases, "password checks answer as the hosts that made the hashes");
+    const char *argon = "$argon2id$v=19$m=65536,t=4,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+    CHECK_RC(usersync_password_verify("x", 1, argon, strlen(argon)), USERSYNC_RESULT_PASS_HASH_FORMAT,
+             "argon2 cannot be checked here");
+    CHECK_RC(usersync_password_verify(NULL, 1, "$P$", 3), USERSYNC_RESULT_NULL_ARGUMENT, "NULL password");
+    CHECK_RC(usersync_password_verify("", 0, "", 0), USERSYNC_RESULT_PASS_HASH_FORMAT, "empty hash");
+}
+
 void test_identity(const char *dir) {
     struct world w;
     world_open(&w);
@@ -882,5 +909,6 @@ void test_identity(const char *dir) {
     null_arguments(&w);
     world_close(&w);
     target_vectors(dir);
+    password_vectors(dir);
     CHECK(touch_checked > 0 && touched == 0, "no failing target check wrote an output");
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs tests/wordpress/cookies.php against real WordPress 6.8 (Debian 13) and 6.1 (Debian 12):
+# Runs tests/wordpress/cookies.php and passwords.php against real WordPress 6.8 (Debian 13) and 6.1 (Debian 12):
 # fetches both cores (cached under build/wordpress), starts a private MariaDB, installs one
 # site per version with fresh salts, runs the checks, stops the database.
-#   tests/wordpress/run-cookies.sh [--write-vectors]   (rewrites tests/vectors/wordpress-*.json)
+#   tests/wordpress/run-cookies.sh [--write-vectors]   (rewrites tests/vectors/wordpress-*.json
+#                                                        and passwords-wordpress-*.json)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 lib="$PWD/target/release/libusersync.so"
@@ -26,5 +27,8 @@ for pair in trixie:6.8 bookworm:6.1; do
     vectors=()
     [ "${1:-}" = "--write-vectors" ] && vectors=("tests/vectors/wordpress-$version.json")
     php tests/wordpress/cookies.php "$work/$suite" "$lib" "${vectors[@]}" || status=1
+    passwords=()
+    [ "${1:-}" = "--write-vectors" ] && passwords=("tests/vectors/passwords-wordpress-$version.json")
+    USERSYNC_LIBRARY="$lib" php tests/wordpress/passwords.php "$work/$suite" "$version" "${passwords[@]}" || status=1
 done
 exit $status
