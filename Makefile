@@ -10,7 +10,7 @@ FUZZ_SECONDS ?= 30
 
 .PHONY: help deps build demo test header check-header test-rust test-c test-c-sanitize test-c-valgrind \
         check-php-ffi test-php check-vectors test-wordpress test-e2e demo-cli plugin-zip lint bench bench-smoke bench-wordpress bench-php bench-sync bench-sso test-sso \
-        fuzz-smoke clean
+        fuzz-smoke clean soak soak-smoke
 
 help:
 	@echo "make demo   - two real WordPress sites linked by usersync: a sign-up syncs (the main job)"
@@ -18,6 +18,8 @@ help:
 	@echo "make test   - every test: header check, lint, Rust, C (plain, ASan+UBSan, valgrind),"
 	@echo "              PHP FFI::cdef load, vector regeneration, benchmark and fuzz smoke runs"
 	@echo "make bench  - benchmarks: envelope vs OpenSSL, messages (docs/benchmarks.md)"
+	@echo "make soak   - three sites in a full mesh take 10,000 user changes while peers are stopped and"
+	@echo "              frozen at random: nothing lost, nothing applied twice, every site identical"
 
 build:
 	$(CARGO) build --release
@@ -37,7 +39,7 @@ deps:
 
 test: deps
 	$(MAKE) --no-print-directory check-header lint test-rust test-c test-c-sanitize test-c-valgrind check-php-ffi \
-	    test-php check-vectors test-wordpress test-e2e test-sso plugin-zip bench-smoke fuzz-smoke
+	    test-php test-python check-vectors test-wordpress test-e2e soak-smoke test-sso plugin-zip bench-smoke fuzz-smoke
 	@echo "make test: all checks passed"
 
 # The C header from src/ffi/ with cbindgen 0.29.2 (installed by make deps); commit the result.
@@ -85,6 +87,11 @@ check-php-ffi: build
 test-php: build
 	phpunit -c php-bindings/phpunit.xml
 
+# The Python binding (cffi): a venv under build/, the wheel with the library bundled, pytest.
+.PHONY: test-python
+test-python:
+	bash python-bindings/run-tests.sh
+
 check-vectors:
 	@rm -rf build/vectors && mkdir -p build/vectors
 	python3 tests/vectors/generate.py --out build/vectors
@@ -94,6 +101,14 @@ check-vectors:
 # Three real WordPress sites syncing users through the plugin (nginx, php-fpm, MariaDB).
 test-e2e: build
 	python3 tests/e2e/test_sync.py
+
+# Delivery under load and chaos: three real sites in a full mesh on one MariaDB, user changes
+# from concurrent clients while peers are stopped and frozen; then every database is compared.
+soak: build
+	python3 tests/e2e/soak.py
+
+soak-smoke: build
+	python3 tests/e2e/soak.py --smoke
 
 # Single sign-on and logout everywhere in Debian's Chromium, over HTTPS with a test CA.
 test-sso: build
@@ -131,13 +146,16 @@ bench-smoke:
 	bash benches/php-fpm-load.sh --quick
 
 # Each fuzz target for FUZZ_SECONDS (stable Rust: no sanitizer; the code under test is safe
-# Rust), open_claims from the committed seeds in a scratch corpus.
+# Rust), open_claims and check_target from the committed seeds in a scratch corpus.
 fuzz-smoke:
-	@rm -rf build/fuzz-corpus && mkdir -p build/fuzz-corpus/open_message build/fuzz-corpus/open_claims
+	@rm -rf build/fuzz-corpus && mkdir -p build/fuzz-corpus/open_message build/fuzz-corpus/open_claims build/fuzz-corpus/check_target
 	cp fuzz/corpus/open_claims/*.json build/fuzz-corpus/open_claims/
 	cd fuzz && cargo fuzz run --sanitizer none open_message ../build/fuzz-corpus/open_message \
 	    -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096
 	cd fuzz && cargo fuzz run --sanitizer none open_claims ../build/fuzz-corpus/open_claims \
+	    -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096
+	cp fuzz/corpus/check_target/*.json build/fuzz-corpus/check_target/
+	cd fuzz && cargo fuzz run --sanitizer none check_target ../build/fuzz-corpus/check_target \
 	    -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096
 
 clean:

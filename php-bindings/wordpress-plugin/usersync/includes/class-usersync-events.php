@@ -74,8 +74,19 @@ final class Usersync_Events {
 		self::touch( (int) $user->ID, 'password' );
 	}
 
+	/**
+	 * Profile fields WordPress keeps in usermeta. They travel in an update's 'fields', never as
+	 * meta (a peer's meta policy would drop them): a plugin that writes one with
+	 * update_user_meta() — WooCommerce does, for first_name and last_name — makes an update.
+	 */
+	const FIELD_META = array( 'first_name', 'last_name', 'nickname', 'description', 'locale' );
+
 	public static function meta_changed( $meta_id, $user_id, $key ): void {
 		if ( self::$applying || self::ignored_meta( (string) $key ) ) {
+			return;
+		}
+		if ( in_array( (string) $key, self::FIELD_META, true ) ) {
+			self::touch( (int) $user_id, 'update' );
 			return;
 		}
 		self::touch( (int) $user_id, 'meta' );
@@ -85,6 +96,10 @@ final class Usersync_Events {
 
 	public static function meta_deleted( $meta_ids, $user_id, $key ): void {
 		if ( self::$applying || self::ignored_meta( (string) $key ) ) {
+			return;
+		}
+		if ( in_array( (string) $key, self::FIELD_META, true ) ) {
+			self::touch( (int) $user_id, 'update' );
 			return;
 		}
 		self::touch( (int) $user_id, 'meta' );
@@ -98,6 +113,13 @@ final class Usersync_Events {
 		}
 		$user = get_userdata( (int) $user_id );
 		$uid  = $user ? Usersync_Links::uid_of( $user->ID ) : null;
+		if ( $user && null === $uid && '' !== Usersync_Settings::site_id() ) {
+			// Not linked (yet?): a delivery run may be linking and routing its sign-up right now.
+			// Routing waits until this request's events are written (flush), so the sign-up is
+			// either routed before — and the delete goes after it — or never.
+			Usersync_Outbox::hold_routing();
+			$uid = Usersync_Links::uid_of( $user->ID );
+		}
 		if ( null !== $uid ) {
 			$to                              = $reassign ? get_userdata( (int) $reassign ) : null;
 			self::$deleted[ (int) $user_id ] = array(
@@ -173,9 +195,14 @@ final class Usersync_Events {
 			} elseif ( 'password' === $entry['kind'] ) {
 				$events[] = array( 'user_id' => $user_id, 'act' => 'password', 'data' => array( 'login' => $user->user_login, 'pass_hash' => $user->user_pass ) );
 			}
-			if ( 'create' !== $entry['kind'] && 'update' !== $entry['kind'] && ( $entry['meta_set'] || $entry['meta_deleted'] ) ) {
+			// A create or update carries the meta as it is now, but not the keys deleted in this
+			// request: an update never removes a key on a peer, so those follow as a meta event.
+			$full     = 'create' === $entry['kind'] || 'update' === $entry['kind'];
+			$set_keys = $full ? array() : array_keys( $entry['meta_set'] );
+			$deleted  = 'create' === $entry['kind'] ? array() : array_keys( $entry['meta_deleted'] );
+			if ( $set_keys || $deleted ) {
 				$set = array();
-				foreach ( array_keys( $entry['meta_set'] ) as $key ) {
+				foreach ( $set_keys as $key ) {
 					$strings = self::plain_values( get_user_meta( $user_id, $key ) );
 					if ( null !== $strings ) {
 						$set[ $key ] = $strings;
@@ -185,8 +212,8 @@ final class Usersync_Events {
 				if ( $set ) {
 					$data['set'] = $set;
 				}
-				if ( $entry['meta_deleted'] ) {
-					$data['delete'] = array_map( 'strval', array_keys( $entry['meta_deleted'] ) );
+				if ( $deleted ) {
+					$data['delete'] = array_map( 'strval', $deleted );
 				}
 				$events[] = array( 'user_id' => $user_id, 'act' => 'meta', 'data' => $data );
 			}
@@ -213,5 +240,6 @@ final class Usersync_Events {
 		if ( '' !== Usersync_Settings::site_id() ) {
 			Usersync_Outbox::enqueue( self::take() );
 		}
+		Usersync_Outbox::release_routing();
 	}
 }

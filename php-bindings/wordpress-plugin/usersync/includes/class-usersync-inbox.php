@@ -4,7 +4,8 @@
  * sealed message as the body. The library opens and checks it; then, in one database
  * transaction, its (iss, eid) is recorded — a second copy of the event is answered "duplicate" —, the library's
  * target check decides from the local account's facts what the message may do, and the verdict
- * is applied. Answers: 200 applied | 200 skipped | 200 duplicate | 4xx refused with the reason.
+ * is applied. Answers: 200 applied | 200 skipped | 200 duplicate | 4xx refused with the reason
+ * | 503 busy (a create waited 10 s for the create lock: the sender retries).
  */
 
 defined( 'ABSPATH' ) || exit;
@@ -62,8 +63,16 @@ final class Usersync_Inbox {
 		}
 		$login = (string) ( $opened['data']['login'] ?? '' );
 		$seen  = Usersync_Schema::tables()['seen'];
-		// Creates are serialised: wp_users has no unique key on login or email.
-		$lock = 'create' === $opened['act'] ? self::lock_creates() : null;
+		// Creates are serialised: wp_users has no unique key on login or email. One that cannot
+		// take the lock is not applied unserialised: the sender retries it.
+		$lock = null;
+		if ( 'create' === $opened['act'] ) {
+			$lock = self::lock_creates();
+			if ( null === $lock ) {
+				Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'busy', 'another create held the lock for 10 s', $opened['eid'] );
+				return self::answer( 503, 'busy', 'another create is being applied here' );
+			}
+		}
 		$wpdb->query( 'START TRANSACTION' );
 		try {
 			// The event, not the message, is what must apply once: a retry re-seals it with a new
@@ -108,14 +117,15 @@ final class Usersync_Inbox {
 	}
 
 	/**
-	 * Takes this site's create lock (named per database and table prefix: MariaDB's named locks
-	 * are server-wide, shared by every site on the server). @return string the lock's name
+	 * Takes this site's create lock, waiting up to 10 s. MariaDB's named locks are server-wide,
+	 * shared by every site on the server, and at most 64 characters: the name hashes the
+	 * database and table prefix (as the outbox's do), so no two sites share it however long
+	 * their names. @return ?string the lock's name, or null when it was not free in time
 	 */
-	private static function lock_creates(): string {
+	private static function lock_creates(): ?string {
 		global $wpdb;
-		$name = substr( 'usersync_create:' . DB_NAME . ':' . $wpdb->prefix, 0, 64 );
-		$wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, 10)', $name ) );
-		return $name;
+		$name = 'usersync_create:' . substr( hash( 'sha256', DB_NAME . '|' . $wpdb->prefix ), 0, 40 );
+		return '1' === (string) $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, 10)', $name ) ) ? $name : null;
 	}
 
 	/** Forgets replay records once their messages could no longer open anyway. */

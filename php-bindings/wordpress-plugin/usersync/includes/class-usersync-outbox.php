@@ -21,6 +21,9 @@ final class Usersync_Outbox {
 	/** @var bool this request queued something */
 	private static $queued = false;
 
+	/** @var bool this request holds routing (hold_routing()) */
+	private static $holding = false;
+
 	/** Messages one run delivers to one peer at most, so a run ends under steady load. */
 	const RUN_LIMIT = 1000;
 
@@ -105,6 +108,25 @@ final class Usersync_Outbox {
 	private static function unlock( string $what ): void {
 		global $wpdb;
 		$wpdb->query( $wpdb->prepare( 'SELECT RELEASE_LOCK(%s)', self::lock_name( $what ) ) );
+	}
+
+	/**
+	 * Holds routing on this site until release_routing() (the route lock, waiting up to 10 s
+	 * for a run that is routing). Usersync_Events takes it while it deletes an account that is
+	 * not linked yet, so that no run links and routes the account's sign-up between its look at
+	 * the links and the account's deletion: the peers would keep an account deleted here.
+	 */
+	public static function hold_routing(): void {
+		if ( ! self::$holding ) {
+			self::$holding = self::lock( 'route', 10 );
+		}
+	}
+
+	public static function release_routing(): void {
+		if ( self::$holding ) {
+			self::unlock( 'route' );
+			self::$holding = false;
+		}
 	}
 
 	/**
