@@ -104,7 +104,9 @@ def delivery_without_traffic(env):
     finally:
         cron.kill()
         cron.wait()
-    check(arrived and late < 2.5, f"with no request to A, B gets the waiting changes {late:.1f} s after the retry time")
+    # One watch tick (1 s) plus the run itself (a delivery of three changes: under 1 s when
+    # quiet, up to 3 s on this 2-CPU machine while other suites run).
+    check(arrived and late < 4, f"with no request to A, B gets the waiting changes {late:.1f} s after the retry time")
     applied = [r["act"] for r in env.wp("b", "log") if r["login"] == "hank" and r["result"] == "applied"]
     check(applied[-3:] == ["update"] * 3 and display_name(env, "b", "hank") == "Hank quiet 2", "in order, each once")
 
@@ -113,13 +115,19 @@ def queued_while_library_missing(env):
     no_ffi = ("-d", "ffi.enable=0")
     env.wp("a", "create_user", php_args=no_ffi, login="fiona", email="fiona@a.test", password="fiona pw", role="subscriber")
     env.wp("a", "update_meta", php_args=no_ffi, login="fiona", key="billing_city", value="Tromsø")
+    # A profile field a plugin writes as meta (WooCommerce's first_name). Without the library
+    # no meta key can be sorted yet: each change is queued as an update, rebuilt when routed.
+    env.wp("a", "update_meta", php_args=no_ffi, login="fiona", key="first_name", value="Fiona")
     check(not exists(env, "b", "fiona"), "B has nothing yet")
     rows = outbox(env)
-    check([r["act"] for r in rows if r["login"] == "fiona" and r["peer"] == ""] == ["create", "meta"],
-          "with FFI off on A, the sign-up and the meta change are queued (not yet routed)")
+    check([r["act"] for r in rows if r["login"] == "fiona" and r["peer"] == ""] == ["create", "update", "update"],
+          "with FFI off on A, the sign-up and the meta changes are queued (not yet routed)")
     check(drain(env), "once A's PHP has FFI again, the queue drains")
     b = env.wp("b", "get_user", login="fiona")
     check(b["exists"] and b["meta"].get("billing_city") == ["Tromsø"], "the sign-up and the meta change reached B")
+    check(b["meta"].get("first_name") == ["Fiona"], "the first name written as meta reached B as a profile field")
+    sent = [r["act"] for r in env.wp("a", "log") if r["login"] == "fiona" and r["direction"] == "out" and r["peer"] == "b.test"]
+    check(sent == ["create", "update", "update"], f"sent to B as a create and two updates: {sent}")
     check(env.wp("a", "uid", login="fiona") == env.wp("b", "uid", login="fiona") is not None, "linked by one uid on A and B")
 
 
