@@ -165,8 +165,51 @@ def timeout_after_apply_applies_once(env):
     check(sent == ["retry", "duplicate"], f"A's log: {sent}")
 
 
+FAILING_WRITE = """<?php
+// Test-only: while the flag file exists, the first write of a user's roles fails as a deadlock
+// would (the query errors); the flag is then removed, so the retry goes through.
+add_filter('query', function ($query) {
+    $flag = WP_CONTENT_DIR . '/usersync-test-fail-write';
+    if (str_starts_with($query, 'UPDATE') && str_contains($query, '_capabilities') && file_exists($flag)) {
+        unlink($flag);
+        return 'SELECT no_such_column FROM usersync_test_failing_write';
+    }
+    return $query;
+});
+"""
+
+
+def failed_write_is_not_half_applied(env):
+    """A query that fails mid-apply (a deadlock between concurrent inbox requests) rolls the
+    whole change back and the sender retries: never half a change answered "applied"."""
+    content = os.path.join(env.sites["b"]["path"], "wp-content")
+    plugin, flag = os.path.join(content, "mu-plugins", "usersync-test-fail-write.php"), os.path.join(content, "usersync-test-fail-write")
+    with open(plugin, "w") as f:
+        f.write(FAILING_WRITE)
+    try:
+        with open(flag, "w"):
+            pass
+        os.chmod(flag, 0o666)
+        os.chmod(content, 0o777)
+        before = env.wp("b", "state")
+        env.wp("a", "update_user", login="hank", set={"display_name": "Hank after a failed write"})
+        check(not os.path.exists(flag), "the write on B failed once")
+        check(env.wp("b", "state") == before, "B kept nothing of the change whose write failed (rows compared)")
+        busy = [r for r in env.wp("b", "log") if r["login"] == "hank" and r["result"] == "busy"]
+        check(busy and busy[-1]["reason"].startswith("database:"), f"B logged why: {busy[-1]['reason'] if busy else None!r}")
+        check(drain(env) and display_name(env, "b", "hank") == "Hank after a failed write", "the retry applies it")
+        b = env.wp("b", "get_user", login="hank")
+        check(b["roles"] == env.wp("a", "get_user", login="hank")["roles"], f"with its roles: {b['roles']}")
+    finally:
+        os.chmod(content, 0o755)
+        if os.path.exists(flag):
+            os.remove(flag)
+        os.remove(plugin)
+
+
 def run(env):
     hung_peer_delays_no_one(env)
     delivery_without_traffic(env)
     queued_while_library_missing(env)
     timeout_after_apply_applies_once(env)
+    failed_write_is_not_half_applied(env)
