@@ -11,6 +11,7 @@ on one MariaDB server with A, as on most hosts):
 A runs with USERSYNC_HTTP_TIMEOUT=6 and USERSYNC_RETRY_BASE=1 (see test_sync.py): a delivery
 that waited for the frozen peer would take 6 s or more.
 """
+import json
 import os
 import time
 
@@ -207,9 +208,71 @@ def failed_write_is_not_half_applied(env):
         os.remove(plugin)
 
 
+HOOKS = """<?php
+// Test-only: records usersync's hooks in a log file and uses two of them as a plugin would.
+function usersync_test_hook_log(...$entry) {
+    file_put_contents(WP_CONTENT_DIR . '/usersync-test-hooks.log', wp_json_encode($entry) . "\\n", FILE_APPEND);
+}
+add_filter('usersync_event', function ($event, $user_id) {
+    return str_starts_with($event['data']['login'] ?? '', 'hushed') ? false : $event;
+}, 10, 2);
+add_action('usersync_delivery_result', function ($result, $peer, $act, $login, $reason, $eid) {
+    usersync_test_hook_log('delivery', $result, $peer, $act, $login, $eid);
+}, 10, 6);
+add_action('usersync_before_apply', function ($opened, $verdict, $user) {
+    usersync_test_hook_log('before', $opened['act'], $opened['data']['login'], $opened['eid'], $verdict['do']);
+    if (str_starts_with($opened['data']['login'], 'vetoed')) {
+        throw new Usersync_Apply_Failed('vetoed by a test plugin');
+    }
+}, 10, 3);
+add_action('usersync_after_apply', function ($opened, $verdict) {
+    usersync_test_hook_log('after', $opened['act'], $opened['data']['login'], $opened['eid']);
+}, 10, 2);
+"""
+
+
+def hooks_fire(env):
+    """The documented actions and filters fire where other plugins need them."""
+    logs, plugins = {}, []
+    for site in ("a", "b"):
+        content = os.path.join(env.sites[site]["path"], "wp-content")
+        plugins.append(os.path.join(content, "mu-plugins", "usersync-test-hooks.php"))
+        with open(plugins[-1], "w") as f:
+            f.write(HOOKS)
+        logs[site] = os.path.join(content, "usersync-test-hooks.log")
+        with open(logs[site], "w"):
+            pass
+        os.chmod(logs[site], 0o666)
+
+    def entries(site, login):
+        with open(logs[site]) as f:
+            return [e for e in map(json.loads, f) if login in e]
+    try:
+        env.wp("a", "create_user", login="hushed1", email="hushed1@a.test", password="pw", role="subscriber")
+        env.wp("a", "create_user", login="hooked1", email="hooked1@a.test", password="pw", role="subscriber")
+        env.wp("a", "create_user", login="vetoed1", email="vetoed1@a.test", password="pw", role="subscriber")
+        drain(env)
+        check(not exists(env, "b", "hushed1") and not entries("a", "hushed1"),
+              "an event a usersync_event filter drops is sent nowhere")
+        on_a, on_b = entries("a", "hooked1"), entries("b", "hooked1")
+        to_b = [e for e in on_a if e[2] == "b.test"]
+        check(exists(env, "b", "hooked1") and [e[:2] for e in to_b] == [["delivery", "delivered"]],
+              f"usersync_delivery_result tells A's plugins B got it: {on_a}")
+        check([e[0] for e in on_b] == ["before", "after"] and on_b[0][3] == on_b[1][3] == to_b[0][5] and on_b[0][4] == "create",
+              f"B fires usersync_before_apply then usersync_after_apply, with the event id A's hook saw: {on_b}")
+        vetoed = entries("b", "vetoed1")
+        check(not exists(env, "b", "vetoed1") and [e[0] for e in vetoed] == ["before"],
+              f"a plugin on B refuses a change from usersync_before_apply: nothing kept, no after_apply: {vetoed}")
+        check(["delivery", "refused", "b.test"] in [e[:3] for e in entries("a", "vetoed1")], "and A is told it was refused")
+    finally:
+        for path in plugins + list(logs.values()):
+            os.remove(path)
+
+
 def run(env):
     hung_peer_delays_no_one(env)
     delivery_without_traffic(env)
     queued_while_library_missing(env)
     timeout_after_apply_applies_once(env)
     failed_write_is_not_half_applied(env)
+    hooks_fire(env)

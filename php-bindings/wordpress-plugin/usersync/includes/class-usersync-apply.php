@@ -23,6 +23,16 @@ final class Usersync_Apply {
 		if ( 'skip' === $verdict['do'] ) {
 			return;
 		}
+		/**
+		 * A peer's change is about to be applied here, inside the inbox's transaction. Throw
+		 * Usersync_Apply_Failed to refuse it for good (nothing is kept; the sender is answered
+		 * apply_failed with the exception's message and does not retry).
+		 *
+		 * @param array    $opened  the opened action (act, iss, eid, data) as the library gave it
+		 * @param array    $verdict the library's target check ('do' => 'create'|'apply')
+		 * @param ?WP_User $user    the linked account ('apply'), null for a create
+		 */
+		do_action( 'usersync_before_apply', $opened, $verdict, $user );
 		if ( 'create' === $verdict['do'] ) {
 			self::create( $opened );
 			return;

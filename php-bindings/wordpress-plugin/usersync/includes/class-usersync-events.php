@@ -158,6 +158,23 @@ final class Usersync_Events {
 	 * the library names; a meta event keeps the keys that travel as meta. Null: nothing to send.
 	 */
 	public static function sorted( array $event, int $user_id ): ?array {
+		$event = self::sorted_now( $event, $user_id );
+		if ( null === $event ) {
+			return null;
+		}
+		/**
+		 * An event about to be routed to the peers (before the library's send policy filters
+		 * it per peer). Return false to send nothing; a changed event is checked by the
+		 * library like any other.
+		 *
+		 * @param array $event   `['act' => …, 'data' => […]]` as in docs/protocol.md §9 (no uid yet)
+		 * @param int   $user_id the account here (0 for a deleted one)
+		 */
+		$filtered = apply_filters( 'usersync_event', $event, $user_id );
+		return is_array( $filtered ) ? $filtered : null;
+	}
+
+	private static function sorted_now( array $event, int $user_id ): ?array {
 		if ( empty( $event['unsorted'] ) ) {
 			return $event;
 		}

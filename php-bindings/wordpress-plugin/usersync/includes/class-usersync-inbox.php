@@ -123,6 +123,13 @@ final class Usersync_Inbox {
 			self::prune_seen();
 			return self::answer( 200, 'skipped' );
 		}
+		/**
+		 * A peer's change was applied and committed here.
+		 *
+		 * @param array $opened  the opened action (act, iss, eid, data)
+		 * @param array $verdict the library's target check
+		 */
+		do_action( 'usersync_after_apply', $opened, $verdict );
 		$dropped = isset( $opened['dropped'] ) ? wp_json_encode( $opened['dropped'] ) : '';
 		Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'applied', $dropped ? "dropped by policy: $dropped" : '', $opened['eid'] );
 		self::prune_seen();

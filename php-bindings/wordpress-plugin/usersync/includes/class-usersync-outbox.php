@@ -416,5 +416,17 @@ final class Usersync_Outbox {
 			$wpdb->delete( self::table(), array( 'id' => $row->id ) );
 		}
 		Usersync_Log::add( 'out', $row->peer, $row->act, $row->login, $outcome['result'], $outcome['reason'], $row->eid );
+		/**
+		 * A delivery attempt's outcome, once per attempt: 'delivered', 'duplicate' (applied
+		 * before), 'refused' (final), 'retry' (waits with backoff) or 'expired'.
+		 *
+		 * @param string $result  the outcome
+		 * @param string $peer    the peer's site id
+		 * @param string $act     the action
+		 * @param string $login   the account's login here
+		 * @param string $reason  why (a reason code or plain words), '' when delivered
+		 * @param string $eid     the event id (the same in the peer's log)
+		 */
+		do_action( 'usersync_delivery_result', $outcome['result'], $row->peer, $row->act, $row->login, $outcome['reason'], $row->eid );
 	}
 }
