@@ -173,10 +173,14 @@ final class Usersync_Admin {
 	private static function peer_config(): void {
 		echo '<h2>' . esc_html__( 'Configuration for the other site', 'usersync' ) . '</h2>';
 		echo '<p>' . esc_html__( 'The block to paste into a peer\'s wp-config.php: the ids swapped, the same secret, the policies mirrored. It is made now, shown only here and stored nowhere.', 'usersync' ) . '</p>';
-		if ( isset( $_POST['usersync_peer_config'] ) && check_admin_referer( 'usersync_peer_config' ) ) {
-			$block = Usersync_Health::config_for_peer( sanitize_text_field( wp_unslash( $_POST['usersync_peer_config'] ) ) );
+		if ( isset( $_POST['usersync_peer_config'] ) ) {
+			// The page is half printed: a bad nonce gets a notice here, not wp_die().
+			$nonce = isset( $_POST['_wpnonce'] ) ? sanitize_text_field( wp_unslash( $_POST['_wpnonce'] ) ) : '';
+			$block = wp_verify_nonce( $nonce, 'usersync_peer_config' ) ? Usersync_Health::config_for_peer( sanitize_text_field( wp_unslash( $_POST['usersync_peer_config'] ) ) ) : null;
 			if ( null !== $block ) {
 				echo '<p><textarea class="large-text code" rows="12" readonly autocomplete="off" id="usersync-peer-config">' . esc_textarea( $block ) . '</textarea></p>';
+			} else {
+				echo '<div class="notice notice-error inline"><p>' . esc_html__( 'The request was not confirmed (it expired, or came from elsewhere): use the button again.', 'usersync' ) . '</p></div>';
 			}
 		}
 		echo '<form method="post" action="' . esc_url( add_query_arg( 'page', self::PAGE, admin_url( 'options-general.php' ) ) ) . '">';
