@@ -135,6 +135,17 @@ typedef enum {
   USERSYNC_WP_SCHEME_LOGGED_IN = 2,
 } usersync_wp_scheme;
 
+// How a user meta key travels (usersync_wp_meta_classify()).
+typedef enum {
+  // Ordinary meta: a `meta` action, for peers whose policy names the key.
+  USERSYNC_WP_META_KIND_META = 0,
+  // A profile field WordPress keeps in user meta (first_name, last_name, nickname,
+  // description, locale): it travels in an update's `fields`, never as meta.
+  USERSYNC_WP_META_KIND_PROFILE_FIELD = 1,
+  // Privileges, sessions, usersync's own: never sent, never accepted.
+  USERSYNC_WP_META_KIND_PROTECTED = 2,
+} usersync_wp_meta_kind;
+
 // One site's configuration: its id and URL, its peers with their link secrets and policies.
 // Create with usersync_context_new(), release with usersync_context_free(). Immutable: one
 // context may serve every thread of a host.
@@ -684,5 +695,20 @@ usersync_result usersync_wp_nonce_verify(const usersync_wp *wp,
                                          const char *token,
                                          size_t token_len,
                                          uint32_t *age);
+
+// Sorts a changed user meta key: *kind receives a usersync_wp_meta_kind (as uint32_t). Keys
+// are compared as bytes (WordPress's meta keys are case-sensitive; protected ones in any case).
+//
+// # Safety
+// key readable as sized; kind writable.
+usersync_result usersync_wp_meta_classify(const char *key, size_t key_len, uint32_t *kind);
+
+// The protocol's profile fields and WordPress's name for each (`WP_User` property and
+// `wp_update_user()` key) as a library-allocated JSON object `{"display_name": "display_name",
+// "nicename": "user_nicename", "url": "user_url", …}`, released with usersync_bytes_free().
+//
+// # Safety
+// out and out_len writable.
+usersync_result usersync_wp_profile_fields(char **out, size_t *out_len);
 
 #endif  /* USERSYNC_H */

@@ -12,17 +12,6 @@ final class Usersync_Apply_Failed extends RuntimeException {
 
 final class Usersync_Apply {
 
-	const FIELDS = array(
-		'display_name' => 'display_name',
-		'first_name'   => 'first_name',
-		'last_name'    => 'last_name',
-		'nickname'     => 'nickname',
-		'nicename'     => 'user_nicename',
-		'url'          => 'user_url',
-		'description'  => 'description',
-		'locale'       => 'locale',
-	);
-
 	/**
 	 * Applies the library's verdict for an opened action: 'create' makes the account and links
 	 * it to the message's uid; 'apply' changes the linked account $user (never another: the
@@ -81,7 +70,7 @@ final class Usersync_Apply {
 	private static function userdata( array $data ): array {
 		$userdata = array( 'user_email' => $data['email'] );
 		foreach ( $data['fields'] ?? array() as $field => $value ) {
-			$userdata[ self::FIELDS[ $field ] ] = $value;
+			$userdata[ Usersync\WordPressSite::profileFields()[ $field ] ] = $value;
 		}
 		return $userdata;
 	}

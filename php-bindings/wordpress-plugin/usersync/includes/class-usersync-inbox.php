@@ -15,6 +15,10 @@
 
 defined( 'ABSPATH' ) || exit;
 
+/** A query failed while a change was applied: it is rolled back and the sender retries. */
+final class Usersync_Database_Failed extends RuntimeException {
+}
+
 final class Usersync_Inbox {
 
 	/** Seconds an applied event's id is remembered: longer than any sender retries (3 days by default). */
@@ -69,7 +73,11 @@ final class Usersync_Inbox {
 	private static function answer_ping( Usersync\Context $context, array $opened ): WP_REST_Response {
 		global $wpdb;
 		$seen = Usersync_Schema::tables()['seen'];
-		if ( 1 !== $wpdb->query( $wpdb->prepare( "INSERT IGNORE INTO $seen (iss, msg_id, exp) VALUES (%s, %s, %d)", $opened['iss'], $opened['eid'], time() + self::EVENT_MEMORY ) ) ) { // phpcs:ignore WordPress.DB.PreparedSQL
+		$recorded = $wpdb->query( $wpdb->prepare( "INSERT IGNORE INTO $seen (iss, msg_id, exp) VALUES (%s, %s, %d)", $opened['iss'], $opened['eid'], time() + self::EVENT_MEMORY ) ); // phpcs:ignore WordPress.DB.PreparedSQL
+		if ( false === $recorded ) {
+			return self::answer( 503, 'busy', 'the replay record could not be written' ); // never answered unrecorded
+		}
+		if ( 1 !== $recorded ) {
 			Usersync_Log::add( 'in', $opened['iss'], 'ping', '', 'duplicate', '', $opened['eid'] );
 			return self::answer( 200, 'duplicate' );
 		}
@@ -132,6 +140,9 @@ final class Usersync_Inbox {
 			// The event, not the message, is what must apply once: a retry re-seals it with a new
 			// jti but the same eid. Kept for as long as a sender retries.
 			$recorded = $wpdb->query( $wpdb->prepare( "INSERT IGNORE INTO $seen (iss, msg_id, exp) VALUES (%s, %s, %d)", $opened['iss'], $opened['eid'], time() + self::EVENT_MEMORY ) ); // phpcs:ignore WordPress.DB.PreparedSQL
+			if ( false === $recorded ) {
+				throw new Usersync_Database_Failed( $wpdb->last_error );
+			}
 			if ( 1 !== $recorded ) {
 				$wpdb->query( 'ROLLBACK' );
 				Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'duplicate', '', $opened['eid'] );
@@ -140,7 +151,7 @@ final class Usersync_Inbox {
 			// The library decides which local account the message may touch, from what is here now.
 			list( $facts, $user ) = Usersync_Links::facts( $opened );
 			$verdict              = $context->checkTarget( $opened, $facts );
-			Usersync_Events::applying( static fn() => Usersync_Apply::apply( $opened, $verdict, $user ) );
+			self::stopping_on_database_errors( static fn() => Usersync_Events::applying( static fn() => Usersync_Apply::apply( $opened, $verdict, $user ) ) );
 			$wpdb->query( 'COMMIT' );
 		} catch ( Usersync\Exception $e ) {
 			$wpdb->query( 'ROLLBACK' );
@@ -150,6 +161,12 @@ final class Usersync_Inbox {
 			$wpdb->query( 'ROLLBACK' );
 			Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'refused', $e->getMessage(), $opened['eid'] );
 			return self::answer( 422, 'refused', 'apply_failed: ' . $e->getMessage() );
+		} catch ( Usersync_Database_Failed $e ) {
+			// A deadlock or lock wait (receivers apply concurrently): nothing is kept, the
+			// sender retries. Never "applied" over a half-written change.
+			$wpdb->query( 'ROLLBACK' );
+			Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'busy', 'database: ' . $e->getMessage(), $opened['eid'] );
+			return self::answer( 503, 'busy', 'the database refused a write: retry' );
 		} catch ( Throwable $e ) {
 			$wpdb->query( 'ROLLBACK' );
 			Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'error', get_class( $e ), $opened['eid'] );
@@ -168,6 +185,32 @@ final class Usersync_Inbox {
 		Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'applied', $dropped ? "dropped by policy: $dropped" : '', $opened['eid'] );
 		self::prune_seen();
 		return self::answer( 200, 'applied' );
+	}
+
+	/**
+	 * Runs $apply and stops it at the first failed query. WordPress's functions ignore a failed
+	 * write, and after a deadlock InnoDB has already rolled the transaction back, so every later
+	 * statement would commit on its own: half a change, answered "applied". The `query` filter
+	 * runs before each query, so it sees the previous one's error before anything else is sent.
+	 */
+	private static function stopping_on_database_errors( callable $apply ): void {
+		global $wpdb;
+		$stop = static function ( $query ) use ( $wpdb ) {
+			if ( '' !== $wpdb->last_error ) {
+				throw new Usersync_Database_Failed( $wpdb->last_error );
+			}
+			return $query;
+		};
+		$wpdb->last_error = '';
+		add_filter( 'query', $stop );
+		try {
+			$apply();
+		} finally {
+			remove_filter( 'query', $stop );
+		}
+		if ( '' !== $wpdb->last_error ) {
+			throw new Usersync_Database_Failed( $wpdb->last_error );
+		}
 	}
 
 	/**

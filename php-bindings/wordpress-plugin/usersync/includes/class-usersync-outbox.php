@@ -68,7 +68,7 @@ final class Usersync_Outbox {
 				(int) ( $event['user_id'] ?? 0 ),
 				$event['act'],
 				(string) ( $event['data']['login'] ?? '' ),
-				wp_json_encode( array( 'act' => $event['act'], 'data' => $event['data'] ) ),
+				wp_json_encode( array( 'act' => $event['act'], 'data' => $event['data'] ) + ( empty( $event['unsorted'] ) ? array() : array( 'unsorted' => true ) ) ),
 				$now,
 				$now
 			);
@@ -143,10 +143,10 @@ final class Usersync_Outbox {
 			$table = self::table();
 			$rows  = $wpdb->get_results( "SELECT * FROM $table WHERE peer = '' ORDER BY id LIMIT 1000" ); // phpcs:ignore WordPress.DB.PreparedSQL
 			foreach ( $rows as $row ) {
-				$event = json_decode( $row->event, true );
+				$event = Usersync_Events::sorted( json_decode( $row->event, true ), (int) $row->user_id );
 				$peers = array();
-				$uid   = $event['data']['uid'] ?? Usersync_Links::uid_of( (int) $row->user_id );
-				if ( null === $uid && 'create' === $row->act && get_userdata( (int) $row->user_id ) ) {
+				$uid   = null === $event ? null : ( $event['data']['uid'] ?? Usersync_Links::uid_of( (int) $row->user_id ) );
+				if ( null !== $event && null === $uid && 'create' === $row->act && get_userdata( (int) $row->user_id ) ) {
 					$uid = Usersync_Links::mint( (int) $row->user_id ); // the account enters the network here
 				}
 				$wpdb->query( 'START TRANSACTION' );
