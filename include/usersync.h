@@ -300,8 +300,9 @@ usersync_result usersync_context_check_target(const usersync_context *ctx,
 
 // The link health check (docs/protocol.md §16): seals a `ping` for peer (its id), to POST to
 // the peer's inbox like any action. On success *out receives a library-allocated JSON object
-// `{"peer", "url", "message"}`, released with usersync_bytes_free(). Pings are policy-free:
-// every peer opens and answers them, whatever its accept policy.
+// `{"peer", "url", "message", "jti"}` (jti: what the peer's pong must name; pass the whole
+// object to usersync_context_check_pong()), released with usersync_bytes_free(). Pings are
+// policy-free: every peer opens and answers them, whatever its accept policy.
 //
 // # Safety
 // ctx from usersync_context_new(); peer readable as sized; out and out_len writable.
@@ -324,6 +325,28 @@ usersync_result usersync_context_pong(const usersync_context *ctx,
                                       size_t opened_len,
                                       char **out,
                                       size_t *out_len);
+
+// Opens the pong a peer answered to a ping (ping: the JSON object usersync_context_ping()
+// returned; answer: the sealed pong from the peer's HTTP answer; remote_ip: the answering
+// server's address, checked against the peer's ip_allow, may be NULL with length 0) with every
+// check of an action, and reports the link (docs/protocol.md §16). On success *out receives a
+// library-allocated JSON object `{"peer", "time" (the peer's clock), "local_time", "version",
+// "not_accepted" (actions this site sends that the peer refuses), "not_sent" (actions this site
+// accepts that the peer never sends)}`, released with usersync_bytes_free(). A pong from
+// another peer is WRONG_SITE; one for another ping, or another action, DATA_INVALID; every
+// refusal of opening it has its own code (EXPIRED, NOT_YET_VALID: the clocks differ).
+//
+// # Safety
+// ctx from usersync_context_new(); inputs readable as sized; out and out_len writable.
+usersync_result usersync_context_check_pong(const usersync_context *ctx,
+                                            const char *ping,
+                                            size_t ping_len,
+                                            const char *answer,
+                                            size_t answer_len,
+                                            const char *remote_ip,
+                                            size_t remote_ip_len,
+                                            char **out,
+                                            size_t *out_len);
 
 // The address a request really came from (docs/protocol.md §13, trusted_proxies): remote, the
 // connection's peer address, unless it is a configured trusted proxy — then the rightmost

@@ -130,6 +130,16 @@ switch ($command) {
         // A hash as this site makes them (WordPress 6.8: $wp$2y$…), for a forged password action.
         $out = wp_hash_password($args['password']);
         break;
+    // ---- for tests/e2e/health.py: the plain functions behind the settings page and `wp usersync` ----
+    case 'health_test':
+        $out = Usersync_Health::test($args['peer']);
+        break;
+    case 'health_status':
+        $out = Usersync_Health::status();
+        break;
+    case 'health_results':
+        $out = Usersync_Health::results();
+        break;
     default:
         fwrite(STDERR, "unknown command $command\n");
         exit(2);

@@ -5,7 +5,12 @@
  * transaction, its (iss, eid) is recorded — a second copy of the event is answered "duplicate" —, the library's
  * target check decides from the local account's facts what the message may do, and the verdict
  * is applied. Answers: 200 applied | 200 skipped | 200 duplicate | 4xx refused with the reason
- * | 503 busy (a create waited 10 s for the create lock: the sender retries).
+ * | 503 busy (a create waited 10 s for the create lock: the sender retries) | 200 pong (a ping,
+ * recorded like any action, answered with the sealed pong: the link health check) | 503
+ * unavailable (not_configured, library_unavailable, config_invalid). Every answer names this
+ * site's id and clock (public facts a health check shows when the clocks or ids differ).
+ * ip_allow sees the client address the library believes (X-Forwarded-For only from
+ * USERSYNC_TRUSTED_PROXIES).
  */
 
 defined( 'ABSPATH' ) || exit;
@@ -32,8 +37,57 @@ final class Usersync_Inbox {
 		);
 	}
 
-	private static function answer( int $status, string $result, string $reason = '' ): WP_REST_Response {
-		return new WP_REST_Response( array_filter( array( 'result' => $result, 'reason' => $reason ) ), $status );
+	private static function answer( int $status, string $result, string $reason = '', array $more = array() ): WP_REST_Response {
+		$facts = array( 'site' => Usersync_Settings::site_id(), 'time' => time() );
+		return new WP_REST_Response( array_filter( array( 'result' => $result, 'reason' => $reason ) + $more + $facts ), $status );
+	}
+
+	/** Why this site cannot open messages, as a reason code (details stay in the admin notice). */
+	private static function unavailable(): string {
+		if ( '' === Usersync_Settings::site_id() ) {
+			return 'not_configured';
+		}
+		try {
+			Usersync\Library::get();
+		} catch ( Throwable $e ) {
+			return 'library_unavailable';
+		}
+		return 'config_invalid';
+	}
+
+	/** The address the request came from, as the library believes it (trusted proxies). */
+	private static function client_ip( Usersync\Context $context ): ?string {
+		$remote = isset( $_SERVER['REMOTE_ADDR'] ) ? sanitize_text_field( wp_unslash( $_SERVER['REMOTE_ADDR'] ) ) : '';
+		$xff    = isset( $_SERVER['HTTP_X_FORWARDED_FOR'] ) ? sanitize_text_field( wp_unslash( $_SERVER['HTTP_X_FORWARDED_FOR'] ) ) : null;
+		try {
+			return '' === $remote ? null : $context->clientIp( $remote, $xff );
+		} catch ( Usersync\Exception $e ) {
+			return null; // not an address: fails any ip_allow
+		}
+	}
+
+	/**
+	 * The link health check (docs/protocol.md §16): a ping the library opened is recorded like
+	 * any action (a replay is a duplicate, unanswered) and answered with the sealed pong.
+	 */
+	private static function answer_ping( Usersync\Context $context, array $opened ): WP_REST_Response {
+		global $wpdb;
+		$seen = Usersync_Schema::tables()['seen'];
+		$recorded = $wpdb->query( $wpdb->prepare( "INSERT IGNORE INTO $seen (iss, msg_id, exp) VALUES (%s, %s, %d)", $opened['iss'], $opened['eid'], time() + self::EVENT_MEMORY ) ); // phpcs:ignore WordPress.DB.PreparedSQL
+		if ( false === $recorded ) {
+			return self::answer( 503, 'busy', 'the replay record could not be written' ); // never answered unrecorded
+		}
+		if ( 1 !== $recorded ) {
+			Usersync_Log::add( 'in', $opened['iss'], 'ping', '', 'duplicate', '', $opened['eid'] );
+			return self::answer( 200, 'duplicate' );
+		}
+		try {
+			$pong = $context->pong( $opened );
+		} catch ( Usersync\Exception $e ) {
+			return self::answer( 500, 'error', $e->reason );
+		}
+		Usersync_Log::add( 'in', $opened['iss'], 'ping', '', 'answered', '', $opened['eid'] );
+		return self::answer( 200, 'pong', '', array( 'message' => $pong['message'] ) );
 	}
 
 	/** The HTTP status of a refusal: every refusal is final, so the sender stops retrying. */
@@ -56,14 +110,18 @@ final class Usersync_Inbox {
 		global $wpdb;
 		$context = Usersync_Settings::context();
 		if ( ! $context ) {
-			return self::answer( 503, 'unavailable', 'usersync is not configured on this site' );
+			return self::answer( 503, 'unavailable', self::unavailable() );
 		}
-		$remote = isset( $_SERVER['REMOTE_ADDR'] ) ? sanitize_text_field( wp_unslash( $_SERVER['REMOTE_ADDR'] ) ) : null;
+		$remote = self::client_ip( $context );
 		try {
 			$opened = $context->openAction( $request->get_body(), $remote );
 		} catch ( Usersync\Exception $e ) {
 			Usersync_Log::add( 'in', '', '', '', 'refused', $e->reason . ( $remote ? " from $remote" : '' ) );
-			return self::answer( self::refusal_status( $e->reason ), 'refused', $e->reason );
+			// The sender learns the address it was seen from: ip_allow is written with it.
+			return self::answer( self::refusal_status( $e->reason ), 'refused', $e->reason, 'ip_not_allowed' === $e->reason ? array( 'seen_from' => (string) $remote ) : array() );
+		}
+		if ( 'ping' === $opened['act'] ) {
+			return self::answer_ping( $context, $opened );
 		}
 		$login = (string) ( $opened['data']['login'] ?? '' );
 		$seen  = Usersync_Schema::tables()['seen'];

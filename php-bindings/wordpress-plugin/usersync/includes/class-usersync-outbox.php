@@ -399,6 +399,41 @@ final class Usersync_Outbox {
 		}
 	}
 
+	/**
+	 * One POST to a peer's inbox now, with delivery's timeouts and options, for the link health
+	 * check: the HTTP status, the body, the address answered from (CURLINFO_PRIMARY_IP) and, when
+	 * no answer came, the network error in plain words.
+	 *
+	 * @return array{status: int, body: string, ip: string, error: string, location: string}
+	 */
+	public static function post_now( string $url, string $body ): array {
+		$ch = curl_init( $url );
+		curl_setopt_array(
+			$ch,
+			array(
+				CURLOPT_POST           => true,
+				CURLOPT_POSTFIELDS     => $body,
+				CURLOPT_HTTPHEADER     => array( 'Content-Type: text/plain', 'Expect:' ),
+				CURLOPT_RETURNTRANSFER => true,
+				CURLOPT_CONNECTTIMEOUT => 3,
+				CURLOPT_TIMEOUT        => self::timeout(),
+				CURLOPT_FOLLOWLOCATION => false,
+				CURLOPT_PROTOCOLS      => CURLPROTO_HTTP | CURLPROTO_HTTPS,
+			)
+		);
+		$answer = curl_exec( $ch );
+		$errno  = curl_errno( $ch );
+		$out    = array(
+			'status'   => (int) curl_getinfo( $ch, CURLINFO_RESPONSE_CODE ),
+			'body'     => is_string( $answer ) ? $answer : '',
+			'ip'       => (string) curl_getinfo( $ch, CURLINFO_PRIMARY_IP ),
+			'error'    => CURLE_OK === $errno ? '' : self::network_error( $errno, curl_error( $ch ) ),
+			'location' => (string) curl_getinfo( $ch, CURLINFO_REDIRECT_URL ),
+		);
+		curl_close( $ch );
+		return $out;
+	}
+
 	/** Records a row's outcome: gone when delivered or final, else waiting with backoff. */
 	private static function settle( object $row, array $outcome ): void {
 		global $wpdb;

@@ -52,6 +52,7 @@ final class Usersync_Plugin {
 		add_action( 'admin_notices', array( 'Usersync_Admin', 'notices' ) );
 		add_action( 'admin_post_usersync_deliver_now', array( 'Usersync_Admin', 'deliver_now' ) );
 		add_action( 'admin_post_usersync_clear_log', array( 'Usersync_Admin', 'clear_log' ) );
+		add_action( 'admin_post_usersync_test_link', array( 'Usersync_Admin', 'test_link' ) );
 
 		// Upgrades without re-activation (tables created on first use).
 		add_action( 'plugins_loaded', array( 'Usersync_Schema', 'maybe_install' ) );
