@@ -81,35 +81,28 @@ final class Usersync_Events {
 	}
 
 	public static function meta_changed( $meta_id, $user_id, $key ): void {
-		$kind = self::$applying ? 'protected' : self::meta_kind( (string) $key );
-		if ( 'protected' === $kind ) {
-			return;
-		}
-		if ( 'meta' !== $kind ) {
-			self::touch( (int) $user_id, 'update' );
-			if ( 'profile_field' === $kind ) {
-				return;
-			}
-		}
-		self::touch( (int) $user_id, 'meta' );
-		self::$users[ (int) $user_id ]['meta_set'][ (string) $key ] = true;
-		unset( self::$users[ (int) $user_id ]['meta_deleted'][ (string) $key ] );
+		self::meta_touched( (int) $user_id, (string) $key, 'meta_set', 'meta_deleted' );
 	}
 
 	public static function meta_deleted( $meta_ids, $user_id, $key ): void {
-		$kind = self::$applying ? 'protected' : self::meta_kind( (string) $key );
+		self::meta_touched( (int) $user_id, (string) $key, 'meta_deleted', 'meta_set' );
+	}
+
+	/** A meta key set or deleted: noted under $as (and no longer under $not) as the library sorts it. */
+	private static function meta_touched( int $user_id, string $key, string $as, string $not ): void {
+		$kind = self::$applying ? 'protected' : self::meta_kind( $key );
 		if ( 'protected' === $kind ) {
 			return;
 		}
 		if ( 'meta' !== $kind ) {
-			self::touch( (int) $user_id, 'update' );
+			self::touch( $user_id, 'update' );
 			if ( 'profile_field' === $kind ) {
 				return;
 			}
 		}
-		self::touch( (int) $user_id, 'meta' );
-		self::$users[ (int) $user_id ]['meta_deleted'][ (string) $key ] = true;
-		unset( self::$users[ (int) $user_id ]['meta_set'][ (string) $key ] );
+		self::touch( $user_id, 'meta' );
+		self::$users[ $user_id ][ $as ][ $key ] = true;
+		unset( self::$users[ $user_id ][ $not ][ $key ] );
 	}
 
 	public static function deleted( $user_id, $reassign = null ): void {
