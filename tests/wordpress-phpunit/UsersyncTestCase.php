@@ -95,7 +95,7 @@ abstract class UsersyncTestCase extends TestCase
                     'id' => 'shop.test',
                     'url' => 'http://shop.test',
                     'secrets' => [self::links()['secrets']['blog.test' === $id ? 'shop-blog' : 'shop-news']],
-                    'send' => $all + ['allow_privileged' => true],
+                    'send' => $all,
                     'accept' => $all + ['allow_privileged' => true],
                 ]],
             ]);
@@ -164,6 +164,18 @@ abstract class UsersyncTestCase extends TestCase
         $status = proc_close($proc);
         self::assertSame(0, $status, "site.php $command on $variant: $err$out");
         return json_decode($out, true, 512, JSON_THROW_ON_ERROR);
+    }
+
+    /** Runs $call with wpdb's error log off: for a test that makes a query fail on purpose. */
+    protected static function quietly(callable $call): mixed
+    {
+        global $wpdb;
+        $was = $wpdb->suppress_errors(true);
+        try {
+            return $call();
+        } finally {
+            $wpdb->suppress_errors($was);
+        }
     }
 
     /** Every row of a table, for "nothing changed" checks. */
