@@ -111,6 +111,21 @@ abstract class UsersyncTestCase extends TestCase
         return $built[0]['message'];
     }
 
+    /**
+     * A message a peer seals itself, claims as docs/protocol.md §8 lays them out (a peer that
+     * does not run usersync's library, or a compromised one, can send anything it can seal).
+     */
+    protected static function forge(string $from, string $act, array $data, array $claims = []): string
+    {
+        $secret = self::links()['secrets']['blog.test' === $from ? 'shop-blog' : 'shop-news'];
+        $now = time();
+        $claims += ['v' => 1, 'typ' => 'action', 'iss' => $from, 'aud' => 'shop.test', 'iat' => $now, 'exp' => $now + 120,
+            'jti' => Usersync\Secret::uid(), 'eid' => Usersync\Secret::uid(), 'act' => $act, 'data' => $data];
+        ksort($claims);
+        $aad = "usersync/v1|{$claims['typ']}|$from|shop.test";
+        return (new Usersync\Keyring([$secret]))->seal($aad, json_encode($claims, JSON_UNESCAPED_SLASHES));
+    }
+
     /** A peer's event as shop.test's library opens it (what the inbox hands to the target check). */
     protected static function opened(string $from, string $act, array $data): array
     {
