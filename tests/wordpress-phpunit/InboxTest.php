@@ -226,7 +226,8 @@ final class InboxTest extends UsersyncTestCase
         $data = self::createData($uid);
         $before = self::state();
         [$status, $answer] = self::quietly(fn() => self::receive(self::seal('blog.test', 'create', $data)));
-        $this->assertSame([422, 'refused'], [$status, $answer['result']]);
+        $this->assertSame('refused', $answer['result']);
+        $this->assertTrue($status >= 400 && $status < 500, "a final refusal: $status");
         $this->assertStringStartsWith('apply_failed: ', $answer['reason']);
         $this->assertSame($before, self::state());
         $this->assertFalse(get_user_by('login', $data['login']));

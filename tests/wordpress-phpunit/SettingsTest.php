@@ -11,7 +11,7 @@ final class SettingsTest extends UsersyncTestCase
         $this->assertSame('shop.test', $config['site_id']);
         $this->assertSame('http://shop.test', $config['url'], 'the site URL without a trailing slash');
         $this->assertSame(30, $config['clock_skew'], 'USERSYNC_CLOCK_SKEW');
-        $this->assertSame(['blog.test', 'news.test'], array_column($config['peers'], 'id'));
+        $this->assertSame(['blog.test', 'news.test', 'down.test'], array_column($config['peers'], 'id'));
         $this->assertSame(USERSYNC_PEERS[0]['secrets'], $config['peers'][0]['secrets']);
         $this->assertSame(USERSYNC_PEERS[1]['send'], $config['peers'][1]['send']);
         $this->assertSame(USERSYNC_PEERS[0]['ip_allow'], $config['peers'][0]['ip_allow']);
@@ -34,7 +34,7 @@ final class SettingsTest extends UsersyncTestCase
     {
         $this->assertInstanceOf(Usersync\Context::class, Usersync_Settings::context());
         $this->assertNull(Usersync_Settings::problem());
-        $this->assertSame(['blog.test', 'news.test'], array_column(Usersync_Settings::context()->peers(), 'id'));
+        $this->assertSame(['blog.test', 'news.test', 'down.test'], array_column(Usersync_Settings::context()->peers(), 'id'));
     }
 
     public function testPeersAreFoundById(): void
@@ -48,6 +48,7 @@ final class SettingsTest extends UsersyncTestCase
     {
         $stub = self::links()['stub_url'];
         $this->assertSame("$stub/blog/?rest_route=/usersync/v1/inbox", Usersync_Settings::inbox_url(Usersync_Settings::peer('blog.test')));
+        $this->assertSame(self::links()['down_url'] . '/?rest_route=/usersync/v1/inbox', Usersync_Settings::inbox_url(Usersync_Settings::peer('down.test')));
         $this->assertSame('https://x.test/wp/?rest_route=/usersync/v1/inbox', Usersync_Settings::inbox_url(['url' => 'https://x.test/wp/']));
     }
 

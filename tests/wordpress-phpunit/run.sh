@@ -27,7 +27,9 @@ trap cleanup EXIT
 bash scripts/wp/mariadb.sh start "$work/db"
 
 # The stub peer on a free loopback port.
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+port=$(free_port)
+down_port=$(free_port) # nothing listens there: a peer that is down
 mkdir -p "$work/stub"
 USERSYNC_STUB_DIR="$work/stub" PHP_CLI_SERVER_WORKERS=2 setsid php -S "127.0.0.1:$port" "$here/stub-peer.php" \
     >"$work/stub.log" 2>&1 &
@@ -36,8 +38,8 @@ stub_pid=$!
 # One secret per link, made by the library; the site's wp-config reads them from links.json.
 secret() { php php-bindings/bin/usersync-secret; }
 cat >"$work/links.json" <<JSON
-{"stub_url": "http://127.0.0.1:$port", "stub_dir": "$work/stub",
- "secrets": {"shop-blog": "$(secret)", "shop-news": "$(secret)", "other-blog": "$(secret)"}}
+{"stub_url": "http://127.0.0.1:$port", "stub_dir": "$work/stub", "down_url": "http://127.0.0.1:$down_port",
+ "secrets": {"shop-blog": "$(secret)", "shop-news": "$(secret)", "shop-down": "$(secret)", "other-blog": "$(secret)"}}
 JSON
 
 site=$work/site

@@ -2,6 +2,7 @@
 // The test sites' usersync settings, read by wp-config-local.php (written by run.sh). Which
 // site a process is, is chosen by USERSYNC_TEST_SITE:
 //   shop (default)  table prefix wp_, site shop.test, peers blog.test and news.test (the stub)
+//                   and down.test (where nothing listens)
 //   other           table prefix wp2_, site other.test, peer blog.test: a second site on the server
 //   unconfigured    shop's tables without USERSYNC_SITE_ID
 //   nolib           shop with USERSYNC_LIBRARY naming a file that does not exist
@@ -46,6 +47,12 @@ if ('other' === $usersync_variant) {
             'secrets' => [$usersync_secrets['shop-news']],
             'send' => ['actions' => ['create', 'update'], 'roles' => ['subscriber'], 'meta' => []],
             'accept' => ['actions' => ['create'], 'roles' => ['editor'], 'meta' => []],
+        ],
+        [
+            'id' => 'down.test',
+            'url' => $usersync_links['down_url'],
+            'secrets' => [$usersync_secrets['shop-down']],
+            'send' => ['actions' => ['delete'], 'roles' => [], 'meta' => []],
         ],
     ]);
     define('USERSYNC_RETRY_BASE', 7);
