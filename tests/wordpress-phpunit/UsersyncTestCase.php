@@ -171,7 +171,9 @@ abstract class UsersyncTestCase extends TestCase
      */
     protected static function site(string $variant, string $command, array $args = [], array $php = ['-d', 'ffi.enable=1']): mixed
     {
-        $cmd = array_merge(['php'], $php, [__DIR__ . '/site.php', $command, json_encode($args)]);
+        // PHP's compiled scripts are kept in the run's folder: a request costs 0.1 s, not 0.4.
+        $opcache = ['-d', 'opcache.enable_cli=1', '-d', 'opcache.file_cache=' . USERSYNC_TEST_WORK_DIR . '/opcache', '-d', 'opcache.file_cache_only=1'];
+        $cmd = array_merge(['php'], $opcache, $php, [__DIR__ . '/site.php', $command, json_encode($args)]);
         $env = ['USERSYNC_TEST_SITE' => $variant, 'USERSYNC_TEST_WORK' => USERSYNC_TEST_WORK_DIR, 'PATH' => getenv('PATH')];
         $proc = proc_open($cmd, [1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes, null, $env);
         $out = stream_get_contents($pipes[1]);

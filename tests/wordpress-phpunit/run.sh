@@ -30,7 +30,7 @@ bash scripts/wp/mariadb.sh start "$work/db"
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 port=$(free_port)
 down_port=$(free_port) # nothing listens there: a peer that is down
-mkdir -p "$work/stub"
+mkdir -p "$work/stub" "$work/opcache"
 USERSYNC_STUB_DIR="$work/stub" PHP_CLI_SERVER_WORKERS=2 setsid php -S "127.0.0.1:$port" "$here/stub-peer.php" \
     >"$work/stub.log" 2>&1 &
 stub_pid=$!
