@@ -54,7 +54,8 @@ final class InboxTest extends UsersyncTestCase
     {
         $message = self::seal('blog.test', 'create', self::createData());
         $this->assertSame('applied', self::receive($message)[1]['result']);
-        $this->assertSame([200, 'duplicate'], array_map(null, [self::receive($message)[0], self::receive($message)[1]['result']]));
+        [$status, $answer] = self::receive($message);
+        $this->assertSame([200, 'duplicate'], [$status, $answer['result']]);
     }
 
     public function testEachAnsweredEventIsRecordedByItsSenderAndEventId(): void
@@ -175,7 +176,6 @@ final class InboxTest extends UsersyncTestCase
      */
     private function assertBusyThenApplied(string $table_word): void
     {
-        global $wpdb;
         $data = self::createData();
         $eid = Usersync\Secret::uid();
         $fail = static function ($query) use ($table_word) {
