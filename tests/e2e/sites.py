@@ -27,7 +27,10 @@ def php_literal(value):
 
 
 class Env:
-    def __init__(self, suite="trixie"):
+    def __init__(self, suite="trixie", opcache_mb=None):
+        # opcache_mb: php-fpm's opcache size, for runs with more sites than its default 128 MB holds
+        # (≈ 20-28 MB per WordPress docroot): an overflowing opcache runs them uncached.
+        self.opcache_mb = opcache_mb
         self.work = tempfile.mkdtemp(prefix="usersync-sites.", dir="/tmp")
         os.chmod(self.work, 0o755)
         self.sites = {}
@@ -76,7 +79,8 @@ php_admin_flag[log_errors] = on
         fpm = shutil.which("php-fpm8.2") or shutil.which("php-fpm")
         run(fpm, "--fpm-config", conf, "-d", "ffi.enable=preload", "-d", f"ffi.preload={self.preload_header}",
             "-d", "opcache.enable=1", "-d", f"opcache.preload={self.preload_script}", "-d", "opcache.preload_user=www-data",
-            "-d", "opcache.revalidate_freq=0")
+            "-d", "opcache.revalidate_freq=0",
+            *(("-d", f"opcache.memory_consumption={self.opcache_mb}") if self.opcache_mb else ()))
         open(os.path.join(self.work, "php-errors.log"), "a").close()
         os.chmod(os.path.join(self.work, "php-errors.log"), 0o666)
 
