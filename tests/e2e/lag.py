@@ -71,7 +71,7 @@ if (isset($_GET['usersync_e2e'])) {
     add_action('http_api_debug', function ($response, $context, $class, $args, $url) use ($usersync_trace) {
         if ('Usersync_Outbox' !== $class || !is_array($response)) { return; }
         $now = microtime(true);
-        file_put_contents($usersync_trace, json_encode(['k' => 'sent', 'login' => $_GET['login'], 'act' => $_GET['usersync_e2e'], 'url' => $url, 'at' => $now - $response['usersync']['total'],
+        file_put_contents($usersync_trace, json_encode(['k' => 'sent', 'site' => DB_NAME, 'login' => $_GET['login'], 'act' => $_GET['usersync_e2e'], 'url' => $url, 'at' => $now - $response['usersync']['total'],
             'connect' => $response['usersync']['connect'], 'new' => $response['usersync']['new_connections'], 'answer' => $now]) . "\\n", FILE_APPEND);
     }, 10, 5);
 } elseif (($_GET['rest_route'] ?? '') === '/usersync/v1/inbox') {
@@ -219,9 +219,10 @@ class Bench:
             login, act, site, at = line.split("\t")
             applied_at[(login, act, site)] = float(at)
         by_port = {str(p): n for n, p in self.port.items()}
-        parts = {act: [[] for _ in self.PARTS] for act in ACTS}
+        parts = {}
         connections = []
         for e in sent:
+            group = f"{e['act']}, {len(self.senders[e['site'].split('_', 1)[1]])} peers"
             peer = by_port.get(e["url"].split(":")[2].split("/")[0])
             # the peer's request for this delivery: the first that started after it was sent
             rec = next((x for x in received if x["site"] == f"usersync_{peer}" and x["start"] >= e["at"] - 0.001), None)
@@ -230,9 +231,9 @@ class Bench:
                 continue
             times = (e["at"] - answered[(e["login"], e["act"])], rec["start"] - e["at"], rec["loaded"] - rec["start"], done - rec["loaded"])
             for i, t in enumerate(times):
-                parts[e["act"]][i].append(t * 1000)
+                parts.setdefault(group, [[] for _ in self.PARTS])[i].append(t * 1000)
             connections.append(e["new"])
-        return {act: [median(xs) for xs in p] for act, p in parts.items()}, connections
+        return {g: [median(xs) for xs in p] for g, p in sorted(parts.items())}, connections
 
     def close(self):
         self.env.close()
@@ -268,9 +269,9 @@ def main():
                     print(f"{npeers} peers, {act}: all {npeers} have it {median(xs):.1f} ms after the request (median of {len(xs)})")
         parts, connections = bench.breakdown()
         print(f"\nwhere the lag goes, per delivery (medians over {len(connections)} deliveries of all senders; ms):")
-        print("  " + f"{'change':<10}" + "".join(f"{p:>34}" for p in Bench.PARTS))
-        for act, values in parts.items():
-            print("  " + f"{act:<10}" + "".join(f"{v:>34.1f}" for v in values))
+        print("  " + f"{'change, sender':<20}" + "".join(f"{p:>34}" for p in Bench.PARTS))
+        for group, values in parts.items():
+            print("  " + f"{group:<20}" + "".join(f"{v:>34.1f}" for v in values))
         print(f"  new connections per delivery: median {median(connections)} (0 = a kept-alive connection reused)")
     finally:
         bench.close()
