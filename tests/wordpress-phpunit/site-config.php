@@ -16,6 +16,10 @@ $usersync_secrets = $usersync_links['secrets'];
 // wp-config.php set it already; $GLOBALS because PHPUnit loads WordPress inside a function.
 $GLOBALS['table_prefix'] = 'other' === $usersync_variant ? 'wp2_' : 'wp_';
 
+// The site blocks outgoing HTTP (WP_HTTP_BLOCK_EXTERNAL): its peers' address is let through,
+// as a site owner lets a peer on another host through.
+define('WP_ACCESSIBLE_HOSTS', '127.0.0.1');
+
 if ('other' === $usersync_variant) {
     define('USERSYNC_SITE_ID', 'other.test');
     define('USERSYNC_PEERS', [[
