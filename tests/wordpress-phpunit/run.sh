@@ -44,7 +44,7 @@ JSON
 
 site=$work/site
 bash scripts/wp/new-site.sh build/wordpress/trixie "$site" http://shop.test usersync_phpunit "$work/db/mysqld.sock" >/dev/null
-unzip -q build/usersync-plugin-linux-x86_64.zip -d "$site/wp-content/plugins"
+python3 -m zipfile -e build/usersync-plugin-linux-x86_64.zip "$site/wp-content/plugins"
 printf '<?php\ndefine("USERSYNC_TEST_LINKS", %s);\nrequire %s;\n' "'$work/links.json'" "'$here/site-config.php'" \
     >"$site/wp-config-local.php"
 # The second site: the same core and database, tables under wp2_.
