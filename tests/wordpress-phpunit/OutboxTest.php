@@ -213,6 +213,19 @@ final class OutboxTest extends UsersyncTestCase
             array_intersect_key(Usersync_Outbox::health(), ['down.test' => 1]));
     }
 
+    public function testAPostNowReportsTheAnswerOrTheNetworkErrorInPlainWords(): void
+    {
+        self::stubAnswers('blog', 503, ['result' => 'busy']);
+        $answer = Usersync_Outbox::post_now(Usersync_Settings::inbox_url(Usersync_Settings::peer('blog.test')), 'a body');
+        $this->assertSame([503, '127.0.0.1', ''], [$answer['status'], $answer['ip'], $answer['error']]);
+        $this->assertSame(['result' => 'busy'], json_decode($answer['body'], true));
+        $this->assertSame('a body', self::stubReceived('blog')[0]['body']);
+
+        $answer = Usersync_Outbox::post_now(Usersync_Settings::inbox_url(Usersync_Settings::peer('down.test')), 'a body');
+        $this->assertSame(0, $answer['status']);
+        $this->assertStringContainsString('connection refused', $answer['error']);
+    }
+
     public function testRetriesBackOffFromTheBaseDelayAndKeepTheEventId(): void
     {
         // USERSYNC_RETRY_BASE is 7 s here (site-config.php), doubling per attempt up to an hour.
