@@ -136,6 +136,24 @@ class Context:
         data = to_bytes(text)
         return cast(Opened, self._lib.allocated_json(self._c.usersync_context_open_ticket, self._handle, data, len(data)))
 
+    def client_ip(self, remote: str, forwarded_for: Optional[str] = None) -> str:
+        """The address a request really came from (docs/protocol.md §13, ``trusted_proxies``):
+        ``remote`` (the connection's peer) unless it is a configured trusted proxy, then the
+        rightmost ``X-Forwarded-For`` address no trusted proxy added. Pass the result to
+        :meth:`open_action`.
+
+        :raises Error: ``invalid_argument`` when ``remote`` is not an IP address.
+        """
+        r = to_bytes(remote)
+        if forwarded_for is None:
+            f: Any = self._lib.ffi.NULL
+            n = 0
+        else:
+            f = to_bytes(forwarded_for)
+            n = len(f)
+        out = self._lib.allocated(self._c.usersync_context_client_ip, self._handle, r, len(r), f, n)
+        return out.decode("ascii")
+
     def check_return(self, url: str) -> str:
         """A destination for a browser, normalised, when it is on this site or a configured
         peer (the rule of return URLs, docs/protocol.md §12).
