@@ -40,7 +40,7 @@ deps:
 
 test: deps
 	$(MAKE) --no-print-directory check-header lint test-rust test-c test-c-sanitize test-c-valgrind check-php-ffi \
-	    test-php test-plugin test-python check-vectors test-wordpress test-e2e soak-smoke test-sso plugin-zip bench-smoke fuzz-smoke
+	    test-php test-plugin test-python test-django check-vectors test-wordpress test-e2e soak-smoke test-sso plugin-zip bench-smoke fuzz-smoke
 	@echo "make test: all checks passed"
 
 # The C header from src/ffi/ with cbindgen 0.29.2 (installed by make deps); commit the result.
@@ -99,6 +99,12 @@ test-plugin: build
 .PHONY: test-python
 test-python:
 	bash python-bindings/run-tests.sh
+
+# The Django app (python-bindings/src/usersync/django): Django's own test runner against a
+# private PostgreSQL (scripts/postgres.sh), in the venv scripts/django/venv.sh makes.
+.PHONY: test-django
+test-django: build
+	bash scripts/django/run-units.sh
 
 check-vectors:
 	@rm -rf build/vectors && mkdir -p build/vectors
