@@ -40,7 +40,7 @@ deps:
 
 test: deps
 	$(MAKE) --no-print-directory check-header lint test-rust test-c test-c-sanitize test-c-valgrind check-php-ffi \
-	    test-php test-plugin test-python test-django check-vectors test-wordpress test-e2e soak-smoke test-sso plugin-zip bench-smoke fuzz-smoke
+	    test-php test-plugin test-python test-django check-vectors test-wordpress test-e2e test-e2e-django soak-smoke test-sso plugin-zip bench-smoke fuzz-smoke
 	@echo "make test: all checks passed"
 
 # The C header from src/ffi/ with cbindgen 0.29.2 (installed by make deps); commit the result.
@@ -115,6 +115,15 @@ check-vectors:
 # Three real WordPress sites syncing users through the plugin (nginx, php-fpm, MariaDB).
 test-e2e: build
 	python3 tests/e2e/test_sync.py
+
+# WordPress A (nginx + php-fpm + MariaDB) <-> Django D (gunicorn + nginx + PostgreSQL): users and
+# passwords both ways, and what A's link secret cannot do on D.
+.PHONY: test-e2e-django bench-django demo-django
+test-e2e-django: build
+	python3 tests/e2e/test_django.py
+
+bench-django: build
+	python3 tests/e2e/test_django.py --measure
 
 # Delivery under load and chaos: three real sites in a full mesh on one MariaDB, user changes
 # from concurrent clients while peers are stopped and frozen; then every database is compared.
