@@ -12,7 +12,7 @@ action is applied, a login's ``last_login``, and the first login's re-hash of a 
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Optional
+from typing import Any, Dict, Iterable, Optional, Set
 
 from django.contrib.auth import get_user_model
 from django.core.signals import request_finished
@@ -72,7 +72,7 @@ def _saved(sender: Any, instance: Any, created: bool, update_fields: Optional[It
 
 
 @receiver(m2m_changed, sender=User.groups.through, dispatch_uid="usersync_groups")
-def _groups(sender: Any, instance: Any, action: str, reverse: bool, pk_set: Optional[set], **kw: Any) -> None:
+def _groups(sender: Any, instance: Any, action: str, reverse: bool, pk_set: Optional[Set[Any]], **kw: Any) -> None:
     if not _active() or action not in ("post_add", "post_remove", "post_clear", "pre_clear"):
         return
     if not reverse:

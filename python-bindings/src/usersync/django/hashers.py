@@ -68,7 +68,7 @@ class WordPressPasswordHasher(BasePasswordHasher):
     def decode(self, encoded: str) -> Dict[str, Any]:
         return {"algorithm": self.algorithm, "hash": encoded[len(PREFIX):], "salt": None}
 
-    def safe_summary(self, encoded: str) -> Dict[str, Any]:
+    def safe_summary(self, encoded: str) -> Dict[Any, Any]:
         return {_("algorithm"): self.algorithm, _("hash"): mask_hash(encoded[len(PREFIX):])}
 
     def must_update(self, encoded: str) -> bool:

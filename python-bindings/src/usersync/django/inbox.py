@@ -12,7 +12,7 @@ import hashlib
 import json
 import random
 from datetime import timedelta
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Mapping, Optional
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.http import HttpRequest, JsonResponse
@@ -133,7 +133,7 @@ def inbox(request: HttpRequest) -> JsonResponse:
     return answer(200, "applied")
 
 
-def _pong(context: usersync.Context, opened: Dict[str, Any]) -> JsonResponse:
+def _pong(context: usersync.Context, opened: Mapping[str, Any]) -> JsonResponse:
     """The link health check (docs/protocol.md §16): a ping is recorded like any event and
     answered with a sealed pong in the body."""
     if not _record(opened["iss"], opened["eid"], timezone.now() + EVENT_MEMORY):

@@ -77,7 +77,7 @@ def enqueue(act: str, user: Any, uid: Optional[str] = None) -> None:
     data = event_data(act, user, uid)
     if data is None:
         return
-    event = {"eid": usersync.secret.uid(), "act": act, "data": data}
+    event: Dict[str, Any] = {"eid": usersync.secret.uid(), "act": act, "data": data}
     try:
         peers = conf.context().route(event)
     except usersync.MessageRefused as e:
@@ -184,7 +184,7 @@ def send(context: usersync.Context, row: OutboxMessage) -> Tuple[str, str]:
         built = context.build(row.event, row.peer) if peer else []
     except usersync.Error as e:
         return "refused", e.reason
-    if not built:
+    if not built or peer is None:
         return "refused", "no longer sent to this peer"
     try:
         return outcome(*post(conf.inbox_url(peer), built[0]["message"]))
