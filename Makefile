@@ -14,6 +14,7 @@ FUZZ_SECONDS ?= 30
 
 help:
 	@echo "make demo   - two real WordPress sites linked by usersync: a sign-up syncs (the main job)"
+	@echo "make demo-django - a WordPress site and a Django site linked by usersync: sign-up, login, password"
 	@echo "make demo-cli - the command-line tool acts out two sites exchanging a sealed message"
 	@echo "make test   - every test: header check, lint, Rust, C (plain, ASan+UBSan, valgrind),"
 	@echo "              PHP FFI::cdef load, vector regeneration, benchmark and fuzz smoke runs"
@@ -124,6 +125,10 @@ test-e2e-django: build
 
 bench-django: build
 	python3 tests/e2e/test_django.py --measure
+
+# WordPress and Django together (make demo stays the two WordPress sites).
+demo-django: deps build
+	python3 scripts/django/demo.py
 
 # Delivery under load and chaos: three real sites in a full mesh on one MariaDB, user changes
 # from concurrent clients while peers are stopped and frozen; then every database is compared.
