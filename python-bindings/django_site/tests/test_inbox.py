@@ -156,3 +156,30 @@ class Inbox(TestCase):
         self.assertEqual(r.status_code, 503)
 
 
+
+
+@as_d()
+class Sessions(TestCase):
+    def test_a_peer_logout_ends_the_sessions_of_its_linked_account_only(self) -> None:
+        from django.contrib.sessions.models import Session
+
+        from usersync.django.models import UserSession
+
+        uid = usersync.secret.uid()
+        r = self.client.post("/usersync/inbox", data=from_a("create", {"uid": uid, "login": "alice", "email": "alice@a.test",
+                                                                        "roles": ["subscriber"]}), content_type="text/plain")
+        self.assertEqual(r.json(), {"result": "applied"})
+        alice = User.objects.get(username="alice")
+        alice.set_password("pw")
+        alice.save()
+        other = User.objects.create_user("bob", "bob@d.test", "pw")
+        browsers = [self.client_class(), self.client_class(), self.client_class()]
+        for browser, login in zip(browsers, ("alice", "alice", "bob")):
+            self.assertTrue(browser.login(username=login, password="pw"))
+        self.assertEqual(UserSession.objects.filter(user=alice).count(), 2)
+        r = self.client.post("/usersync/inbox", data=from_a("logout", {"uid": uid, "login": "alice"}), content_type="text/plain")
+        self.assertEqual(r.json(), {"result": "applied"})
+        self.assertFalse(UserSession.objects.filter(user=alice).exists())
+        self.assertEqual([s.get_decoded().get("_auth_user_id") for s in Session.objects.all()], [str(other.pk)])
+        self.assertEqual(browsers[2].get("/whoami").json(), {"user": "bob"})
+        self.assertEqual(browsers[0].get("/whoami").json(), {"user": None})

@@ -135,3 +135,45 @@ class IndependentPeers(TransactionTestCase):
         self.assertEqual(list(OutboxMessage.objects.values_list("peer", flat=True)), ["a.test"])
 
 
+
+
+class HealthCheck(TestCase):
+    def test_usersync_test_pings_through_the_peer_inbox_and_opens_its_pong(self) -> None:
+        from io import StringIO
+
+        from django.core.management import CommandError, call_command
+
+        peer = Peer([])
+        self.addCleanup(peer.close)
+
+        def answer_pong(body: str) -> Tuple[int, Any]:
+            opened = A.open_action(body, "127.0.0.1")
+            return 200, {"result": "pong", "message": A.pong(opened)["message"]}
+
+        # The scripted peer answers each ping with a pong the a.test context seals.
+        handler = peer.server.RequestHandlerClass
+        original = handler.do_POST
+
+        def do_post(h: Any) -> None:
+            body = h.rfile.read(int(h.headers["Content-Length"])).decode()
+            status, data = answer_pong(body)
+            raw = json.dumps(data).encode()
+            h.send_response(status)
+            h.send_header("Content-Length", str(len(raw)))
+            h.end_headers()
+            h.wfile.write(raw)
+
+        handler.do_POST = do_post
+        self.addCleanup(setattr, handler, "do_POST", original)
+        out = StringIO()
+        with self.settings(USERSYNC=d_settings(url=peer.url, inbox="/inbox", ip_allow=["127.0.0.1/32"])):
+            call_command("usersync_test", "a.test", stdout=out)
+        self.assertIn("a.test: the link works both ways", out.getvalue())
+        self.assertIn("it accepts: create, update, delete, password, meta, logout", out.getvalue())
+        with self.settings(USERSYNC=d_settings(url=peer.url, inbox="/inbox", ip_allow=["192.0.2.0/24"])):
+            with self.assertRaisesMessage(CommandError, "refused here: ip_not_allowed"):
+                call_command("usersync_test", "a.test", stdout=StringIO())
+        dead = f"http://127.0.0.1:{free_port()}"
+        with self.settings(USERSYNC=d_settings(url=dead)):
+            with self.assertRaisesMessage(CommandError, "unreachable"):
+                call_command("usersync_test", "a.test", stdout=StringIO())

@@ -15,11 +15,13 @@ from __future__ import annotations
 from typing import Any, Dict, Iterable, Optional, Set
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.core.signals import request_finished
 from django.db.models.signals import m2m_changed, post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
 from . import conf, hashers, links, outbox, state
+from .models import UserSession
 
 User = get_user_model()
 WATCHED = ("password", "email", "first_name", "last_name", "is_staff", "is_superuser", User.USERNAME_FIELD)
@@ -104,3 +106,21 @@ def _after_response(sender: Any, **kw: Any) -> None:
     if state.take_queued() and conf.raw().get("DELIVER_AFTER_RESPONSE", True):
         outbox.deliver()
 
+
+
+@receiver(user_logged_in, dispatch_uid="usersync_session_started")
+def _logged_in(sender: Any, request: Any, user: Any, **kw: Any) -> None:
+    """Sessions are facts of the target check (a peer's logout ends them): record each one."""
+    session = getattr(request, "session", None)
+    if session is None or not conf.configured():
+        return
+    if session.session_key is None:
+        session.save()
+    UserSession.objects.update_or_create(session_key=session.session_key, defaults={"user": user})
+
+
+@receiver(user_logged_out, dispatch_uid="usersync_session_ended")
+def _logged_out(sender: Any, request: Any, user: Any, **kw: Any) -> None:
+    session = getattr(request, "session", None)
+    if session is not None and session.session_key:
+        UserSession.objects.filter(session_key=session.session_key).delete()
