@@ -166,6 +166,16 @@ def test_ping_and_pong(pair: Pair) -> None:
     assert abs(answer["data"]["time"] - time.time()) < 5
     assert answer["data"]["version"] == usersync.library_version()
     refused("data_invalid", lambda: b.pong(answer))
+    # The pinging side: the pong checked against its own ping, from the answering address.
+    assert ping["jti"] == opened["jti"]
+    report = a.check_pong(ping, pong["message"], "127.0.0.1")
+    assert report["peer"] == "b.test" and report["version"] == usersync.library_version()
+    assert abs(report["time"] - report["local_time"]) < 5
+    assert report["not_accepted"] == ["delete"]  # a sends b everything; b refuses delete
+    other = a.ping("b.test")
+    refused("data_invalid", lambda: a.check_pong(other, pong["message"], "127.0.0.1"))
+    tampered = pong["message"][:-2] + ("AA" if pong["message"][-2:] != "AA" else "BA")
+    refused("authentication_failed", lambda: a.check_pong(ping, tampered, None))
     for unknown in ("c.test", ""):
         with pytest.raises(usersync.ConfigError) as e:
             a.ping(unknown)

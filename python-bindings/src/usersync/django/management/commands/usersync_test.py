@@ -1,12 +1,11 @@
 """manage.py usersync_test PEER: the link health check (docs/protocol.md §16) — a sealed ping
-through the peer's real inbox, its pong opened and checked here. Says in plain words what is
-wrong: unreachable, another secret or id, our address outside its ip_allow, clocks apart, or a
-one-way link."""
+through the peer's real inbox, its pong checked by the library against that ping. Says in plain
+words what is wrong: unreachable, another secret or id, our address outside its ip_allow, clocks
+apart, or a one-way link."""
 
 from __future__ import annotations
 
 import socket
-import time
 import urllib.parse
 from typing import Any
 
@@ -40,13 +39,14 @@ class Command(BaseCommand):
             raise CommandError(f"{peer['id']} answered HTTP {status} {answer.get('result', '')}"
                                f"{': ' + str(answer['reason']) if answer.get('reason') else ''}")
         try:
-            # (The library's ping does not hand back its jti yet, so pong.ping is not compared.)
-            pong = context.open_action(str(answer.get("message", "")), str(address))
+            report = context.check_pong(ping, str(answer.get("message", "")), str(address))
         except usersync.Error as e:
-            raise CommandError(f"the pong from {peer['id']} was refused here: {e.reason}")
-        data = pong["data"]
+            raise CommandError(f"the pong from {peer['id']} was refused here: {e.reason} ({e})")
         lines = [f"{peer['id']}: the link works both ways (same secret, ids agree)",
-                 f"  clock difference: {int(data['time']) - int(time.time())} s",
-                 f"  it accepts: {', '.join(data['accepts']) or 'nothing'}; it sends: {', '.join(data['sends']) or 'nothing'}",
-                 f"  library version there: {data['version']}"]
+                 f"  clock difference: {int(report['time']) - int(report['local_time'])} s",
+                 f"  library version there: {report['version']}"]
+        if report["not_accepted"]:
+            lines.append(f"  one-way: it refuses {', '.join(report['not_accepted'])}, which this site sends")
+        if report["not_sent"]:
+            lines.append(f"  one-way: it never sends {', '.join(report['not_sent'])}, which this site accepts")
         self.stdout.write("\n".join(lines))
