@@ -8,7 +8,7 @@ linked by one secret keep their users in sync both ways, with one password on bo
 With --measure (make bench-django) it also times a change on A until it is applied on D; the
 figures are printed for docs/benchmarks.md, never asserted.
 
-Checks: a sign-up on A reaches D linked by the same uid and logs in through D's real login form
+Checks: the link check both ways (each host's ping through the other's inbox); a sign-up on A reaches D linked by the same uid and logs in through D's real login form
 with the password chosen on A (D then stores a Django hash of its own and sends nothing); a
 password changed in D's password form logs in on A (A then stores a WordPress hash); email,
 names, group/role and delete both ways; and A's link secret alone, forging any message, cannot
@@ -115,6 +115,7 @@ def main():
         d.do("create_user", usersync=False, login="staffer", email="staffer@d.test", password="staff pw", staff=True)
         d.do("create_user", usersync=False, login="dave", email="dave@d.test", password="dave pw", groups=["Members"])
         d.start()
+        health(env, d)
         passwords(env, d)
         both_ways(env, d)
         attacks(env, d, link)
@@ -127,6 +128,14 @@ def main():
             d.close()
         env.close()
     return summary("end-to-end WordPress <-> Django")
+
+
+def health(env, d):
+    """The link check both ways through the real inboxes: each host's ping, the other's pong."""
+    out = d.manage("usersync_test", "a.test")
+    check("a.test: the link works both ways" in out and "one-way" not in out, f"D's usersync_test against A: {out!r}")
+    result = env.wp("a", "health_test", peer="d.test")
+    check(result["ok"] and result["version"], f"A's link check (Test link) against D: {result.get('code')} {result.get('message')}")
 
 
 def d_user(d, login):
