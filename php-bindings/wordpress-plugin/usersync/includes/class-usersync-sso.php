@@ -123,6 +123,16 @@ final class Usersync_SSO {
 	}
 
 	/**
+	 * Prints one of the plugin's scripts (assets/$name.js) the WordPress way: registered, then
+	 * printed by core where the markup it drives ends (these pages have no wp_head/wp_footer of
+	 * their own, and the frames follow the page's footer scripts).
+	 */
+	private static function print_script( string $name ): void {
+		wp_register_script( "usersync-$name", plugins_url( "assets/$name.js", USERSYNC_PLUGIN_FILE ), array(), USERSYNC_VERSION, array( 'in_footer' => true ) );
+		wp_print_scripts( "usersync-$name" );
+	}
+
+	/**
 	 * Starts one of the plugin's own small HTML pages: no caching, no Referer, and a Content
 	 * Security Policy that allows no inline script or style, and frames, forms and redirects
 	 * only to this site and its peers (a form's redirect chain runs through every peer).
@@ -330,7 +340,7 @@ final class Usersync_SSO {
 		echo '<input type="hidden" name="mode" value="chain">';
 		echo '<input type="hidden" name="return" value="' . esc_url( $back ) . '">';
 		echo '<noscript><button>' . esc_html__( 'Continue', 'usersync' ) . '</button></noscript></form>';
-		echo '<script src="' . esc_url( self::script_url( 'sso-post.js' ) ) . '"></script>';
+		self::print_script( 'sso-post' );
 		exit;
 	}
 
@@ -358,8 +368,7 @@ final class Usersync_SSO {
 			$config['peers'][ $id ] = array( 'origin' => Usersync_Settings::origin( (string) $entry['url'] ), 'frame' => 'usersync_' . md5( $id ) );
 			$frames                .= '<iframe name="' . esc_attr( $config['peers'][ $id ]['frame'] ) . '" src="' . esc_url( self::bind_url( $id, 'frame' ) ) . '" hidden></iframe>';
 		}
-		return '<div id="usersync-sso" hidden data-config="' . esc_attr( wp_json_encode( $config ) ) . '"></div>' . $frames
-			. '<script src="' . esc_url( self::script_url( 'sso-frames.js' ) ) . '"></script>'; // phpcs:ignore WordPress.WP.EnqueuedResources -- printed with the frames it drives
+		return '<div id="usersync-sso" hidden data-config="' . esc_attr( wp_json_encode( $config ) ) . '"></div>' . $frames;
 	}
 
 	/** The interstitial for a destination that is not this site's: frames, then the destination. */
@@ -369,6 +378,7 @@ final class Usersync_SSO {
 		echo '<!doctype html><meta name="referrer" content="no-referrer"><title>' . esc_html__( 'Signing you in…', 'usersync' ) . '</title>';
 		echo '<p>' . esc_html__( 'Signing you in on the linked sites…', 'usersync' ) . '</p>';
 		echo self::frames_markup( self::login_peers(), $state['dest'] ); // phpcs:ignore WordPress.Security.EscapeOutput -- escaped where built
+		self::print_script( 'sso-frames' );
 		exit;
 	}
 
@@ -394,6 +404,7 @@ final class Usersync_SSO {
 		}
 		if ( $peers ) {
 			echo self::frames_markup( $peers, null ); // phpcs:ignore WordPress.Security.EscapeOutput -- escaped where built
+			self::print_script( 'sso-frames' );
 		}
 	}
 
@@ -410,7 +421,7 @@ final class Usersync_SSO {
 	private static function render_frame_message( array $peer, array $message ): void {
 		self::page_headers( array( $peer['origin'] ) );
 		echo '<!doctype html><div id="usersync-message" data-origin="' . esc_attr( $peer['origin'] ) . '" data-message="' . esc_attr( wp_json_encode( $message ) ) . '"></div>';
-		echo '<script src="' . esc_url( self::script_url( 'sso-frame.js' ) ) . '"></script>';
+		self::print_script( 'sso-frame' );
 		exit;
 	}
 
