@@ -168,13 +168,27 @@ impl Context {
         action: &Action,
         now: i64,
     ) -> Result<Outgoing, Error> {
+        self.seal_as(peer, typ, eid, action, now, new_jti()?)
+    }
+
+    /// As [`Context::seal`], with the message's `jti` chosen by the caller (who needs it to
+    /// match an answer to its question).
+    fn seal_as(
+        &self,
+        peer: &Peer,
+        typ: MessageType,
+        eid: Option<&str>,
+        action: &Action,
+        now: i64,
+        jti: String,
+    ) -> Result<Outgoing, Error> {
         let claims = Claims {
             typ,
             iss: self.config.site_id.clone(),
             aud: peer.id.clone(),
             iat: now,
             exp: now + typ.lifetime(),
-            jti: new_jti()?,
+            jti,
             eid: eid.map(str::to_string),
             act: action.kind().name().to_string(),
             data: action.to_json(),
@@ -202,7 +216,7 @@ impl Context {
             .as_str()
             .and_then(ActionKind::parse)
             .ok_or(Error::UnknownAction)?;
-        if !MessageType::Action.carries(kind) || kind.is_link_check() {
+        if !MessageType::Action.carries(kind) || !kind.is_user_action() {
             return Err(Error::UnknownAction);
         }
         Ok((eid.to_string(), Action::parse(kind, &m["data"])?))
@@ -290,7 +304,7 @@ impl Context {
         let kind = ActionKind::parse(&claims.act)
             .filter(|k| typ.carries(*k))
             .ok_or(Error::UnknownAction)?;
-        if !peer.accept.takes(kind) && !kind.is_link_check() {
+        if !peer.accept.admits(kind) {
             return Err(Error::ActionNotAccepted);
         }
         let (mut action, dropped) = peer.accept.apply(
@@ -337,7 +351,7 @@ impl Context {
         let kind = m["act"]
             .as_str()
             .and_then(ActionKind::parse)
-            .filter(|k| !k.is_link_check())
+            .filter(|k| k.is_user_action())
             .ok_or(Error::DataInvalid)?;
         let action = Action::parse(kind, &m["data"]).map_err(|_| Error::DataInvalid)?;
         let facts = Facts::parse(facts)?;
@@ -423,5 +437,6 @@ impl Context {
     }
 }
 
+mod sync;
 #[cfg(test)]
 mod tests;
