@@ -92,11 +92,6 @@ impl Context {
         )
     }
 
-    /// The outcomes alone (no sealing, no clock): what the shared test vectors check.
-    pub fn sync_outcomes(&self, opened: &Value, facts: &[u8]) -> Result<Vec<sync::Outcome>, Error> {
-        Ok(self.outcomes_for(opened, facts)?.1)
-    }
-
     fn outcomes_for(
         &self,
         opened: &Value,
