@@ -43,6 +43,10 @@ require_once __DIR__ . '/includes/class-usersync-apply.php';
 require_once __DIR__ . '/includes/class-usersync-inbox.php';
 require_once __DIR__ . '/includes/class-usersync-sso.php';
 require_once __DIR__ . '/includes/class-usersync-admin.php';
+require_once __DIR__ . '/includes/class-usersync-sync.php';
+require_once __DIR__ . '/includes/class-usersync-sync-receiver.php';
+require_once __DIR__ . '/includes/class-usersync-sync-admin.php';
+require_once __DIR__ . '/includes/class-usersync-sync-cli.php';
 require_once __DIR__ . '/includes/class-usersync-plugin.php';
 
 register_activation_hook( __FILE__, array( 'Usersync_Schema', 'install' ) );

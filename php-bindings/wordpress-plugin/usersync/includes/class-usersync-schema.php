@@ -21,6 +21,7 @@ final class Usersync_Schema {
 			'seen'   => $wpdb->prefix . 'usersync_seen',
 			'log'    => $wpdb->prefix . 'usersync_log',
 			'links'  => $wpdb->prefix . 'usersync_links',
+			'sync'   => $wpdb->prefix . 'usersync_sync', // the initial sync's report, made on first use
 		);
 	}
 

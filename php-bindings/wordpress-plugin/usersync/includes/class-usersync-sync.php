@@ -1,0 +1,417 @@
+<?php
+/**
+ * The initial sync, this site's side (docs/protocol.md §18): the accounts that existed here
+ * before a link are reconciled with one peer by an administrator, in two steps.
+ *
+ * 1. report(): the dry run. Every local account is offered to the library in batches; it says
+ *    which may be offered to the peer (privileged accounts only when the send policy names their
+ *    roles exactly), and the peer — asked by a sealed probe for exactly those logins and emails,
+ *    never for its user list — says for each what the sync would do there: create it, link it
+ *    (login and email match one unlinked, unprotected account), nothing (linked already), or a
+ *    collision it will not touch. The report is stored, one row per account.
+ * 2. step(), repeated by run(), the CLI or the settings page's progress bar: the next batch of
+ *    the report's creates and links, each account with the uid it is linked by — minted here once
+ *    and stored before the batch leaves, so a batch sent again after an interruption changes
+ *    nothing twice — and the profile, roles, meta and password hash the send policy lets out.
+ *    The peer classifies every account again, with what it holds at that moment, and applies only
+ *    what still holds; an account that changed here since the report is not sent. Answered
+ *    accounts are linked here by the same uid.
+ *
+ * The rules are the library's; this class reads accounts, stores the report and moves batches.
+ */
+
+defined( 'ABSPATH' ) || exit;
+
+final class Usersync_Sync {
+
+	/** Accounts per probe or batch (the library takes at most 1000 in one message). */
+	const BATCH = 1000;
+
+	/** Report verdicts the run carries out. */
+	const TO_DO = array( 'create', 'link' );
+
+	public static function table(): string {
+		return Usersync_Schema::tables()['sync'];
+	}
+
+	/** The report table, made on first use (not every site runs an initial sync). */
+	public static function install(): void {
+		global $wpdb;
+		$table = self::table();
+		if ( $wpdb->get_var( $wpdb->prepare( 'SHOW TABLES LIKE %s', $table ) ) === $table ) {
+			return;
+		}
+		require_once ABSPATH . 'wp-admin/includes/upgrade.php';
+		dbDelta(
+			"CREATE TABLE $table (
+				peer varchar(128) NOT NULL,
+				user_id bigint(20) unsigned NOT NULL,
+				login varchar(60) NOT NULL,
+				email varchar(100) NOT NULL,
+				verdict varchar(16) NOT NULL,
+				reason varchar(32) NOT NULL DEFAULT '',
+				uid char(22) CHARACTER SET ascii COLLATE ascii_bin NULL,
+				state varchar(8) NOT NULL DEFAULT '',
+				result varchar(32) NOT NULL DEFAULT '',
+				reported_at bigint(20) NOT NULL,
+				PRIMARY KEY  (peer,user_id),
+				KEY todo (peer,state,user_id)
+			) " . $wpdb->get_charset_collate()
+		);
+	}
+
+	/** The peer's configured entry and the library, or an exception in plain words. */
+	private static function context_for( string $peer ): Usersync\Context {
+		$context = Usersync_Settings::context();
+		if ( ! $context ) {
+			throw new RuntimeException( (string) Usersync_Settings::problem() );
+		}
+		if ( ! Usersync_Settings::peer( $peer ) ) {
+			/* translators: %s: peer id */
+			throw new RuntimeException( sprintf( __( 'No peer %s is configured.', 'usersync' ), $peer ) );
+		}
+		return $context;
+	}
+
+	/**
+	 * A local account as the library reads it: the record a create would carry (what
+	 * Usersync_Events sends), its uid when linked, whether it is a super admin.
+	 */
+	public static function record( WP_User $user ): array {
+		$record = Usersync_Events::user_data( $user );
+		$uid    = Usersync_Links::uid_of( $user->ID );
+		if ( null !== $uid ) {
+			$record['uid'] = $uid;
+		}
+		if ( is_multisite() && is_super_admin( $user->ID ) ) {
+			$record['super_admin'] = true;
+		}
+		return $record;
+	}
+
+	/** One run per peer at a time (a named lock per site and peer). */
+	private static function lock( string $peer ): bool {
+		global $wpdb;
+		$name = 'usersync_sync:' . substr( hash( 'sha256', DB_NAME . '|' . $wpdb->prefix . '|' . $peer ), 0, 40 );
+		return '1' === (string) $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, 0)', $name ) );
+	}
+
+	private static function unlock( string $peer ): void {
+		global $wpdb;
+		$name = 'usersync_sync:' . substr( hash( 'sha256', DB_NAME . '|' . $wpdb->prefix . '|' . $peer ), 0, 40 );
+		$wpdb->query( $wpdb->prepare( 'SELECT RELEASE_LOCK(%s)', $name ) );
+	}
+
+	/**
+	 * The dry run: a new report for $peer (replacing the last one), made in batches. Changes
+	 * nothing here or there. $progress is called with (accounts done, accounts in all).
+	 *
+	 * @return array the summary (see summary())
+	 */
+	public static function report( string $peer, int $batch = self::BATCH, ?callable $progress = null ): array {
+		global $wpdb;
+		$context = self::context_for( $peer );
+		self::install();
+		if ( ! self::lock( $peer ) ) {
+			throw new RuntimeException( __( 'An initial sync with this peer is running: wait for it to end.', 'usersync' ) );
+		}
+		try {
+			$table = self::table();
+			$wpdb->delete( $table, array( 'peer' => $peer ) );
+			$total = (int) $wpdb->get_var( "SELECT COUNT(*) FROM $wpdb->users" );
+			$batch = max( 1, min( self::BATCH, $batch ) );
+			$last  = 0;
+			$done  = 0;
+			$now   = time();
+			while ( true ) {
+				$ids = array_map( 'intval', $wpdb->get_col( $wpdb->prepare( "SELECT ID FROM $wpdb->users WHERE ID > %d ORDER BY ID LIMIT %d", $last, $batch ) ) );
+				if ( ! $ids ) {
+					break;
+				}
+				$last  = end( $ids );
+				$users = self::users( $ids );
+				$rows  = self::classify( $context, $peer, $users );
+				self::store( $peer, $users, $rows, $now );
+				self::forget( $ids );
+				$done += count( $ids );
+				if ( $progress ) {
+					$progress( $done, $total );
+				}
+			}
+		} finally {
+			self::unlock( $peer );
+		}
+		return self::summary( $peer );
+	}
+
+	/** The accounts with these ids, caches primed in a few queries. @return WP_User[] by id */
+	private static function users( array $ids ): array {
+		cache_users( $ids );
+		$users = array();
+		foreach ( $ids as $id ) {
+			$user = get_userdata( $id );
+			if ( $user ) {
+				$users[ $id ] = $user;
+			}
+		}
+		return $users;
+	}
+
+	/** Keeps memory flat over 100,000 accounts: what was cached for a batch goes. */
+	private static function forget( array $ids ): void {
+		foreach ( $ids as $id ) {
+			clean_user_cache( $id );
+		}
+	}
+
+	/**
+	 * The report's verdict for each account: the library's reason when it may not be offered,
+	 * else the peer's answer to the probe. @return array<int, array{0: string, 1: string}> by id
+	 */
+	private static function classify( Usersync\Context $context, string $peer, array $users ): array {
+		$records = array();
+		foreach ( $users as $user ) {
+			$records[] = self::record( $user );
+		}
+		$probe   = $context->syncProbe( $peer, $records );
+		$answers = null === $probe['message'] ? array() : self::ask( $context, $peer, $probe, 'probe' );
+		$rows    = array();
+		$next    = 0;
+		foreach ( array_keys( $users ) as $i => $id ) {
+			$local       = $probe['local'][ $i ];
+			$outcome     = 'ask' === $local['do'] ? ( $answers[ $next++ ] ?? array( 'do' => 'collision', 'reason' => 'no_answer' ) ) : $local;
+			$rows[ $id ] = array( (string) $outcome['do'], (string) ( $outcome['reason'] ?? '' ) );
+		}
+		return $rows;
+	}
+
+	/** Writes a batch's report rows in one statement. */
+	private static function store( string $peer, array $users, array $rows, int $now ): void {
+		global $wpdb;
+		$values = array();
+		$place  = array();
+		foreach ( $rows as $id => list( $verdict, $reason ) ) {
+			$place[] = '(%s, %d, %s, %s, %s, %s, %d)';
+			array_push( $values, $peer, $id, $users[ $id ]->user_login, $users[ $id ]->user_email, $verdict, $reason, $now );
+		}
+		if ( $place ) {
+			$wpdb->query( $wpdb->prepare( 'INSERT INTO ' . self::table() . ' (peer, user_id, login, email, verdict, reason, reported_at) VALUES ' . implode( ', ', $place ), $values ) ); // phpcs:ignore WordPress.DB.PreparedSQL
+		}
+	}
+
+	/**
+	 * POSTs a sealed probe or batch to the peer's inbox and opens its sealed answer (which must
+	 * answer exactly this message). @return array[] the answer's results
+	 */
+	private static function ask( Usersync\Context $context, string $peer, array $request, string $what ): array {
+		$entry = Usersync_Settings::peer( $peer );
+		$ch    = curl_init( Usersync_Settings::inbox_url( $entry ) );
+		curl_setopt_array(
+			$ch,
+			array(
+				CURLOPT_POST           => true,
+				CURLOPT_POSTFIELDS     => $request['message'],
+				CURLOPT_HTTPHEADER     => array( 'Content-Type: text/plain', 'Expect:' ),
+				CURLOPT_RETURNTRANSFER => true,
+				CURLOPT_CONNECTTIMEOUT => 3,
+				CURLOPT_TIMEOUT        => max( 30, Usersync_Outbox::timeout() ),
+				CURLOPT_FOLLOWLOCATION => false,
+				CURLOPT_PROTOCOLS      => CURLPROTO_HTTP | CURLPROTO_HTTPS,
+			)
+		);
+		$body  = curl_exec( $ch );
+		$code  = (int) curl_getinfo( $ch, CURLINFO_RESPONSE_CODE );
+		$ip    = (string) curl_getinfo( $ch, CURLINFO_PRIMARY_IP );
+		$error = curl_error( $ch );
+		curl_close( $ch );
+		$answer = is_string( $body ) ? json_decode( $body, true ) : null;
+		if ( 200 !== $code || ! is_array( $answer ) || 'answered' !== ( $answer['result'] ?? '' ) ) {
+			$why = is_array( $answer ) && isset( $answer['reason'] ) ? (string) $answer['reason'] : ( '' !== $error ? $error : "HTTP $code" );
+			/* translators: 1: probe or batch, 2: the reason */
+			throw new RuntimeException( sprintf( __( 'The peer did not answer the %1$s: %2$s', 'usersync' ), $what, $why ) );
+		}
+		$opened = $context->openAction( (string) $answer['answer'], '' !== $ip ? $ip : null );
+		if ( 'answer' !== $opened['act'] || $opened['iss'] !== $peer || ( $opened['data']['to'] ?? '' ) !== $request['jti'] ) {
+			throw new RuntimeException( __( 'The peer answered another message.', 'usersync' ) );
+		}
+		return $opened['data']['results'];
+	}
+
+	/**
+	 * Carries out the next batch of the report: at most $batch of its creates and links.
+	 *
+	 * @return array the summary after the batch (see summary())
+	 */
+	public static function step( string $peer, int $batch = self::BATCH ): array {
+		global $wpdb;
+		$context = self::context_for( $peer );
+		self::install();
+		if ( ! self::lock( $peer ) ) {
+			throw new RuntimeException( __( 'An initial sync with this peer is running: wait for it to end.', 'usersync' ) );
+		}
+		try {
+			$table = self::table();
+			$rows  = $wpdb->get_results( $wpdb->prepare( "SELECT * FROM $table WHERE peer = %s AND state = '' AND verdict IN ('create', 'link') ORDER BY user_id LIMIT %d", $peer, max( 1, min( self::BATCH, $batch ) ) ) ); // phpcs:ignore WordPress.DB.PreparedSQL
+			if ( $rows ) {
+				self::send( $context, $peer, $rows );
+			}
+		} finally {
+			self::unlock( $peer );
+		}
+		return self::summary( $peer );
+	}
+
+	/** Runs the report to its end (or until a batch changes nothing); $progress gets each batch's summary. */
+	public static function run( string $peer, int $batch = self::BATCH, ?callable $progress = null ): array {
+		$summary = self::summary( $peer );
+		while ( $summary['remaining'] > 0 ) {
+			$before  = $summary['remaining'];
+			$summary = self::step( $peer, $batch );
+			if ( $progress ) {
+				$progress( $summary );
+			}
+			if ( $summary['remaining'] >= $before ) {
+				break;
+			}
+		}
+		return $summary;
+	}
+
+	/** Sends one batch of report rows and records each account's outcome. */
+	private static function send( Usersync\Context $context, string $peer, array $rows ): void {
+		global $wpdb;
+		$table = self::table();
+		$users = self::users( array_map( static fn( $r ) => (int) $r->user_id, $rows ) );
+		$sent  = array();
+		foreach ( $rows as $row ) {
+			$user = $users[ (int) $row->user_id ] ?? null;
+			// Only what the report showed: an account deleted or renamed since is not sent.
+			if ( ! $user || $user->user_login !== $row->login || strtolower( $user->user_email ) !== strtolower( $row->email ) ) {
+				self::settle( $peer, (int) $row->user_id, 'refused', 'changed_since_report' );
+				continue;
+			}
+			// The uid the account is linked by: its own, or one minted now and kept until answered.
+			$uid = Usersync_Links::uid_of( $user->ID ) ?? ( null !== $row->uid ? (string) $row->uid : Usersync\Secret::uid() );
+			if ( $uid !== $row->uid ) {
+				$wpdb->update( $table, array( 'uid' => $uid ), array( 'peer' => $peer, 'user_id' => $user->ID ) );
+			}
+			$sent[ $user->ID ] = array( 'op' => $row->verdict, 'uid' => $uid ) + self::record( $user );
+		}
+		self::forget( array_keys( $users ) );
+		if ( $sent ) {
+			self::deliver( $context, $peer, $sent );
+		}
+	}
+
+	/**
+	 * Delivers accounts (by local id) as one batch, or as two halves when they do not fit one
+	 * message; each outcome is recorded and answered accounts are linked here.
+	 */
+	private static function deliver( Usersync\Context $context, string $peer, array $sent ): void {
+		try {
+			$batch = $context->syncBatch( $peer, array_values( $sent ) );
+		} catch ( Usersync\Exception $e ) {
+			if ( 'too_large' === $e->reason && count( $sent ) > 1 ) {
+				$half = (int) ceil( count( $sent ) / 2 );
+				self::deliver( $context, $peer, array_slice( $sent, 0, $half, true ) );
+				self::deliver( $context, $peer, array_slice( $sent, $half, null, true ) );
+				return;
+			}
+			throw $e;
+		}
+		$ids = array_keys( $sent );
+		foreach ( $batch['local'] as $i => $local ) {
+			if ( 'ask' !== $local['do'] ) {
+				self::settle( $peer, $ids[ $i ], 'refused', (string) $local['reason'] );
+				unset( $sent[ $ids[ $i ] ] );
+			}
+		}
+		if ( null === $batch['message'] ) {
+			return;
+		}
+		$by_uid = array();
+		foreach ( $sent as $id => $record ) {
+			$by_uid[ $record['uid'] ] = $id;
+		}
+		/**
+		 * Fires when a batch was sent and before its answer is recorded (tests interrupt a run here).
+		 *
+		 * @param string $peer the peer
+		 * @param int[]  $ids  the local accounts in the batch
+		 */
+		do_action( 'usersync_sync_batch_sent', $peer, array_values( $by_uid ) );
+		$results = self::ask( $context, $peer, $batch, 'batch' );
+		$links   = array();
+		foreach ( $results as $result ) {
+			$id = $by_uid[ $result['uid'] ?? '' ] ?? null;
+			if ( null === $id ) {
+				continue;
+			}
+			if ( in_array( $result['do'], array( 'create', 'link', 'linked' ), true ) ) {
+				$links[ $id ] = $result['uid'];
+				self::settle( $peer, $id, 'done', $result['do'] );
+			} else {
+				self::settle( $peer, $id, 'refused', (string) ( $result['reason'] ?? $result['do'] ) );
+			}
+		}
+		self::link_all( $links );
+	}
+
+	/** Links answered accounts here by their uid (those linked already keep theirs). */
+	private static function link_all( array $links ): void {
+		global $wpdb;
+		if ( ! $links ) {
+			return;
+		}
+		$place  = array();
+		$values = array();
+		$now    = time();
+		foreach ( $links as $id => $uid ) {
+			$place[] = '(%s, %d, %d)';
+			array_push( $values, $uid, $id, $now );
+		}
+		$wpdb->query( $wpdb->prepare( 'INSERT IGNORE INTO ' . Usersync_Schema::tables()['links'] . ' (uid, user_id, linked_at) VALUES ' . implode( ', ', $place ), $values ) ); // phpcs:ignore WordPress.DB.PreparedSQL
+	}
+
+	private static function settle( string $peer, int $user_id, string $state, string $result ): void {
+		global $wpdb;
+		$wpdb->update( self::table(), array( 'state' => $state, 'result' => substr( $result, 0, 32 ) ), array( 'peer' => $peer, 'user_id' => $user_id ) );
+	}
+
+	/**
+	 * The stored report and the run's progress: counts by verdict, accounts in the run (creates
+	 * and links), done, refused, remaining, when the report was made.
+	 */
+	public static function summary( string $peer ): array {
+		global $wpdb;
+		self::install();
+		$table  = self::table();
+		$counts = array_fill_keys( array( 'create', 'link', 'linked', 'collision', 'not_sent' ), 0 );
+		foreach ( $wpdb->get_results( $wpdb->prepare( "SELECT verdict, COUNT(*) AS n FROM $table WHERE peer = %s GROUP BY verdict", $peer ) ) as $r ) { // phpcs:ignore WordPress.DB.PreparedSQL
+			$counts[ $r->verdict ] = (int) $r->n;
+		}
+		$run = $wpdb->get_row( $wpdb->prepare( "SELECT COUNT(*) AS total, SUM(state = 'done') AS done, SUM(state = 'refused') AS refused FROM $table WHERE peer = %s AND verdict IN ('create', 'link')", $peer ) ); // phpcs:ignore WordPress.DB.PreparedSQL
+		return array(
+			'peer'        => $peer,
+			'reported_at' => (int) $wpdb->get_var( $wpdb->prepare( "SELECT MAX(reported_at) FROM $table WHERE peer = %s", $peer ) ), // phpcs:ignore WordPress.DB.PreparedSQL
+			'counts'      => $counts,
+			'total'       => (int) $run->total,
+			'done'        => (int) $run->done,
+			'refused'     => (int) $run->refused,
+			'remaining'   => (int) $run->total - (int) $run->done - (int) $run->refused,
+		);
+	}
+
+	/**
+	 * The report's accounts, optionally of one verdict: `[user_id, login, email, verdict, reason,
+	 * state, result]` each, by id.
+	 */
+	public static function rows( string $peer, ?string $verdict = null, int $limit = 0 ): array {
+		global $wpdb;
+		self::install();
+		$sql  = $wpdb->prepare( 'SELECT user_id, login, email, verdict, reason, state, result FROM ' . self::table() . ' WHERE peer = %s', $peer ); // phpcs:ignore WordPress.DB.PreparedSQL
+		$sql .= null !== $verdict ? $wpdb->prepare( ' AND verdict = %s', $verdict ) : '';
+		$sql .= ' ORDER BY user_id' . ( $limit > 0 ? $wpdb->prepare( ' LIMIT %d', $limit ) : '' );
+		return $wpdb->get_results( $sql, ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL
+	}
+}
