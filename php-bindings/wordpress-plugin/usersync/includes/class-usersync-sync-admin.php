@@ -56,6 +56,22 @@ final class Usersync_Sync_Admin {
 		return $texts[ $reason ] ?? $reason;
 	}
 
+	/** What the run did with an account of the report. */
+	private static function run_text( array $r ): string {
+		if ( 'refused' === $r['state'] ) {
+			return __( 'refused:', 'usersync' ) . ' ' . self::reason_text( $r['result'] );
+		}
+		$done = array(
+			'create' => __( 'created there', 'usersync' ),
+			'link'   => __( 'linked', 'usersync' ),
+			'linked' => __( 'linked (it was applied before an interruption)', 'usersync' ),
+		);
+		if ( 'done' === $r['state'] ) {
+			return $done[ $r['result'] ] ?? $r['result'];
+		}
+		return in_array( $r['verdict'], Usersync_Sync::TO_DO, true ) ? __( 'waiting', 'usersync' ) : '—';
+	}
+
 	public static function scripts( string $hook ): void {
 		if ( 'settings_page_' . self::PAGE !== $hook ) {
 			return;
@@ -149,7 +165,7 @@ final class Usersync_Sync_Admin {
 			}
 			echo '</tr></thead><tbody>';
 			foreach ( $rows as $r ) {
-				$run = '' === $r['state'] ? ( in_array( $r['verdict'], Usersync_Sync::TO_DO, true ) ? __( 'waiting', 'usersync' ) : '—' ) : $r['state'] . ( 'refused' === $r['state'] ? ': ' . self::reason_text( $r['result'] ) : '' );
+				$run = self::run_text( $r );
 				echo '<tr><td>' . esc_html( $r['login'] ) . '</td><td>' . esc_html( $r['email'] ) . '</td><td>' . esc_html( '' !== $r['reason'] ? self::reason_text( $r['reason'] ) : '—' ) . '</td><td>' . esc_html( $run ) . '</td></tr>';
 			}
 			echo '</tbody></table>';

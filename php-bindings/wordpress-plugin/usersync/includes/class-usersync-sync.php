@@ -333,14 +333,15 @@ final class Usersync_Sync {
 		foreach ( $sent as $id => $record ) {
 			$by_uid[ $record['uid'] ] = $id;
 		}
+		$results = self::ask( $context, $peer, $batch, 'batch' );
 		/**
-		 * Fires when a batch was sent and before its answer is recorded (tests interrupt a run here).
+		 * Fires when the peer has applied a batch, before its outcomes are recorded here (the
+		 * end-to-end test interrupts a run at this point).
 		 *
 		 * @param string $peer the peer
 		 * @param int[]  $ids  the local accounts in the batch
 		 */
-		do_action( 'usersync_sync_batch_sent', $peer, array_values( $by_uid ) );
-		$results = self::ask( $context, $peer, $batch, 'batch' );
+		do_action( 'usersync_sync_batch_answered', $peer, array_values( $by_uid ) );
 		$links   = array();
 		foreach ( $results as $result ) {
 			$id = $by_uid[ $result['uid'] ?? '' ] ?? null;
