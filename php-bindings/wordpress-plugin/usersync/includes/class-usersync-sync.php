@@ -74,19 +74,40 @@ final class Usersync_Sync {
 	}
 
 	/**
-	 * A local account as the library reads it: the record a create would carry (what
-	 * Usersync_Events sends), its uid when linked, whether it is a super admin.
+	 * Local accounts as the library reads them: the record a create would carry (what
+	 * Usersync_Events sends), the uid of each linked one, whether it is a super admin.
+	 *
+	 * @param WP_User[] $users by id
+	 * @return array[] by id
 	 */
-	public static function record( WP_User $user ): array {
-		$record = Usersync_Events::user_data( $user );
-		$uid    = Usersync_Links::uid_of( $user->ID );
-		if ( null !== $uid ) {
-			$record['uid'] = $uid;
+	public static function records( array $users ): array {
+		$uids    = self::uids( array_keys( $users ) );
+		$records = array();
+		foreach ( $users as $id => $user ) {
+			$record = Usersync_Events::user_data( $user );
+			if ( isset( $uids[ $id ] ) ) {
+				$record['uid'] = $uids[ $id ];
+			}
+			if ( is_multisite() && is_super_admin( $id ) ) {
+				$record['super_admin'] = true;
+			}
+			$records[ $id ] = $record;
 		}
-		if ( is_multisite() && is_super_admin( $user->ID ) ) {
-			$record['super_admin'] = true;
+		return $records;
+	}
+
+	/** The uids of those of these accounts that are linked, in one query. @return array<int, string> */
+	private static function uids( array $ids ): array {
+		global $wpdb;
+		if ( ! $ids ) {
+			return array();
 		}
-		return $record;
+		$uids = array();
+		$in   = implode( ',', array_map( 'intval', $ids ) );
+		foreach ( $wpdb->get_results( 'SELECT user_id, uid FROM ' . Usersync_Schema::tables()['links'] . " WHERE user_id IN ($in)" ) as $r ) { // phpcs:ignore WordPress.DB.PreparedSQL
+			$uids[ (int) $r->user_id ] = (string) $r->uid;
+		}
+		return $uids;
 	}
 
 	/** One run per peer at a time (a named lock per site and peer). */
@@ -169,11 +190,7 @@ final class Usersync_Sync {
 	 * else the peer's answer to the probe. @return array<int, array{0: string, 1: string}> by id
 	 */
 	private static function classify( Usersync\Context $context, string $peer, array $users ): array {
-		$records = array();
-		foreach ( $users as $user ) {
-			$records[] = self::record( $user );
-		}
-		$probe   = $context->syncProbe( $peer, $records );
+		$probe   = $context->syncProbe( $peer, array_values( self::records( $users ) ) );
 		$answers = null === $probe['message'] ? array() : self::ask( $context, $peer, $probe, 'probe' );
 		$rows    = array();
 		$next    = 0;
@@ -191,11 +208,13 @@ final class Usersync_Sync {
 		$values = array();
 		$place  = array();
 		foreach ( $rows as $id => list( $verdict, $reason ) ) {
-			$place[] = '(%s, %d, %s, %s, %s, %s, %d)';
-			array_push( $values, $peer, $id, $users[ $id ]->user_login, $users[ $id ]->user_email, $verdict, $reason, $now );
+			$place[] = '(%s, %d, %s, %s, %s, %s, %s, %d)';
+			// State '' marks what the run has still to do; '-' what it leaves alone.
+			$state = in_array( $verdict, self::TO_DO, true ) ? '' : '-';
+			array_push( $values, $peer, $id, $users[ $id ]->user_login, $users[ $id ]->user_email, $verdict, $reason, $state, $now );
 		}
 		if ( $place ) {
-			$wpdb->query( $wpdb->prepare( 'INSERT INTO ' . self::table() . ' (peer, user_id, login, email, verdict, reason, reported_at) VALUES ' . implode( ', ', $place ), $values ) ); // phpcs:ignore WordPress.DB.PreparedSQL
+			$wpdb->query( $wpdb->prepare( 'INSERT INTO ' . self::table() . ' (peer, user_id, login, email, verdict, reason, state, reported_at) VALUES ' . implode( ', ', $place ), $values ) ); // phpcs:ignore WordPress.DB.PreparedSQL
 		}
 	}
 
@@ -240,7 +259,7 @@ final class Usersync_Sync {
 	/**
 	 * Carries out the next batch of the report: at most $batch of its creates and links.
 	 *
-	 * @return array the summary after the batch (see summary())
+	 * @return array the progress after the batch (see progress())
 	 */
 	public static function step( string $peer, int $batch = self::BATCH ): array {
 		global $wpdb;
@@ -251,19 +270,39 @@ final class Usersync_Sync {
 		}
 		try {
 			$table = self::table();
-			$rows  = $wpdb->get_results( $wpdb->prepare( "SELECT * FROM $table WHERE peer = %s AND state = '' AND verdict IN ('create', 'link') ORDER BY user_id LIMIT %d", $peer, max( 1, min( self::BATCH, $batch ) ) ) ); // phpcs:ignore WordPress.DB.PreparedSQL
+			$rows  = $wpdb->get_results( $wpdb->prepare( "SELECT * FROM $table WHERE peer = %s AND state = '' ORDER BY user_id LIMIT %d", $peer, max( 1, min( self::BATCH, $batch ) ) ) ); // phpcs:ignore WordPress.DB.PreparedSQL
 			if ( $rows ) {
 				self::send( $context, $peer, $rows );
 			}
 		} finally {
 			self::unlock( $peer );
 		}
-		return self::summary( $peer );
+		return self::progress( $peer );
 	}
 
-	/** Runs the report to its end (or until a batch changes nothing); $progress gets each batch's summary. */
+	/**
+	 * The run's progress alone — accounts in the run, done, refused, remaining — counted on the
+	 * report's (peer, state) index, cheap after every batch of a long run.
+	 */
+	public static function progress( string $peer ): array {
+		global $wpdb;
+		$n = array( '' => 0, 'done' => 0, 'refused' => 0 );
+		foreach ( array_keys( $n ) as $state ) {
+			$n[ $state ] = (int) $wpdb->get_var( $wpdb->prepare( 'SELECT COUNT(*) FROM ' . self::table() . ' WHERE peer = %s AND state = %s', $peer, $state ) ); // phpcs:ignore WordPress.DB.PreparedSQL
+		}
+		return array(
+			'peer'      => $peer,
+			'total'     => $n[''] + $n['done'] + $n['refused'],
+			'done'      => $n['done'],
+			'refused'   => $n['refused'],
+			'remaining' => $n[''],
+		);
+	}
+
+	/** Runs the report to its end (or until a batch changes nothing); $progress gets each batch's progress. */
 	public static function run( string $peer, int $batch = self::BATCH, ?callable $progress = null ): array {
-		$summary = self::summary( $peer );
+		self::install();
+		$summary = self::progress( $peer );
 		while ( $summary['remaining'] > 0 ) {
 			$before  = $summary['remaining'];
 			$summary = self::step( $peer, $batch );
@@ -280,27 +319,46 @@ final class Usersync_Sync {
 	/** Sends one batch of report rows and records each account's outcome. */
 	private static function send( Usersync\Context $context, string $peer, array $rows ): void {
 		global $wpdb;
-		$table = self::table();
-		$users = self::users( array_map( static fn( $r ) => (int) $r->user_id, $rows ) );
-		$sent  = array();
+		$users   = self::users( array_map( static fn( $r ) => (int) $r->user_id, $rows ) );
+		$records = self::records( $users );
+		$sent    = array();
+		$changed = array();
+		$uids    = array();
 		foreach ( $rows as $row ) {
-			$user = $users[ (int) $row->user_id ] ?? null;
+			$id   = (int) $row->user_id;
+			$user = $users[ $id ] ?? null;
 			// Only what the report showed: an account deleted or renamed since is not sent.
 			if ( ! $user || $user->user_login !== $row->login || strtolower( $user->user_email ) !== strtolower( $row->email ) ) {
-				self::settle( $peer, (int) $row->user_id, 'refused', 'changed_since_report' );
+				$changed[ $id ] = 'changed_since_report';
 				continue;
 			}
 			// The uid the account is linked by: its own, or one minted now and kept until answered.
-			$uid = Usersync_Links::uid_of( $user->ID ) ?? ( null !== $row->uid ? (string) $row->uid : Usersync\Secret::uid() );
-			if ( $uid !== $row->uid ) {
-				$wpdb->update( $table, array( 'uid' => $uid ), array( 'peer' => $peer, 'user_id' => $user->ID ) );
-			}
-			$sent[ $user->ID ] = array( 'op' => $row->verdict, 'uid' => $uid ) + self::record( $user );
+			$uid         = $records[ $id ]['uid'] ?? ( null !== $row->uid ? (string) $row->uid : Usersync\Secret::uid() );
+			$uids[ $id ] = $uid;
+			$sent[ $id ] = array( 'op' => $row->verdict, 'uid' => $uid ) + $records[ $id ];
 		}
 		self::forget( array_keys( $users ) );
+		self::settle( $peer, 'refused', $changed );
+		self::keep_uids( $peer, $uids );
 		if ( $sent ) {
 			self::deliver( $context, $peer, $sent );
 		}
+	}
+
+	/** Stores the batch's uids with its report rows, in one statement, before the batch leaves. */
+	private static function keep_uids( string $peer, array $uids ): void {
+		global $wpdb;
+		if ( ! $uids ) {
+			return;
+		}
+		$cases = array();
+		$vals  = array();
+		foreach ( $uids as $id => $uid ) {
+			$cases[] = 'WHEN %d THEN %s';
+			array_push( $vals, $id, $uid );
+		}
+		$in = implode( ',', array_map( 'intval', array_keys( $uids ) ) );
+		$wpdb->query( $wpdb->prepare( 'UPDATE ' . self::table() . ' SET uid = CASE user_id ' . implode( ' ', $cases ) . " END WHERE peer = %s AND user_id IN ($in)", array_merge( $vals, array( $peer ) ) ) ); // phpcs:ignore WordPress.DB.PreparedSQL
 	}
 
 	/**
@@ -319,13 +377,15 @@ final class Usersync_Sync {
 			}
 			throw $e;
 		}
-		$ids = array_keys( $sent );
+		$ids     = array_keys( $sent );
+		$refused = array();
 		foreach ( $batch['local'] as $i => $local ) {
 			if ( 'ask' !== $local['do'] ) {
-				self::settle( $peer, $ids[ $i ], 'refused', (string) $local['reason'] );
+				$refused[ $ids[ $i ] ] = (string) $local['reason'];
 				unset( $sent[ $ids[ $i ] ] );
 			}
 		}
+		self::settle( $peer, 'refused', $refused );
 		if ( null === $batch['message'] ) {
 			return;
 		}
@@ -343,6 +403,8 @@ final class Usersync_Sync {
 		 */
 		do_action( 'usersync_sync_batch_answered', $peer, array_values( $by_uid ) );
 		$links   = array();
+		$done    = array();
+		$refused = array();
 		foreach ( $results as $result ) {
 			$id = $by_uid[ $result['uid'] ?? '' ] ?? null;
 			if ( null === $id ) {
@@ -350,12 +412,14 @@ final class Usersync_Sync {
 			}
 			if ( in_array( $result['do'], array( 'create', 'link', 'linked' ), true ) ) {
 				$links[ $id ] = $result['uid'];
-				self::settle( $peer, $id, 'done', $result['do'] );
+				$done[ $id ]  = (string) $result['do'];
 			} else {
-				self::settle( $peer, $id, 'refused', (string) ( $result['reason'] ?? $result['do'] ) );
+				$refused[ $id ] = (string) ( $result['reason'] ?? $result['do'] );
 			}
 		}
 		self::link_all( $links );
+		self::settle( $peer, 'done', $done );
+		self::settle( $peer, 'refused', $refused );
 	}
 
 	/** Links answered accounts here by their uid (those linked already keep theirs). */
@@ -374,9 +438,16 @@ final class Usersync_Sync {
 		$wpdb->query( $wpdb->prepare( 'INSERT IGNORE INTO ' . Usersync_Schema::tables()['links'] . ' (uid, user_id, linked_at) VALUES ' . implode( ', ', $place ), $values ) ); // phpcs:ignore WordPress.DB.PreparedSQL
 	}
 
-	private static function settle( string $peer, int $user_id, string $state, string $result ): void {
+	/** Records outcomes (local id => result) of one state, one statement per result. */
+	private static function settle( string $peer, string $state, array $results ): void {
 		global $wpdb;
-		$wpdb->update( self::table(), array( 'state' => $state, 'result' => substr( $result, 0, 32 ) ), array( 'peer' => $peer, 'user_id' => $user_id ) );
+		$by_result = array();
+		foreach ( $results as $id => $result ) {
+			$by_result[ substr( $result, 0, 32 ) ][] = (int) $id;
+		}
+		foreach ( $by_result as $result => $ids ) {
+			$wpdb->query( $wpdb->prepare( 'UPDATE ' . self::table() . ' SET state = %s, result = %s WHERE peer = %s AND user_id IN (' . implode( ',', $ids ) . ')', $state, $result, $peer ) ); // phpcs:ignore WordPress.DB.PreparedSQL
+		}
 	}
 
 	/**
@@ -391,16 +462,10 @@ final class Usersync_Sync {
 		foreach ( $wpdb->get_results( $wpdb->prepare( "SELECT verdict, COUNT(*) AS n FROM $table WHERE peer = %s GROUP BY verdict", $peer ) ) as $r ) { // phpcs:ignore WordPress.DB.PreparedSQL
 			$counts[ $r->verdict ] = (int) $r->n;
 		}
-		$run = $wpdb->get_row( $wpdb->prepare( "SELECT COUNT(*) AS total, SUM(state = 'done') AS done, SUM(state = 'refused') AS refused FROM $table WHERE peer = %s AND verdict IN ('create', 'link')", $peer ) ); // phpcs:ignore WordPress.DB.PreparedSQL
 		return array(
-			'peer'        => $peer,
 			'reported_at' => (int) $wpdb->get_var( $wpdb->prepare( "SELECT MAX(reported_at) FROM $table WHERE peer = %s", $peer ) ), // phpcs:ignore WordPress.DB.PreparedSQL
 			'counts'      => $counts,
-			'total'       => (int) $run->total,
-			'done'        => (int) $run->done,
-			'refused'     => (int) $run->refused,
-			'remaining'   => (int) $run->total - (int) $run->done - (int) $run->refused,
-		);
+		) + self::progress( $peer );
 	}
 
 	/**
