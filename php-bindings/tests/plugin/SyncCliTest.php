@@ -11,48 +11,7 @@ if (!defined('ABSPATH')) {
 }
 require_once __DIR__ . '/wp-cli-stand-in.php';
 require_once dirname(__DIR__, 2) . '/wordpress-plugin/usersync/includes/class-usersync-sync-cli.php';
-
-/** Usersync_Sync's shape, recording calls; what it returns is set per test. */
-final class FakeSync
-{
-    public static array $calls = [];
-    public static array $summary = [];
-    public static array $runs = [];
-    public static ?\Throwable $fail = null;
-
-    public static function report(string $peer, int $batch): array
-    {
-        self::$calls[] = ['report', $peer, $batch];
-        if (self::$fail) {
-            throw self::$fail;
-        }
-        return self::$summary;
-    }
-
-    public static function rows(string $peer): array
-    {
-        self::$calls[] = ['rows', $peer];
-        return [['user_id' => 2, 'login' => 'ann', 'email' => 'ann@x.test', 'verdict' => 'create', 'reason' => '', 'state' => '', 'result' => ''],
-                ['user_id' => 3, 'login' => 'bob', 'email' => 'bob@x.test', 'verdict' => 'collision', 'reason' => 'login_taken', 'state' => '-', 'result' => '']];
-    }
-
-    public static function summary(string $peer): array
-    {
-        self::$calls[] = ['summary', $peer];
-        return self::$summary;
-    }
-
-    public static function run(string $peer, int $batch, callable $progress): array
-    {
-        self::$calls[] = ['run', $peer, $batch];
-        $last = self::$summary;
-        foreach (self::$runs as $step) {
-            $progress($step);
-            $last = $step;
-        }
-        return $last;
-    }
-}
+require_once __DIR__ . '/FakeSync.php';
 
 /**
  * `wp usersync sync` (Usersync_Sync_CLI): arguments, output and exit codes, against the WP-CLI
@@ -91,8 +50,9 @@ final class SyncCliTest extends TestCase
 
     public function testArgumentsAreCheckedBeforeAnythingRuns(): void
     {
-        foreach ([[[], []], [['b.test'], ['format' => 'xml']], [['b.test'], ['batch' => '0']], [['b.test'], ['batch' => '1001']],
-                  [['b.test'], ['batch' => 'ten']], [['b.test'], ['batch' => '-5']]] as [$args, $assoc]) {
+        $bad = [[[], []], [['b.test'], ['format' => 'xml']], [['b.test'], ['batch' => '0']], [['b.test'], ['batch' => '1001']],
+                [['b.test'], ['batch' => 'ten']], [['b.test'], ['batch' => '-5']]];
+        foreach ($bad as [$args, $assoc]) {
             \WP_CLI::reset();
             $this->assertSame(1, $this->command($args, $assoc), json_encode([$args, $assoc]));
             $this->assertNotSame('', $this->last('error'));
