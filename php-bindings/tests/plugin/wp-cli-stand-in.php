@@ -1,4 +1,5 @@
 <?php
+// phpcs:ignoreFile -- stands in for WP-CLI, whose global class names (WP_CLI) and one-file layout it must keep.
 // A small stand-in for WP-CLI (not installable here), enough for the plugin's command classes:
 // WP_CLI::line/log/success/warning/error record what a terminal would show; error() ends the
 // command as WP-CLI does (exit status 1), here by throwing; progress bars and tables record.
