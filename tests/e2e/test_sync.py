@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from checks import check, failed, secret, summary  # noqa: E402
 import delivery  # noqa: E402
 import identity  # noqa: E402
+import initial_sync  # noqa: E402
 from sites import ROOT, Env  # noqa: E402
 
 
@@ -72,6 +73,7 @@ def main():
         delivery.run(env)
         refusals(env, ab)
         administration(env, ab)
+        initial_sync.run(env, base + 3)  # three more sites on this MariaDB and php-fpm
         if "--measure" in sys.argv:
             measure(env, url)
         uninstall(env, "c")
