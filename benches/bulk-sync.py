@@ -66,8 +66,11 @@ def populate(env, n, pass_hash):
             f"CONCAT('User ', seq) FROM {seq}")
     keys = " UNION ALL ".join(f"SELECT '{k}' AS k, {i} AS o" for i, (k, _) in enumerate(META))
     cases = " ".join(f"WHEN '{k}' THEN {v}" for k, v in META)
-    env.sql(f"INSERT INTO {db}.wp_usermeta (user_id, meta_key, meta_value) SELECT u.ID, m.k, CASE m.k {cases} END "
-            f"FROM {db}.wp_users u JOIN ({keys}) m WHERE u.user_login LIKE 'user%' ORDER BY u.ID, m.o")
+    first, last = (int(x) for x in env.sql(f"SELECT MIN(ID), MAX(ID) FROM {db}.wp_users WHERE user_login LIKE 'user%'").split())
+    for lo in range(first, last + 1, 10_000):  # 140,000 rows per statement: one transaction stays small
+        env.sql(f"INSERT INTO {db}.wp_usermeta (user_id, meta_key, meta_value) SELECT u.ID, m.k, CASE m.k {cases} END "
+                f"FROM {db}.wp_users u JOIN ({keys}) m WHERE u.ID BETWEEN {lo} AND {min(last, lo + 9_999)} "
+                f"AND u.user_login LIKE 'user%' ORDER BY u.ID, m.o")
 
 
 def main():

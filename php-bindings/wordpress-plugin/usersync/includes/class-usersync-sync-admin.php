@@ -186,6 +186,9 @@ final class Usersync_Sync_Admin {
 
 	public static function make_report(): void {
 		$peer = self::guard( 'usersync_sync_report' );
+		if ( function_exists( 'set_time_limit' ) ) {
+			set_time_limit( 0 ); // a large site's report takes a while (wp usersync sync --dry-run needs no web request)
+		}
 		$back = self::url( $peer );
 		try {
 			Usersync_Sync::report( $peer );

@@ -50,7 +50,7 @@ final class Usersync_Sync {
 				email varchar(100) NOT NULL,
 				verdict varchar(16) NOT NULL,
 				reason varchar(32) NOT NULL DEFAULT '',
-				uid char(22) CHARACTER SET ascii COLLATE ascii_bin NULL,
+				uid varchar(22) CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT '',
 				state varchar(8) NOT NULL DEFAULT '',
 				result varchar(32) NOT NULL DEFAULT '',
 				reported_at bigint(20) NOT NULL,
@@ -138,6 +138,12 @@ final class Usersync_Sync {
 		}
 		try {
 			$table = self::table();
+			// uids a run minted and sent before it was interrupted: the peer may have applied
+			// them, so the new report asks with them and the next run sends them again.
+			$kept = array();
+			foreach ( $wpdb->get_results( $wpdb->prepare( "SELECT user_id, uid FROM $table WHERE peer = %s AND state = '' AND uid <> ''", $peer ) ) as $r ) { // phpcs:ignore WordPress.DB.PreparedSQL
+				$kept[ (int) $r->user_id ] = (string) $r->uid;
+			}
 			$wpdb->delete( $table, array( 'peer' => $peer ) );
 			$total = (int) $wpdb->get_var( "SELECT COUNT(*) FROM $wpdb->users" );
 			$batch = max( 1, min( self::BATCH, $batch ) );
@@ -151,8 +157,8 @@ final class Usersync_Sync {
 				}
 				$last  = end( $ids );
 				$users = self::users( $ids );
-				$rows  = self::classify( $context, $peer, $users );
-				self::store( $peer, $users, $rows, $now );
+				$rows  = self::classify( $context, $peer, $users, $kept );
+				self::store( $peer, $users, $rows, $now, $kept );
 				self::forget( $ids );
 				$done += count( $ids );
 				if ( $progress ) {
@@ -189,8 +195,14 @@ final class Usersync_Sync {
 	 * The report's verdict for each account: the library's reason when it may not be offered,
 	 * else the peer's answer to the probe. @return array<int, array{0: string, 1: string}> by id
 	 */
-	private static function classify( Usersync\Context $context, string $peer, array $users ): array {
-		$probe   = $context->syncProbe( $peer, array_values( self::records( $users ) ) );
+	private static function classify( Usersync\Context $context, string $peer, array $users, array $kept ): array {
+		$records = self::records( $users );
+		foreach ( $records as $id => $record ) {
+			if ( ! isset( $record['uid'] ) && isset( $kept[ $id ] ) ) {
+				$records[ $id ]['uid'] = $kept[ $id ];
+			}
+		}
+		$probe   = $context->syncProbe( $peer, array_values( $records ) );
 		$answers = null === $probe['message'] ? array() : self::ask( $context, $peer, $probe, 'probe' );
 		$rows    = array();
 		$next    = 0;
@@ -203,18 +215,22 @@ final class Usersync_Sync {
 	}
 
 	/** Writes a batch's report rows in one statement. */
-	private static function store( string $peer, array $users, array $rows, int $now ): void {
+	private static function store( string $peer, array $users, array $rows, int $now, array $kept ): void {
 		global $wpdb;
 		$values = array();
 		$place  = array();
+		$linked = self::uids( array_keys( $rows ) );
 		foreach ( $rows as $id => list( $verdict, $reason ) ) {
-			$place[] = '(%s, %d, %s, %s, %s, %s, %s, %d)';
-			// State '' marks what the run has still to do; '-' what it leaves alone.
-			$state = in_array( $verdict, self::TO_DO, true ) ? '' : '-';
-			array_push( $values, $peer, $id, $users[ $id ]->user_login, $users[ $id ]->user_email, $verdict, $reason, $state, $now );
+			$place[] = '(%s, %d, %s, %s, %s, %s, %s, %s, %d)';
+			$uid     = isset( $linked[ $id ] ) ? '' : ( $kept[ $id ] ?? '' ); // '' for none
+			// State '' marks what the run has still to do, '-' what it leaves alone; an account an
+			// interrupted run left linked there but not yet here is still to do (linked here then).
+			$unfinished = 'linked' === $verdict && '' !== $uid;
+			$state      = in_array( $verdict, self::TO_DO, true ) || $unfinished ? '' : '-';
+			array_push( $values, $peer, $id, $users[ $id ]->user_login, $users[ $id ]->user_email, $unfinished ? 'link' : $verdict, $reason, $uid, $state, $now );
 		}
 		if ( $place ) {
-			$wpdb->query( $wpdb->prepare( 'INSERT INTO ' . self::table() . ' (peer, user_id, login, email, verdict, reason, state, reported_at) VALUES ' . implode( ', ', $place ), $values ) ); // phpcs:ignore WordPress.DB.PreparedSQL
+			$wpdb->query( $wpdb->prepare( 'INSERT INTO ' . self::table() . ' (peer, user_id, login, email, verdict, reason, uid, state, reported_at) VALUES ' . implode( ', ', $place ), $values ) ); // phpcs:ignore WordPress.DB.PreparedSQL
 		}
 	}
 
@@ -333,7 +349,7 @@ final class Usersync_Sync {
 				continue;
 			}
 			// The uid the account is linked by: its own, or one minted now and kept until answered.
-			$uid         = $records[ $id ]['uid'] ?? ( null !== $row->uid ? (string) $row->uid : Usersync\Secret::uid() );
+			$uid         = $records[ $id ]['uid'] ?? ( '' !== (string) $row->uid ? (string) $row->uid : Usersync\Secret::uid() );
 			$uids[ $id ] = $uid;
 			$sent[ $id ] = array( 'op' => $row->verdict, 'uid' => $uid ) + $records[ $id ];
 		}
