@@ -39,7 +39,7 @@ deps:
 
 test: deps
 	$(MAKE) --no-print-directory check-header lint test-rust test-c test-c-sanitize test-c-valgrind check-php-ffi \
-	    test-php test-python check-vectors test-wordpress test-e2e soak-smoke test-sso plugin-zip bench-smoke fuzz-smoke
+	    test-php test-plugin test-python check-vectors test-wordpress test-e2e soak-smoke test-sso plugin-zip bench-smoke fuzz-smoke
 	@echo "make test: all checks passed"
 
 # The C header from src/ffi/ with cbindgen 0.29.2 (installed by make deps); commit the result.
@@ -86,6 +86,11 @@ check-php-ffi: build
 
 test-php: build
 	phpunit -c php-bindings/phpunit.xml
+
+# The plugin's WP-CLI command classes and link-setup helpers, without WordPress (a WP_CLI stand-in).
+.PHONY: test-plugin
+test-plugin: build
+	phpunit -c tests/php/plugin/phpunit.xml
 
 # The Python binding (cffi): a venv under build/, the wheel with the library bundled, pytest.
 .PHONY: test-python

@@ -55,22 +55,32 @@ def curl(*args):
     return subprocess.run(["curl", "-s", *args], capture_output=True, text=True, check=True).stdout
 
 
+def sql(env, query):
+    """One statement on the sites' MariaDB; its error, if any, in the exception."""
+    out = subprocess.run(["mariadb", f"--socket={env.db}/mysqld.sock", "-u", "root", "-N", "-B", "-e", query],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"MariaDB: {out.stderr.strip()} in {query[:200]}")
+    return out.stdout.strip()
+
+
 def populate(env, n, pass_hash):
+    """n users as WordPress leaves them, 10,000 per statement (each a small transaction)."""
     db = "usersync_a"
-    digits = "(SELECT 0 d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 " \
-             "UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)"
-    seq = f"(SELECT 1 + a.d + 10 * b.d + 100 * c.d + 1000 * e.d + 10000 * f.d + 100000 * g.d AS seq FROM {digits} a, {digits} b, " \
-          f"{digits} c, {digits} e, {digits} f, {digits} g) s WHERE seq <= {n} ORDER BY seq"
-    env.sql(f"INSERT INTO {db}.wp_users (user_login, user_pass, user_nicename, user_email, user_url, user_registered, display_name) "
-            f"SELECT CONCAT('user', seq), '{pass_hash}', CONCAT('user', seq), CONCAT('user', seq, '@a.test'), '', NOW(), "
-            f"CONCAT('User ', seq) FROM {seq}")
+    digit = "(SELECT 0 d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 " \
+            "UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)"
     keys = " UNION ALL ".join(f"SELECT '{k}' AS k, {i} AS o" for i, (k, _) in enumerate(META))
     cases = " ".join(f"WHEN '{k}' THEN {v}" for k, v in META)
-    first, last = (int(x) for x in env.sql(f"SELECT MIN(ID), MAX(ID) FROM {db}.wp_users WHERE user_login LIKE 'user%'").split())
-    for lo in range(first, last + 1, 10_000):  # 140,000 rows per statement: one transaction stays small
-        env.sql(f"INSERT INTO {db}.wp_usermeta (user_id, meta_key, meta_value) SELECT u.ID, m.k, CASE m.k {cases} END "
-                f"FROM {db}.wp_users u JOIN ({keys}) m WHERE u.ID BETWEEN {lo} AND {min(last, lo + 9_999)} "
-                f"AND u.user_login LIKE 'user%' ORDER BY u.ID, m.o")
+    for lo in range(1, n + 1, 10_000):
+        hi = min(n, lo + 9_999)
+        seq = f"(SELECT {lo} + a.d + 10 * b.d + 100 * c.d + 1000 * e.d AS seq FROM {digit} a, {digit} b, {digit} c, {digit} e) s"
+        sql(env, f"INSERT INTO {db}.wp_users (user_login, user_pass, user_nicename, user_email, user_url, user_registered, display_name) "
+                 f"SELECT CONCAT('user', seq), '{pass_hash}', CONCAT('user', seq), CONCAT('user', seq, '@a.test'), '', NOW(), "
+                 f"CONCAT('User ', seq) FROM {seq} WHERE seq <= {hi}")
+    first, last = (int(x) for x in sql(env, f"SELECT MIN(ID), MAX(ID) FROM {db}.wp_users WHERE user_login LIKE 'user%'").split())
+    for lo in range(first, last + 1, 10_000):
+        sql(env, f"INSERT INTO {db}.wp_usermeta (user_id, meta_key, meta_value) SELECT u.ID, m.k, CASE m.k {cases} END "
+                 f"FROM {db}.wp_users u JOIN ({keys}) m WHERE u.ID BETWEEN {lo} AND {min(last, lo + 9_999)}")
 
 
 def main():
@@ -91,12 +101,16 @@ def main():
             {"id": "a.test", "url": url["a"], "secrets": [ab], "accept": policy, "ip_allow": ["127.0.0.1/32"]}]})
         # The harness's MariaDB is sized for small test sites (64 MiB buffer pool, 16 MiB redo
         # log); 100,000 accounts with their meta on two sites want what a small real server has.
-        env.sql("SET GLOBAL innodb_buffer_pool_size = 536870912")
-        env.sql("SET GLOBAL innodb_log_file_size = 268435456")
         pass_hash = env.wp("a", "hash_password", password="bulk password")
         start = time.time()
         populate(env, n, pass_hash)
         print(f"set-up: {n} users with 14 meta rows each written into A's database in {time.time() - start:.1f} s", flush=True)
+        sql(env, "SET GLOBAL innodb_buffer_pool_size = 536870912")
+        sql(env, "SET GLOBAL innodb_log_file_size = 268435456")
+        for _ in range(100):  # the buffer pool grows online; wait until it has
+            if sql(env, "SELECT @@innodb_buffer_pool_size") == "536870912":
+                break
+            time.sleep(0.2)
 
         jar = os.path.join(env.work, "admin.txt")
         password = open(os.path.join(env.sites["a"]["path"], ".admin-password")).read()

@@ -143,6 +143,17 @@ typedef enum {
   USERSYNC_WP_SCHEME_LOGGED_IN = 2,
 } usersync_wp_scheme;
 
+// How a user meta key travels (usersync_wp_meta_classify()).
+typedef enum {
+  // Ordinary meta: a `meta` action, for peers whose policy names the key.
+  USERSYNC_WP_META_KIND_META = 0,
+  // A profile field WordPress keeps in user meta (first_name, last_name, nickname,
+  // description, locale): it travels in an update's `fields`, never as meta.
+  USERSYNC_WP_META_KIND_PROFILE_FIELD = 1,
+  // Privileges, sessions, usersync's own: never sent, never accepted.
+  USERSYNC_WP_META_KIND_PROTECTED = 2,
+} usersync_wp_meta_kind;
+
 // One site's configuration: its id and URL, its peers with their link secrets and policies.
 // Create with usersync_context_new(), release with usersync_context_free(). Immutable: one
 // context may serve every thread of a host.
@@ -297,8 +308,9 @@ usersync_result usersync_context_check_target(const usersync_context *ctx,
 
 // The link health check (docs/protocol.md §16): seals a `ping` for peer (its id), to POST to
 // the peer's inbox like any action. On success *out receives a library-allocated JSON object
-// `{"peer", "url", "message"}`, released with usersync_bytes_free(). Pings are policy-free:
-// every peer opens and answers them, whatever its accept policy.
+// `{"peer", "url", "message", "jti"}` (jti: what the peer's pong must name; pass the whole
+// object to usersync_context_check_pong()), released with usersync_bytes_free(). Pings are
+// policy-free: every peer opens and answers them, whatever its accept policy.
 //
 // # Safety
 // ctx from usersync_context_new(); peer readable as sized; out and out_len writable.
@@ -321,6 +333,28 @@ usersync_result usersync_context_pong(const usersync_context *ctx,
                                       size_t opened_len,
                                       char **out,
                                       size_t *out_len);
+
+// Opens the pong a peer answered to a ping (ping: the JSON object usersync_context_ping()
+// returned; answer: the sealed pong from the peer's HTTP answer; remote_ip: the answering
+// server's address, checked against the peer's ip_allow, may be NULL with length 0) with every
+// check of an action, and reports the link (docs/protocol.md §16). On success *out receives a
+// library-allocated JSON object `{"peer", "time" (the peer's clock), "local_time", "version",
+// "not_accepted" (actions this site sends that the peer refuses), "not_sent" (actions this site
+// accepts that the peer never sends)}`, released with usersync_bytes_free(). A pong from
+// another peer is WRONG_SITE; one for another ping, or another action, DATA_INVALID; every
+// refusal of opening it has its own code (EXPIRED, NOT_YET_VALID: the clocks differ).
+//
+// # Safety
+// ctx from usersync_context_new(); inputs readable as sized; out and out_len writable.
+usersync_result usersync_context_check_pong(const usersync_context *ctx,
+                                            const char *ping,
+                                            size_t ping_len,
+                                            const char *answer,
+                                            size_t answer_len,
+                                            const char *remote_ip,
+                                            size_t remote_ip_len,
+                                            char **out,
+                                            size_t *out_len);
 
 // The address a request really came from (docs/protocol.md §13, trusted_proxies): remote, the
 // connection's peer address, unless it is a configured trusted proxy — then the rightmost
@@ -728,5 +762,20 @@ usersync_result usersync_wp_nonce_verify(const usersync_wp *wp,
                                          const char *token,
                                          size_t token_len,
                                          uint32_t *age);
+
+// Sorts a changed user meta key: *kind receives a usersync_wp_meta_kind (as uint32_t). Keys
+// are compared as bytes (WordPress's meta keys are case-sensitive; protected ones in any case).
+//
+// # Safety
+// key readable as sized; kind writable.
+usersync_result usersync_wp_meta_classify(const char *key, size_t key_len, uint32_t *kind);
+
+// The protocol's profile fields and WordPress's name for each (`WP_User` property and
+// `wp_update_user()` key) as a library-allocated JSON object `{"display_name": "display_name",
+// "nicename": "user_nicename", "url": "user_url", …}`, released with usersync_bytes_free().
+//
+// # Safety
+// out and out_len writable.
+usersync_result usersync_wp_profile_fields(char **out, size_t *out_len);
 
 #endif  /* USERSYNC_H */

@@ -86,7 +86,7 @@ impl ActionKind {
 }
 
 /// Profile fields that may travel with `create` and `update`, with their longest length.
-const FIELDS: [(&str, usize); 8] = [
+pub(crate) const FIELDS: [(&str, usize); 8] = [
     ("display_name", 250),
     ("first_name", 250),
     ("last_name", 250),

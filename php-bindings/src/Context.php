@@ -150,7 +150,10 @@ final class Context
         );
     }
 
-    /** A sealed `ping` for a peer (docs/protocol.md §16): `['peer', 'url', 'message']`, POSTed like an action. */
+    /**
+     * A sealed `ping` for a peer (docs/protocol.md §16): `['peer', 'url', 'message', 'jti']`, the
+     * message POSTed like an action; keep the whole array for checkPong().
+     */
     public function ping(string $peer): array
     {
         $ffi = $this->lib->ffi;
@@ -213,6 +216,23 @@ final class Context
         $ffi = $this->lib->ffi;
         return $this->lib->allocatedJson(
             fn($out, $len) => $ffi->usersync_context_sync_answer($this->handle, $o, strlen($o), $f, strlen($f), $out, $len),
+        );
+    }
+
+    /**
+     * Opens the pong a peer answered to $ping (ping()'s result) like any action from that peer,
+     * $remoteIp being the answering server's address (its ip_allow applies), and reports the
+     * link: `['peer', 'time' (the peer's clock), 'local_time', 'version', 'not_accepted' (actions
+     * sent there that it refuses), 'not_sent' (actions accepted here that it never sends)]`.
+     * @throws EnvelopeException|MessageRefused with the reason code (wrong_site: another peer's
+     *         pong; data_invalid: another ping's pong, or no pong; expired/not_yet_valid: clocks)
+     */
+    public function checkPong(array $ping, string $answer, ?string $remoteIp): array
+    {
+        $json = json_encode($ping, JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
+        $ffi = $this->lib->ffi;
+        return $this->lib->allocatedJson(
+            fn($out, $len) => $ffi->usersync_context_check_pong($this->handle, $json, strlen($json), $answer, strlen($answer), $remoteIp, $remoteIp === null ? 0 : strlen($remoteIp), $out, $len),
         );
     }
 

@@ -31,6 +31,40 @@ final class WordPressSite
         );
     }
 
+    /** @var ?array<string, string> the library's profile field map, asked once per process */
+    private static ?array $profileFields = null;
+
+    /**
+     * The protocol's profile fields and WordPress's name for each (`WP_User` property and
+     * `wp_update_user()` key): `['display_name' => 'display_name', 'nicename' => 'user_nicename', …]`.
+     * @return array<string, string>
+     */
+    public static function profileFields(): array
+    {
+        if (self::$profileFields === null) {
+            $lib = Library::get();
+            self::$profileFields = $lib->allocatedJson(static fn($out, $len) => $lib->ffi->usersync_wp_profile_fields($out, $len));
+        }
+        return self::$profileFields;
+    }
+
+    /**
+     * How a changed user meta key travels: 'meta' (a meta action, where policies name it),
+     * 'profile_field' (WordPress keeps that field in user meta: it travels in an update), or
+     * 'protected' (privileges, sessions, usersync's own: never sent).
+     */
+    public static function metaKind(string $key): string
+    {
+        $lib = Library::get();
+        $kind = $lib->ffi->new('uint32_t');
+        $lib->check($lib->ffi->usersync_wp_meta_classify($key, strlen($key), \FFI::addr($kind)));
+        return match ($kind->cdata) {
+            $lib->ffi->USERSYNC_WP_META_KIND_PROFILE_FIELD => 'profile_field',
+            $lib->ffi->USERSYNC_WP_META_KIND_PROTECTED => 'protected',
+            default => 'meta',
+        };
+    }
+
     /** `['auth' => 'wordpress_…', 'secure_auth' => …, 'logged_in' => …, 'test' => …]` */
     public function cookieNames(): array
     {

@@ -178,6 +178,26 @@ final class ContextTest extends TestCase
         $this->assertRefused('data_invalid', fn() => $this->b->pong($answer));
     }
 
+    public function testCheckPongReportsTheLink(): void
+    {
+        $ping = $this->a->ping('b.test');
+        $opened = $this->b->openAction($ping['message'], '127.0.0.1');
+        $this->assertSame($opened['jti'], $ping['jti'], 'ping() names the jti the peer opens');
+        $pong = $this->b->pong($opened)['message'];
+        $report = $this->a->checkPong($ping, $pong, '127.0.0.1');
+        $this->assertSame('b.test', $report['peer']);
+        $this->assertEqualsWithDelta(time(), $report['time'], 5);
+        $this->assertEqualsWithDelta(time(), $report['local_time'], 5);
+        // a sends everything; b accepts all but delete. a accepts nothing from b: nothing missing.
+        $this->assertSame(['delete'], $report['not_accepted']);
+        $this->assertSame([], $report['not_sent']);
+        $this->assertRefused('data_invalid', fn() => $this->a->checkPong($this->a->ping('b.test'), $pong, null));
+        // The pinging site's ip_allow for the peer applies to the answering server's address.
+        $strict = new Context(['site_id' => 'a.test', 'url' => 'https://a.test', 'peers' => [
+            ['id' => 'b.test', 'url' => 'https://b.test', 'secrets' => [$this->secret], 'ip_allow' => ['10.0.0.0/8']]]]);
+        $this->assertRefused('ip_not_allowed', fn() => $strict->checkPong($ping, $pong, '127.0.0.1'));
+    }
+
     public function testClientAddressBehindTrustedProxies(): void
     {
         $ctx = new Context(['site_id' => 'b.test', 'url' => 'https://b.test', 'trusted_proxies' => ['10.0.0.0/8'], 'peers' => [

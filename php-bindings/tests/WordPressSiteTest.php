@@ -124,4 +124,21 @@ final class WordPressSiteTest extends TestCase
             $this->assertStringNotContainsString($salts['AUTH_KEY'], $e->getMessage());
         }
     }
+
+    public function testMetaKeysAndProfileFieldsComeFromTheLibrary(): void
+    {
+        $fields = WordPressSite::profileFields();
+        $this->assertSame('user_nicename', $fields['nicename']);
+        $this->assertSame('user_url', $fields['url']);
+        $this->assertCount(8, $fields);
+        foreach (['first_name', 'last_name', 'nickname', 'description', 'locale'] as $key) {
+            $this->assertSame('profile_field', WordPressSite::metaKind($key), $key);
+        }
+        foreach (['billing_city', 'user_url', 'rich_editing', 'First_Name'] as $key) {
+            $this->assertSame('meta', WordPressSite::metaKind($key), $key);
+        }
+        foreach (['wp_capabilities', 'wp_user_level', 'session_tokens', 'usersync_uid', 'WP_CAPABILITIES'] as $key) {
+            $this->assertSame('protected', WordPressSite::metaKind($key), $key);
+        }
+    }
 }

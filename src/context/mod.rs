@@ -28,6 +28,21 @@ impl Outgoing {
     }
 }
 
+/// A sealed `ping` for a peer and its jti, which the peer's pong must name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ping {
+    pub out: Outgoing,
+    pub jti: String,
+}
+
+impl Ping {
+    pub fn to_json(&self) -> Value {
+        let mut v = self.out.to_json();
+        v["jti"] = json!(self.jti);
+        v
+    }
+}
+
 /// An opened, checked and policy-filtered message. The host records `(iss, jti)` until `exp`
 /// (a unique key, in the transaction that applies the action) and refuses a second use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,27 +183,26 @@ impl Context {
         action: &Action,
         now: i64,
     ) -> Result<Outgoing, Error> {
-        self.seal_as(peer, typ, eid, action, now, new_jti()?)
+        self.seal_jti(peer, typ, eid, action, now)
+            .map(|(out, _)| out)
     }
 
-    /// As [`Context::seal`], with the message's `jti` chosen by the caller (who needs it to
-    /// match an answer to its question).
-    fn seal_as(
+    /// [`Self::seal`], also returning the message's jti (what a pong must name).
+    fn seal_jti(
         &self,
         peer: &Peer,
         typ: MessageType,
         eid: Option<&str>,
         action: &Action,
         now: i64,
-        jti: String,
-    ) -> Result<Outgoing, Error> {
+    ) -> Result<(Outgoing, String), Error> {
         let claims = Claims {
             typ,
             iss: self.config.site_id.clone(),
             aud: peer.id.clone(),
             iat: now,
             exp: now + typ.lifetime(),
-            jti,
+            jti: new_jti()?,
             eid: eid.map(str::to_string),
             act: action.kind().name().to_string(),
             data: action.to_json(),
@@ -197,11 +211,12 @@ impl Context {
             &aad(typ, &self.config.site_id, &peer.id),
             &claims.to_json_bytes(),
         )?;
-        Ok(Outgoing {
+        let out = Outgoing {
             peer: peer.id.clone(),
             url: peer.url.to_string(),
             message,
-        })
+        };
+        Ok((out, claims.jti))
     }
 
     /// A host's event, `{"eid": …, "act": …, "data": …}`, validated like an incoming message:
@@ -359,20 +374,77 @@ impl Context {
     }
 
     /// The link health check (docs/protocol.md §16): a sealed `ping` for a peer, to POST to its
-    /// inbox like any action.
-    pub fn ping(&self, peer: &str) -> Result<Outgoing, Error> {
+    /// inbox like any action, with its jti (what the peer's pong must name, [`Self::check_pong`]).
+    pub fn ping(&self, peer: &str) -> Result<Ping, Error> {
         self.ping_at(peer, now())
     }
 
-    pub(crate) fn ping_at(&self, peer: &str, now: i64) -> Result<Outgoing, Error> {
+    pub(crate) fn ping_at(&self, peer: &str, now: i64) -> Result<Ping, Error> {
         let eid = crate::claims::new_uid()?;
-        self.seal(
+        let (out, jti) = self.seal_jti(
             self.peer(peer)?,
             MessageType::Action,
             Some(&eid),
             &Action::Ping,
             now,
-        )
+        )?;
+        Ok(Ping { out, jti })
+    }
+
+    /// Opens the pong a peer answered to `ping` (the JSON [`Ping::to_json`] wrote) like any
+    /// action from that peer — `remote_ip` is the answering server's address, checked against
+    /// its `ip_allow` — and reports the link (docs/protocol.md §16): the peer's clock against
+    /// ours, its version, the actions this site sends that the peer does not accept
+    /// (`not_accepted`: refused there) and the actions this site accepts that the peer does not
+    /// send (`not_sent`). A pong from another peer is `wrong_site`; one for another ping, or any
+    /// other action, `data_invalid`.
+    pub fn check_pong(
+        &self,
+        ping: &[u8],
+        answer: &[u8],
+        remote_ip: Option<&str>,
+    ) -> Result<Value, Error> {
+        self.check_pong_at(ping, answer, remote_ip, now())
+    }
+
+    pub(crate) fn check_pong_at(
+        &self,
+        ping: &[u8],
+        answer: &[u8],
+        remote_ip: Option<&str>,
+        now: i64,
+    ) -> Result<Value, Error> {
+        let m = input_object(ping, &["peer", "url", "message", "jti"], 4)?;
+        let peer = self.peer(m["peer"].as_str().ok_or(Error::DataInvalid)?)?;
+        let jti = m["jti"].as_str().ok_or(Error::DataInvalid)?;
+        let opened = self.open_at(MessageType::Action, answer, remote_ip, now)?;
+        if opened.iss != peer.id {
+            return Err(Error::WrongSite);
+        }
+        let Action::Pong {
+            ping: of,
+            time,
+            accepts,
+            sends,
+            version,
+        } = opened.action
+        else {
+            return Err(Error::DataInvalid);
+        };
+        if of != jti {
+            return Err(Error::DataInvalid);
+        }
+        let missing = |ours: &[ActionKind], theirs: &[String]| {
+            ours.iter()
+                .map(|k| k.name())
+                .filter(|n| !theirs.iter().any(|t| t == n))
+                .collect::<Vec<_>>()
+        };
+        Ok(json!({
+            "peer": peer.id, "time": time, "local_time": now, "version": version,
+            "not_accepted": missing(&peer.send.actions, &accepts),
+            "not_sent": missing(&peer.accept.actions, &sends),
+        }))
     }
 
     /// The answer to a ping this site opened (`opened` as [`Opened::to_json`] wrote it): a

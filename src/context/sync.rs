@@ -3,7 +3,7 @@
 
 use super::{input_object, now, Context};
 use crate::actions::Action;
-use crate::claims::{new_jti, new_uid, MessageType};
+use crate::claims::{new_uid, MessageType};
 use crate::sync::{self, Answer, Facts};
 use crate::Error;
 use serde_json::{json, Value};
@@ -35,16 +35,9 @@ impl Context {
     ) -> Result<Value, Error> {
         let (message, jti) = match action {
             Some(action) => {
-                let jti = new_jti()?;
                 let eid = new_uid()?;
-                let out = self.seal_as(
-                    peer,
-                    MessageType::Action,
-                    Some(&eid),
-                    &action,
-                    now(),
-                    jti.clone(),
-                )?;
+                let (out, jti) =
+                    self.seal_jti(peer, MessageType::Action, Some(&eid), &action, now())?;
                 (json!(out.message), json!(jti))
             }
             None => (Value::Null, Value::Null),

@@ -591,8 +591,9 @@ fn ping_and_pong_check_a_link_whatever_the_policies() {
     // b accepts nothing from a at all: pings are policy-free.
     let n = net_with(json!({}), json!([]));
     let ping = n.a.ping_at("b.test", NOW).unwrap();
-    assert_eq!(ping.peer, "b.test");
-    let opened = open_b(&n, &ping.message).unwrap();
+    assert_eq!(ping.out.peer, "b.test");
+    let opened = open_b(&n, &ping.out.message).unwrap();
+    assert_eq!(opened.jti, ping.jti, "the ping names its own jti");
     assert_eq!(opened.action, Action::Ping);
     assert!(opened.eid.is_some(), "a ping is an action with its own eid");
     let pong =
@@ -636,6 +637,89 @@ fn ping_and_pong_check_a_link_whatever_the_policies() {
     assert!(
         Context::from_json(cfg.to_string().as_bytes()).is_err(),
         "ping is not a policy's to allow"
+    );
+}
+
+#[test]
+fn a_pong_reports_the_link_and_answers_only_its_own_ping() {
+    // b accepts only create and update from a, and sends a everything; a sends b everything
+    // and accepts everything (policy_all): a's update.. pass but delete, password, meta,
+    // logout and login are refused there.
+    let n = net_with(
+        json!({"actions": ["create", "update"], "roles": ["subscriber"]}),
+        json!([]),
+    );
+    let ping = n.a.ping_at("b.test", NOW).unwrap();
+    let ping_json = ping.to_json().to_string();
+    let opened = open_b(&n, &ping.out.message).unwrap();
+    let pong =
+        n.b.pong_at(opened.to_json().to_string().as_bytes(), NOW + 30)
+            .unwrap();
+    let report =
+        n.a.check_pong_at(ping_json.as_bytes(), pong.message.as_bytes(), None, NOW + 2)
+            .unwrap();
+    assert_eq!(report["peer"], "b.test");
+    assert_eq!(
+        (report["time"].as_i64(), report["local_time"].as_i64()),
+        (Some(NOW + 30), Some(NOW + 2))
+    );
+    assert_eq!(report["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        report["not_accepted"],
+        json!(["delete", "password", "meta", "logout", "login"]),
+        "what a sends and b refuses, in a's send order"
+    );
+    assert_eq!(
+        report["not_sent"],
+        json!([]),
+        "b sends a everything a accepts"
+    );
+
+    // The pong of another ping (a replayed old answer) is not this ping's.
+    let other = n.a.ping_at("b.test", NOW).unwrap().to_json().to_string();
+    assert_eq!(
+        n.a.check_pong_at(other.as_bytes(), pong.message.as_bytes(), None, NOW + 2),
+        Err(Error::DataInvalid)
+    );
+    // Any other action, even a valid one from b, is no answer to a ping.
+    let update =
+        n.b.build_at(
+            &event(
+                "update",
+                json!({"uid": UID, "login": "x", "email": "x@b.test"}),
+            ),
+            Some("a.test"),
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(
+        n.a.check_pong_at(
+            ping_json.as_bytes(),
+            update[0].message.as_bytes(),
+            None,
+            NOW + 2
+        ),
+        Err(Error::DataInvalid)
+    );
+    // A pong opened beyond the skew is refused by the clock rule, as every action is.
+    assert_eq!(
+        n.a.check_pong_at(
+            ping_json.as_bytes(),
+            pong.message.as_bytes(),
+            None,
+            NOW + 30 + 400
+        ),
+        Err(Error::Expired)
+    );
+    // The ping must be what ping() returned.
+    assert_eq!(
+        n.a.check_pong_at(
+            b"{\"peer\": \"b.test\"}",
+            pong.message.as_bytes(),
+            None,
+            NOW + 2
+        ),
+        Err(Error::DataInvalid)
     );
 }
 

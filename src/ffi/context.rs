@@ -248,8 +248,9 @@ pub unsafe extern "C" fn usersync_context_check_target(
 
 /// The link health check (docs/protocol.md §16): seals a `ping` for peer (its id), to POST to
 /// the peer's inbox like any action. On success *out receives a library-allocated JSON object
-/// `{"peer", "url", "message"}`, released with usersync_bytes_free(). Pings are policy-free:
-/// every peer opens and answers them, whatever its accept policy.
+/// `{"peer", "url", "message", "jti"}` (jti: what the peer's pong must name; pass the whole
+/// object to usersync_context_check_pong()), released with usersync_bytes_free(). Pings are
+/// policy-free: every peer opens and answers them, whatever its accept policy.
 ///
 /// # Safety
 /// ctx from usersync_context_new(); peer readable as sized; out and out_len writable.
@@ -285,6 +286,38 @@ pub unsafe extern "C" fn usersync_context_pong(
 ) -> usersync_result {
     with_context(ctx, out, out_len, |ctx| {
         Ok(ctx.pong(input(opened, opened_len)?)?.to_json())
+    })
+}
+
+/// Opens the pong a peer answered to a ping (ping: the JSON object usersync_context_ping()
+/// returned; answer: the sealed pong from the peer's HTTP answer; remote_ip: the answering
+/// server's address, checked against the peer's ip_allow, may be NULL with length 0) with every
+/// check of an action, and reports the link (docs/protocol.md §16). On success *out receives a
+/// library-allocated JSON object `{"peer", "time" (the peer's clock), "local_time", "version",
+/// "not_accepted" (actions this site sends that the peer refuses), "not_sent" (actions this site
+/// accepts that the peer never sends)}`, released with usersync_bytes_free(). A pong from
+/// another peer is WRONG_SITE; one for another ping, or another action, DATA_INVALID; every
+/// refusal of opening it has its own code (EXPIRED, NOT_YET_VALID: the clocks differ).
+///
+/// # Safety
+/// ctx from usersync_context_new(); inputs readable as sized; out and out_len writable.
+#[no_mangle]
+pub unsafe extern "C" fn usersync_context_check_pong(
+    ctx: *const usersync_context,
+    ping: *const c_char,
+    ping_len: usize,
+    answer: *const c_char,
+    answer_len: usize,
+    remote_ip: *const c_char,
+    remote_ip_len: usize,
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+) -> usersync_result {
+    with_context(ctx, out, out_len, |ctx| {
+        let ip = std::str::from_utf8(input(remote_ip, remote_ip_len)?)
+            .ok()
+            .filter(|s| !s.is_empty());
+        ctx.check_pong(input(ping, ping_len)?, input(answer, answer_len)?, ip)
     })
 }
 

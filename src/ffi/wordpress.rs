@@ -22,6 +22,19 @@ pub enum usersync_wp_scheme {
     LoggedIn = 2,
 }
 
+/// How a user meta key travels (usersync_wp_meta_classify()).
+#[allow(non_camel_case_types)]
+#[repr(C)]
+pub enum usersync_wp_meta_kind {
+    /// Ordinary meta: a `meta` action, for peers whose policy names the key.
+    Meta = 0,
+    /// A profile field WordPress keeps in user meta (first_name, last_name, nickname,
+    /// description, locale): it travels in an update's `fields`, never as meta.
+    ProfileField = 1,
+    /// Privileges, sessions, usersync's own: never sent, never accepted.
+    Protected = 2,
+}
+
 fn scheme(code: u32) -> Result<Scheme, Error> {
     match code {
         0 => Ok(Scheme::Auth),
@@ -299,6 +312,49 @@ pub unsafe extern "C" fn usersync_wp_nonce_verify(
             text(input(token, token_len)?)?,
         )?;
         *age = u32::from(got);
+        Ok(())
+    })
+}
+
+/// Sorts a changed user meta key: *kind receives a usersync_wp_meta_kind (as uint32_t). Keys
+/// are compared as bytes (WordPress's meta keys are case-sensitive; protected ones in any case).
+///
+/// # Safety
+/// key readable as sized; kind writable.
+#[no_mangle]
+pub unsafe extern "C" fn usersync_wp_meta_classify(
+    key: *const c_char,
+    key_len: usize,
+    kind: *mut u32,
+) -> usersync_result {
+    guard(|| {
+        if kind.is_null() {
+            return Err(Error::NullArgument);
+        }
+        let key = text(input(key, key_len)?)?;
+        let code = match wordpress::meta_kind(key) {
+            wordpress::MetaKind::Meta => usersync_wp_meta_kind::Meta,
+            wordpress::MetaKind::ProfileField => usersync_wp_meta_kind::ProfileField,
+            wordpress::MetaKind::Protected => usersync_wp_meta_kind::Protected,
+        };
+        *kind = code as u32;
+        Ok(())
+    })
+}
+
+/// The protocol's profile fields and WordPress's name for each (`WP_User` property and
+/// `wp_update_user()` key) as a library-allocated JSON object `{"display_name": "display_name",
+/// "nicename": "user_nicename", "url": "user_url", …}`, released with usersync_bytes_free().
+///
+/// # Safety
+/// out and out_len writable.
+#[no_mangle]
+pub unsafe extern "C" fn usersync_wp_profile_fields(
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+) -> usersync_result {
+    guard(|| {
+        Allocated::new(out, out_len)?.give_json(&wordpress::profile_fields_json());
         Ok(())
     })
 }

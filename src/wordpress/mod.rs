@@ -9,11 +9,13 @@
 mod cookie;
 mod expiry;
 mod nonce;
+mod profile;
 mod site;
 
 pub use cookie::{
     new_session_token, session_verifier, Cookie, Scheme, GRACE_SECONDS, MAX_COOKIE_LEN,
 };
+pub use profile::{meta_kind, profile_fields_json, MetaKind};
 pub use site::WpSite;
 
 fn hex(bytes: &[u8]) -> String {

@@ -201,6 +201,28 @@ static void round_trip_and_policy(struct net *n) {
               strcmp(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(answer, "data"), "ping")->valuestring,
                      cJSON_GetObjectItemCaseSensitive(opened, "jti")->valuestring) == 0,
               "the pong names the ping's jti");
+        CHECK(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(ping, "jti")) &&
+              strcmp(cJSON_GetObjectItemCaseSensitive(ping, "jti")->valuestring,
+                     cJSON_GetObjectItemCaseSensitive(opened, "jti")->valuestring) == 0,
+              "ping() returns the jti b opened");
+        char *rj = NULL;
+        size_t rl = 0;
+        CHECK_RC(usersync_context_check_pong(n->a, pj, pl, qm, strlen(qm), NULL, 0, &rj, &rl), USERSYNC_RESULT_OK,
+                 "a checks b's pong against its ping");
+        cJSON *report = cJSON_ParseWithLength(rj, rl);
+        CHECK(report && strcmp(cJSON_GetObjectItemCaseSensitive(report, "peer")->valuestring, "b.test") == 0 &&
+                  cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(report, "time")) &&
+                  cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(report, "not_accepted")) &&
+                  cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(report, "not_sent")),
+              "the report names the peer, its clock and the one-way actions");
+        cJSON_Delete(report);
+        usersync_bytes_free(rj, rl);
+        rj = NULL;
+        CHECK_RC(usersync_context_check_pong(n->a, pj, pl, pm, strlen(pm), NULL, 0, &rj, &rl),
+                 USERSYNC_RESULT_AUTHENTICATION_FAILED, "a's own ping is no answer (sealed for the other direction)");
+        CHECK(rj == NULL, "nothing is written on failure");
+        CHECK_RC(usersync_context_check_pong(n->a, NULL, 5, qm, strlen(qm), NULL, 0, &rj, &rl), USERSYNC_RESULT_NULL_ARGUMENT,
+                 "a NULL ping with a length is refused");
         CHECK_RC(usersync_context_pong(n->a, aj, al, &pj, &pl), USERSYNC_RESULT_DATA_INVALID, "only a ping is answered");
         CHECK_RC(usersync_context_ping(n->a, "x.test", 6, &pj, &pl), USERSYNC_RESULT_UNKNOWN_PEER, "ping an unknown peer");
         cJSON_Delete(answer);

@@ -67,7 +67,35 @@ static void check_expiration_fields(const char *dir, const char *file) {
     cJSON_Delete(v);
 }
 
+/* Where WordPress keeps each profile field, and how a meta key travels. */
+static void meta_kinds(void) {
+    static const struct { const char *key; uint32_t kind; } keys[] = {
+        {"first_name", USERSYNC_WP_META_KIND_PROFILE_FIELD}, {"locale", USERSYNC_WP_META_KIND_PROFILE_FIELD},
+        {"billing_city", USERSYNC_WP_META_KIND_META},         {"user_url", USERSYNC_WP_META_KIND_META},
+        {"wp_capabilities", USERSYNC_WP_META_KIND_PROTECTED}, {"session_tokens", USERSYNC_WP_META_KIND_PROTECTED},
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        uint32_t kind = 99;
+        CHECK_RC(usersync_wp_meta_classify(keys[i].key, strlen(keys[i].key), &kind), USERSYNC_RESULT_OK, keys[i].key);
+        CHECK(kind == keys[i].kind, keys[i].key);
+    }
+    uint32_t kind = 99;
+    CHECK_RC(usersync_wp_meta_classify("x", 1, NULL), USERSYNC_RESULT_NULL_ARGUMENT, "NULL kind");
+    CHECK_RC(usersync_wp_meta_classify("\xff", 1, &kind), USERSYNC_RESULT_INVALID_ARGUMENT, "a key that is not UTF-8");
+    CHECK(kind == 99, "no output on failure");
+    char *fields = NULL;
+    size_t fields_len = 0;
+    CHECK_RC(usersync_wp_profile_fields(&fields, &fields_len), USERSYNC_RESULT_OK, "the profile field map");
+    cJSON *map = cJSON_ParseWithLength(fields, fields_len);
+    CHECK(cJSON_GetArraySize(map) == 8 &&
+              strcmp(cJSON_GetObjectItemCaseSensitive(map, "nicename")->valuestring, "user_nicename") == 0,
+          "eight fields, nicename kept as user_nicename");
+    cJSON_Delete(map);
+    usersync_bytes_free(fields, fields_len);
+}
+
 void test_wordpress(const char *dir) {
+    meta_kinds();
     check_expiration_fields(dir, "wordpress-6.8.json");
     check_expiration_fields(dir, "wordpress-6.1.json");
 

@@ -26,6 +26,14 @@ def php_literal(value):
     return "json_decode(" + repr(json.dumps(value)).replace("\\\\", "\\\\\\\\") + ", true)"
 
 
+def write_config(path, constants):
+    """A site's wp-config-local.php defining `constants` (USERSYNC_SITE_ID, USERSYNC_PEERS, …)."""
+    with open(path, "w") as f:
+        f.write("<?php\n// usersync settings for this test site (secrets live here, never in the database).\n")
+        for key, value in constants.items():
+            f.write(f"define({json.dumps(key)}, {php_literal(value)});\n")
+
+
 class Env:
     def __init__(self, suite="trixie"):
         self.work = tempfile.mkdtemp(prefix="usersync-sites.", dir="/tmp")
@@ -38,6 +46,7 @@ class Env:
         run("bash", os.path.join(ROOT, "scripts/wp/fetch-wordpress.sh"), suite, self.core)
         self.db = os.path.join(self.work, "db")
         run("bash", os.path.join(ROOT, "scripts/wp/mariadb.sh"), "start", self.db)
+        self.extra_fpms = []
         self._binding()
         self._fpm()
 
@@ -49,23 +58,27 @@ class Env:
         binding = os.path.join(self.plugin, "binding")
         run("chmod", "-R", "a+rX", self.plugin)
         self.preload_header = os.path.join(self.work, "usersync-preload.h")
+        self.bundled_lib = os.path.join(binding, "lib", "linux-x86_64", "libusersync.so")
         with open(self.preload_header, "w") as f:
-            f.write(run("php", os.path.join(ROOT, "php-bindings/bin/usersync-preload-header"),
-                        os.path.join(binding, "lib", "linux-x86_64", "libusersync.so")))
+            f.write(run("php", os.path.join(ROOT, "php-bindings/bin/usersync-preload-header"), self.bundled_lib))
         self.preload_script = os.path.join(binding, "preload.php")
 
-    def _fpm(self):
-        self.fpm_sock = os.path.join(self.work, "fpm.sock")
-        conf = os.path.join(self.work, "fpm.conf")
+    def _fpm(self, tag="", php_args=None, environ=None):
+        """Starts a php-fpm (the sites' own, or with `tag` another one with other PHP settings
+        `php_args` and process environment `environ`, for one site: use_fpm()); returns its socket."""
+        sock = os.path.join(self.work, f"fpm{tag}.sock")
+        conf = os.path.join(self.work, f"fpm{tag}.conf")
+        if not tag:
+            self.fpm_sock = sock
         with open(conf, "w") as f:
             f.write(f"""[global]
-pid = {self.work}/fpm.pid
+pid = {self.work}/fpm{tag}.pid
 error_log = {self.work}/fpm.log
 daemonize = yes
 [sites]
 user = www-data
 group = www-data
-listen = {self.fpm_sock}
+listen = {sock}
 listen.mode = 0666
 pm = static
 pm.max_children = 10
@@ -74,11 +87,23 @@ php_admin_value[error_log] = {self.work}/php-errors.log
 php_admin_flag[log_errors] = on
 """)
         fpm = shutil.which("php-fpm8.2") or shutil.which("php-fpm")
-        run(fpm, "--fpm-config", conf, "-d", "ffi.enable=preload", "-d", f"ffi.preload={self.preload_header}",
-            "-d", "opcache.enable=1", "-d", f"opcache.preload={self.preload_script}", "-d", "opcache.preload_user=www-data",
-            "-d", "opcache.revalidate_freq=0")
+        if php_args is None:
+            php_args = ("-d", "ffi.enable=preload", "-d", f"ffi.preload={self.preload_header}", "-d", "opcache.enable=1",
+                        "-d", f"opcache.preload={self.preload_script}", "-d", "opcache.preload_user=www-data")
+        run(fpm, "--fpm-config", conf, *php_args, "-d", "opcache.revalidate_freq=0",
+            env=dict(os.environ, **(environ or {})))
         open(os.path.join(self.work, "php-errors.log"), "a").close()
         os.chmod(os.path.join(self.work, "php-errors.log"), 0o666)
+        if tag:
+            self.extra_fpms.append(os.path.join(self.work, f"fpm{tag}.pid"))
+        return sock
+
+    def use_fpm(self, name, sock=None):
+        """Serves a site through another php-fpm (from _fpm(tag, …)), or its own again (None)."""
+        self.stop(name)
+        self.sites[name]["fpm_sock"] = sock
+        self._nginx(self.sites[name])
+        self.start(name)
 
     def tls(self, hosts):
         """A test CA (made here, trusted by nothing but the test browser) and one certificate
@@ -110,11 +135,8 @@ php_admin_flag[log_errors] = on
         run("bash", os.path.join(ROOT, "scripts/wp/new-site.sh"), self.core, path, url, f"usersync_{name}",
             os.path.join(self.db, "mysqld.sock"))
         shutil.copytree(self.plugin, os.path.join(path, "wp-content", "plugins", "usersync"))
-        with open(os.path.join(path, "wp-config-local.php"), "w") as f:
-            f.write("<?php\n// usersync settings for this test site (secrets live here, never in the database).\n")
-            for key, value in constants.items():
-                f.write(f"define({json.dumps(key)}, {php_literal(value)});\n")
-        site = {"name": name, "port": port, "url": url, "path": path, "host": host,
+        write_config(os.path.join(path, "wp-config-local.php"), constants)
+        site = {"name": name, "port": port, "url": url, "path": path, "host": host, "constants": constants,
                 "internal": f"http://127.0.0.1:{port + 1000}" if host else url}
         self.sites[name] = site
         self.php(name, "-r", f"$_SERVER['HTTP_HOST']='127.0.0.1'; define('WP_USE_THEMES', false); require '{path}/wp-load.php';"
@@ -155,7 +177,7 @@ http {{
         index index.php;
         location / {{ try_files $uri $uri/ /index.php?$args; }}
         location ~ \\.php$ {{
-            fastcgi_pass unix:{self.fpm_sock};
+            fastcgi_pass unix:{site.get('fpm_sock') or self.fpm_sock};
             fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
             fastcgi_param SCRIPT_NAME $fastcgi_script_name;
             fastcgi_param REQUEST_URI $request_uri;
@@ -254,11 +276,12 @@ http {{
                 self.stop(name)
             except subprocess.CalledProcessError:
                 pass
-        try:
-            with open(os.path.join(self.work, "fpm.pid")) as f:
-                os.kill(int(f.read().strip()), 15)
-        except (OSError, ValueError):
-            pass
+        for pid_file in [os.path.join(self.work, "fpm.pid")] + self.extra_fpms:
+            try:
+                with open(pid_file) as f:
+                    os.kill(int(f.read().strip()), 15)
+            except (OSError, ValueError):
+                pass
         subprocess.run(["bash", os.path.join(ROOT, "scripts/wp/mariadb.sh"), "stop", self.db], check=False)
         if not os.environ.get("KEEP"):
             shutil.rmtree(self.work, ignore_errors=True)

@@ -905,7 +905,7 @@ def main():
         acc = accounting(db, {f"{n}.test": n for n in NAMES})
         print(f"events: {len(acc['routed'])} routed (event, peer) pairs; receivers answered {acc['duplicates_answered']} "
               f"retries 'duplicate' ({acc['sender_duplicate']} seen by the sender), {acc['skipped']} skipped, "
-              f"{acc['busy']} creates answered 'busy' (create lock not free in 10 s); "
+              f"{acc['busy']} answered 'busy' (a create lock not free in 10 s, or a database write refused: retried); "
               f"sender retries by reason: {json.dumps(acc['retries'], ensure_ascii=False)}", flush=True)
         check(len(acc["routed"]) > 0, "events were routed")
         check(not acc["lost"], f"0 lost: every routed event applied on its receiver ({len(acc['lost'])} not: {acc['lost'][:5]})")

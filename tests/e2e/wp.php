@@ -146,6 +146,16 @@ switch ($command) {
         global $wpdb;
         $out = $wpdb->get_results("SELECT u.user_login AS login, k.uid FROM {$wpdb->users} u JOIN " . Usersync_Schema::tables()['links'] . ' k ON k.user_id = u.ID ORDER BY u.user_login', ARRAY_A);
         break;
+    // ---- for tests/e2e/health.py: the plain functions behind the settings page and `wp usersync` ----
+    case 'health_test':
+        $out = Usersync_Health::test($args['peer']);
+        break;
+    case 'health_status':
+        $out = Usersync_Health::status();
+        break;
+    case 'health_results':
+        $out = Usersync_Health::results();
+        break;
     default:
         fwrite(STDERR, "unknown command $command\n");
         exit(2);

@@ -1,8 +1,11 @@
 <?php
 /**
- * Settings → usersync: this site's peers with their policies and health, the activity log, and
- * two actions (deliver now, clear the log). Secrets are never shown. Every action checks the
- * capability and a nonce; all output is escaped where it is printed.
+ * Settings → usersync: this site's peers with their policies and health, a "Test link" button
+ * per peer (Usersync_Health::test) with the last result and last success, the configuration
+ * block for the other site of each link (on request, in the POST's answer only), the activity
+ * log, and actions (deliver now, clear the log). Secrets are shown only in the answer to an
+ * administrator's POST (a new secret, a configuration block), never stored, logged or put in a
+ * URL. Every action checks the capability and a nonce; output is escaped where it is printed.
  */
 
 defined( 'ABSPATH' ) || exit;
@@ -46,6 +49,7 @@ final class Usersync_Admin {
 			wp_die( esc_html__( 'You are not allowed to manage usersync.', 'usersync' ) );
 		}
 		$health  = Usersync_Outbox::health();
+		$checks  = Usersync_Health::results();
 		$log     = Usersync_Log::recent( 100 );
 		echo '<div class="wrap"><h1>usersync</h1>';
 		if ( isset( $_GET['usersync_done'] ) ) { // phpcs:ignore WordPress.Security.NonceVerification -- display only
@@ -54,7 +58,7 @@ final class Usersync_Admin {
 		printf( '<p>%s <code>%s</code></p>', esc_html__( 'This site:', 'usersync' ), esc_html( Usersync_Settings::site_id() ) );
 		echo '<h2>' . esc_html__( 'Peers', 'usersync' ) . '</h2>';
 		echo '<table class="widefat striped"><thead><tr>';
-		foreach ( array( __( 'Peer', 'usersync' ), __( 'URL', 'usersync' ), __( 'Secrets', 'usersync' ), __( 'Sends', 'usersync' ), __( 'Accepts', 'usersync' ), __( 'IP allow-list', 'usersync' ), __( 'Waiting', 'usersync' ), __( 'Last error', 'usersync' ) ) as $head ) {
+		foreach ( array( __( 'Peer', 'usersync' ), __( 'URL', 'usersync' ), __( 'Secrets', 'usersync' ), __( 'Sends', 'usersync' ), __( 'Accepts', 'usersync' ), __( 'IP allow-list', 'usersync' ), __( 'Waiting', 'usersync' ), __( 'Last error', 'usersync' ), __( 'Link check', 'usersync' ), __( 'Last success', 'usersync' ) ) as $head ) {
 			echo '<th>' . esc_html( $head ) . '</th>';
 		}
 		echo '</tr></thead><tbody>';
@@ -72,9 +76,11 @@ final class Usersync_Admin {
 			$state = $health[ $peer['id'] ?? '' ] ?? array( 'waiting' => 0, 'error' => '' );
 			echo '<td>' . esc_html( (string) $state['waiting'] ) . '</td>';
 			echo '<td>' . esc_html( '' !== $state['error'] ? $state['error'] : '—' ) . '</td>';
+			self::check_cells( (string) ( $peer['id'] ?? '' ), $checks[ $peer['id'] ?? '' ] ?? null );
 			echo '</tr>';
 		}
 		echo '</tbody></table>';
+		self::peer_config();
 		self::action_button( 'usersync_deliver_now', __( 'Deliver waiting events now', 'usersync' ) );
 		self::identity_refusals();
 		self::new_secret();
@@ -124,6 +130,68 @@ final class Usersync_Admin {
 			echo '</tr>';
 		}
 		echo '</tbody></table>';
+	}
+
+	/** The last link check of a peer (result, notes, time), its last success and the Test link button. */
+	private static function check_cells( string $peer_id, ?array $check ): void {
+		echo '<td class="usersync-check">';
+		if ( $check ) {
+			printf( '<p><strong>%s</strong> %s</p>', esc_html( $check['ok'] ? __( 'OK:', 'usersync' ) : __( 'Problem:', 'usersync' ) ), esc_html( $check['message'] ) );
+			foreach ( (array) $check['notes'] as $note ) {
+				echo '<p>' . esc_html( $note ) . '</p>';
+			}
+			/* translators: %s: time in UTC */
+			echo '<p>' . esc_html( sprintf( __( 'checked %s UTC', 'usersync' ), gmdate( 'Y-m-d H:i:s', (int) $check['time'] ) ) ) . '</p>';
+		}
+		echo '<form method="post" action="' . esc_url( admin_url( 'admin-post.php' ) ) . '">';
+		echo '<input type="hidden" name="action" value="usersync_test_link">';
+		echo '<input type="hidden" name="peer" value="' . esc_attr( $peer_id ) . '">';
+		wp_nonce_field( 'usersync_test_link' );
+		submit_button( __( 'Test link', 'usersync' ), 'secondary small', 'submit', false );
+		echo '</form></td>';
+		$success = $check ? (int) $check['last_success'] : 0;
+		echo '<td>' . esc_html( $success ? gmdate( 'Y-m-d H:i:s', $success ) . ' UTC' : __( 'never', 'usersync' ) ) . '</td>';
+	}
+
+	/** "Test link": checks one peer now (capability and nonce first), then back to the page. */
+	public static function test_link(): void {
+		self::guard( 'usersync_test_link' );
+		$peer = isset( $_POST['peer'] ) ? sanitize_text_field( wp_unslash( $_POST['peer'] ) ) : ''; // nonce checked in guard()
+		if ( null === Usersync_Settings::peer( $peer ) ) {
+			wp_die( esc_html__( 'No such peer is configured.', 'usersync' ), 400 );
+		}
+		$result = Usersync_Health::test( $peer );
+		/* translators: 1: peer id, 2: the result in plain words */
+		self::back( sprintf( __( 'Link to %1$s checked: %2$s', 'usersync' ), $peer, $result['ok'] ? __( 'it works.', 'usersync' ) : __( 'see the problem in its row.', 'usersync' ) ) );
+	}
+
+	/**
+	 * The wp-config.php block for the other site of a link, made when an administrator asks
+	 * (a POST with a nonce to this page) and printed only in that answer: it holds the link's
+	 * secret, so it is never stored, logged or put in a URL.
+	 */
+	private static function peer_config(): void {
+		echo '<h2>' . esc_html__( 'Configuration for the other site', 'usersync' ) . '</h2>';
+		echo '<p>' . esc_html__( 'The block to paste into a peer\'s wp-config.php: the ids swapped, the same secret, the policies mirrored. It is made now, shown only here and stored nowhere.', 'usersync' ) . '</p>';
+		if ( isset( $_POST['usersync_peer_config'] ) ) {
+			// The page is half printed: a bad nonce gets a notice here, not wp_die().
+			$nonce = isset( $_POST['_wpnonce'] ) ? sanitize_text_field( wp_unslash( $_POST['_wpnonce'] ) ) : '';
+			$block = wp_verify_nonce( $nonce, 'usersync_peer_config' ) ? Usersync_Health::config_for_peer( sanitize_text_field( wp_unslash( $_POST['usersync_peer_config'] ) ) ) : null;
+			if ( null !== $block ) {
+				echo '<p><textarea class="large-text code" rows="12" readonly autocomplete="off" id="usersync-peer-config">' . esc_textarea( $block ) . '</textarea></p>';
+			} else {
+				echo '<div class="notice notice-error inline"><p>' . esc_html__( 'The request was not confirmed (it expired, or came from elsewhere): use the button again.', 'usersync' ) . '</p></div>';
+			}
+		}
+		echo '<form method="post" action="' . esc_url( add_query_arg( 'page', self::PAGE, admin_url( 'options-general.php' ) ) ) . '">';
+		wp_nonce_field( 'usersync_peer_config' );
+		echo '<select name="usersync_peer_config">';
+		foreach ( Usersync_Settings::peers() as $peer ) {
+			echo '<option value="' . esc_attr( (string) ( $peer['id'] ?? '' ) ) . '">' . esc_html( (string) ( $peer['id'] ?? '' ) ) . '</option>';
+		}
+		echo '</select> ';
+		submit_button( __( 'Show the block for this peer', 'usersync' ), 'secondary', 'submit', false );
+		echo '</form>';
 	}
 
 	/**

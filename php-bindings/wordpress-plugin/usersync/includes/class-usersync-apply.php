@@ -12,17 +12,6 @@ final class Usersync_Apply_Failed extends RuntimeException {
 
 final class Usersync_Apply {
 
-	const FIELDS = array(
-		'display_name' => 'display_name',
-		'first_name'   => 'first_name',
-		'last_name'    => 'last_name',
-		'nickname'     => 'nickname',
-		'nicename'     => 'user_nicename',
-		'url'          => 'user_url',
-		'description'  => 'description',
-		'locale'       => 'locale',
-	);
-
 	/**
 	 * Applies the library's verdict for an opened action: 'create' makes the account and links
 	 * it to the message's uid; 'apply' changes the linked account $user (never another: the
@@ -34,6 +23,16 @@ final class Usersync_Apply {
 		if ( 'skip' === $verdict['do'] ) {
 			return;
 		}
+		/**
+		 * A peer's change is about to be applied here, inside the inbox's transaction. Throw
+		 * Usersync_Apply_Failed to refuse it for good (nothing is kept; the sender is answered
+		 * apply_failed with the exception's message and does not retry).
+		 *
+		 * @param array    $opened  the opened action (act, iss, eid, data) as the library gave it
+		 * @param array    $verdict the library's target check ('do' => 'create'|'apply')
+		 * @param ?WP_User $user    the linked account ('apply'), null for a create
+		 */
+		do_action( 'usersync_before_apply', $opened, $verdict, $user );
 		if ( 'create' === $verdict['do'] ) {
 			self::create( $opened );
 			return;
@@ -81,7 +80,7 @@ final class Usersync_Apply {
 	private static function userdata( array $data ): array {
 		$userdata = array( 'user_email' => $data['email'] );
 		foreach ( $data['fields'] ?? array() as $field => $value ) {
-			$userdata[ self::FIELDS[ $field ] ] = $value;
+			$userdata[ Usersync\WordPressSite::profileFields()[ $field ] ] = $value;
 		}
 		return $userdata;
 	}

@@ -27,11 +27,17 @@ final class Usersync_Events {
 	}
 
 	/**
-	 * Meta keys never worth an event: privileges and sessions (the library never sends them
-	 * anyway), usersync's own, and WordPress's per-screen bookkeeping.
+	 * How a changed meta key travels, as the library sorts it: 'meta', 'profile_field' (a
+	 * field WordPress keeps in user meta: it travels in an update's fields), 'protected'
+	 * (never sent) — or null when the library is not loaded in this request: the event is
+	 * queued anyway, as an update and as meta, and the library's send filter sorts it when it
+	 * is routed. WordPress's per-screen bookkeeping is never worth an event.
 	 */
-	private static function ignored_meta( string $key ): bool {
-		return (bool) preg_match( '/(capabilities|user_level)$|^session_tokens$|^_?usersync|^wp_user-settings|^(dismissed_wp_pointers|last_update|community-events-location)$/', $key );
+	private static function meta_kind( string $key ): ?string {
+		if ( preg_match( '/^wp_user-settings|^(dismissed_wp_pointers|last_update|community-events-location)$/', $key ) ) {
+			return 'protected';
+		}
+		return Usersync_Settings::context() ? Usersync\WordPressSite::metaKind( $key ) : null;
 	}
 
 	/** Runs $apply with outgoing events switched off (applying a peer's action). */
@@ -74,37 +80,29 @@ final class Usersync_Events {
 		self::touch( (int) $user->ID, 'password' );
 	}
 
-	/**
-	 * Profile fields WordPress keeps in usermeta. They travel in an update's 'fields', never as
-	 * meta (a peer's meta policy would drop them): a plugin that writes one with
-	 * update_user_meta() — WooCommerce does, for first_name and last_name — makes an update.
-	 */
-	const FIELD_META = array( 'first_name', 'last_name', 'nickname', 'description', 'locale' );
-
 	public static function meta_changed( $meta_id, $user_id, $key ): void {
-		if ( self::$applying || self::ignored_meta( (string) $key ) ) {
-			return;
-		}
-		if ( in_array( (string) $key, self::FIELD_META, true ) ) {
-			self::touch( (int) $user_id, 'update' );
-			return;
-		}
-		self::touch( (int) $user_id, 'meta' );
-		self::$users[ (int) $user_id ]['meta_set'][ (string) $key ] = true;
-		unset( self::$users[ (int) $user_id ]['meta_deleted'][ (string) $key ] );
+		self::meta_touched( (int) $user_id, (string) $key, 'meta_set', 'meta_deleted' );
 	}
 
 	public static function meta_deleted( $meta_ids, $user_id, $key ): void {
-		if ( self::$applying || self::ignored_meta( (string) $key ) ) {
+		self::meta_touched( (int) $user_id, (string) $key, 'meta_deleted', 'meta_set' );
+	}
+
+	/** A meta key set or deleted: noted under $as (and no longer under $not) as the library sorts it. */
+	private static function meta_touched( int $user_id, string $key, string $as, string $not ): void {
+		$kind = self::$applying ? 'protected' : self::meta_kind( $key );
+		if ( 'protected' === $kind ) {
 			return;
 		}
-		if ( in_array( (string) $key, self::FIELD_META, true ) ) {
-			self::touch( (int) $user_id, 'update' );
-			return;
+		if ( 'meta' !== $kind ) {
+			self::touch( $user_id, 'update' );
+			if ( 'profile_field' === $kind ) {
+				return;
+			}
 		}
-		self::touch( (int) $user_id, 'meta' );
-		self::$users[ (int) $user_id ]['meta_deleted'][ (string) $key ] = true;
-		unset( self::$users[ (int) $user_id ]['meta_set'][ (string) $key ] );
+		self::touch( $user_id, 'meta' );
+		self::$users[ $user_id ][ $as ][ $key ] = true;
+		unset( self::$users[ $user_id ][ $not ][ $key ] );
 	}
 
 	public static function deleted( $user_id, $reassign = null ): void {
@@ -147,21 +145,63 @@ final class Usersync_Events {
 		return array_map( 'strval', array_values( $raw ) );
 	}
 
+	/**
+	 * An event queued while the library was not loaded, sorted now that it is (the outbox
+	 * routes it): a create or update is rebuilt from the account as it is now, with the fields
+	 * the library names; a meta event keeps the keys that travel as meta. Null: nothing to send.
+	 */
+	public static function sorted( array $event, int $user_id ): ?array {
+		$event = self::sorted_now( $event, $user_id );
+		if ( null === $event ) {
+			return null;
+		}
+		/**
+		 * An event about to be routed to the peers (before the library's send policy filters
+		 * it per peer). Return false to send nothing; a changed event is checked by the
+		 * library like any other.
+		 *
+		 * @param array $event   `['act' => …, 'data' => […]]` as in docs/protocol.md §9 (no uid yet)
+		 * @param int   $user_id the account here (0 for a deleted one)
+		 */
+		$filtered = apply_filters( 'usersync_event', $event, $user_id );
+		return is_array( $filtered ) ? $filtered : null;
+	}
+
+	private static function sorted_now( array $event, int $user_id ): ?array {
+		if ( empty( $event['unsorted'] ) ) {
+			return $event;
+		}
+		unset( $event['unsorted'] );
+		if ( 'create' === $event['act'] || 'update' === $event['act'] ) {
+			clean_user_cache( $user_id );
+			$user = get_userdata( $user_id );
+			return $user ? array( 'act' => $event['act'], 'data' => self::user_data( $user ) ) : null;
+		}
+		if ( 'meta' === $event['act'] ) {
+			$travels = static fn( $key ): bool => 'meta' === self::meta_kind( (string) $key );
+			$data    = array( 'login' => $event['data']['login'] );
+			$set     = array_filter( $event['data']['set'] ?? array(), $travels, ARRAY_FILTER_USE_KEY );
+			$delete  = array_values( array_filter( $event['data']['delete'] ?? array(), $travels ) );
+			if ( $set ) {
+				$data['set'] = $set;
+			}
+			if ( $delete ) {
+				$data['delete'] = $delete;
+			}
+			return ( $set || $delete ) ? array( 'act' => 'meta', 'data' => $data ) : null;
+		}
+		return $event;
+	}
+
 	/** The user's current state as a create/update event's data (the outbox adds the uid). */
 	public static function user_data( WP_User $user ): array {
-		$fields = array(
-			'display_name' => $user->display_name,
-			'first_name'   => $user->first_name,
-			'last_name'    => $user->last_name,
-			'nickname'     => $user->nickname,
-			'nicename'     => $user->user_nicename,
-			'url'          => $user->user_url,
-			'description'  => $user->description,
-			'locale'       => $user->locale,
-		);
+		$fields = array();
+		foreach ( Usersync\WordPressSite::profileFields() as $field => $property ) {
+			$fields[ $field ] = $user->$property;
+		}
 		$meta = array();
 		foreach ( get_user_meta( $user->ID ) as $key => $values ) {
-			if ( ! self::ignored_meta( (string) $key ) && ! isset( $fields[ $key ] ) ) {
+			if ( 'meta' === self::meta_kind( (string) $key ) ) {
 				$strings = self::plain_values( $values );
 				if ( null !== $strings ) {
 					$meta[ $key ] = $strings;
@@ -184,13 +224,18 @@ final class Usersync_Events {
 	/** @return array[] the coalesced events of this request */
 	public static function take(): array {
 		$events = array();
+		// Without the library the fields and meta keys cannot be sorted yet: sorted() does it
+		// when the event is routed.
+		$unsorted = null === Usersync_Settings::context();
 		foreach ( self::$users as $user_id => $entry ) {
 			clean_user_cache( $user_id );
 			$user = get_userdata( $user_id );
 			if ( ! $user ) {
 				continue;
 			}
-			if ( 'create' === $entry['kind'] || 'update' === $entry['kind'] ) {
+			if ( $unsorted && ( 'create' === $entry['kind'] || 'update' === $entry['kind'] ) ) {
+				$events[] = array( 'user_id' => $user_id, 'act' => $entry['kind'], 'data' => array( 'login' => $user->user_login ), 'unsorted' => true );
+			} elseif ( 'create' === $entry['kind'] || 'update' === $entry['kind'] ) {
 				$events[] = array( 'user_id' => $user_id, 'act' => $entry['kind'], 'data' => self::user_data( $user ) );
 			} elseif ( 'password' === $entry['kind'] ) {
 				$events[] = array( 'user_id' => $user_id, 'act' => 'password', 'data' => array( 'login' => $user->user_login, 'pass_hash' => $user->user_pass ) );
@@ -215,7 +260,7 @@ final class Usersync_Events {
 				if ( $deleted ) {
 					$data['delete'] = array_map( 'strval', $deleted );
 				}
-				$events[] = array( 'user_id' => $user_id, 'act' => 'meta', 'data' => $data );
+				$events[] = array( 'user_id' => $user_id, 'act' => 'meta', 'data' => $data, 'unsorted' => $unsorted );
 			}
 		}
 		foreach ( self::$deleted as $deleted ) {

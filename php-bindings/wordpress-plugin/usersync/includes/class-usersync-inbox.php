@@ -5,10 +5,19 @@
  * transaction, its (iss, eid) is recorded — a second copy of the event is answered "duplicate" —, the library's
  * target check decides from the local account's facts what the message may do, and the verdict
  * is applied. Answers: 200 applied | 200 skipped | 200 duplicate | 4xx refused with the reason
- * | 503 busy (a create waited 10 s for the create lock: the sender retries).
+ * | 503 busy (a create waited 10 s for the create lock: the sender retries) | 200 pong (a ping,
+ * recorded like any action, answered with the sealed pong: the link health check) | 503
+ * unavailable (not_configured, library_unavailable, config_invalid). Every answer names this
+ * site's id and clock (public facts a health check shows when the clocks or ids differ).
+ * ip_allow sees the client address the library believes (X-Forwarded-For only from
+ * USERSYNC_TRUSTED_PROXIES).
  */
 
 defined( 'ABSPATH' ) || exit;
+
+/** A query failed while a change was applied: it is rolled back and the sender retries. */
+final class Usersync_Database_Failed extends RuntimeException {
+}
 
 final class Usersync_Inbox {
 
@@ -28,8 +37,57 @@ final class Usersync_Inbox {
 		);
 	}
 
-	private static function answer( int $status, string $result, string $reason = '' ): WP_REST_Response {
-		return new WP_REST_Response( array_filter( array( 'result' => $result, 'reason' => $reason ) ), $status );
+	private static function answer( int $status, string $result, string $reason = '', array $more = array() ): WP_REST_Response {
+		$facts = array( 'site' => Usersync_Settings::site_id(), 'time' => time() );
+		return new WP_REST_Response( array_filter( array( 'result' => $result, 'reason' => $reason ) + $more + $facts ), $status );
+	}
+
+	/** Why this site cannot open messages, as a reason code (details stay in the admin notice). */
+	private static function unavailable(): string {
+		if ( '' === Usersync_Settings::site_id() ) {
+			return 'not_configured';
+		}
+		try {
+			Usersync\Library::get();
+		} catch ( Throwable $e ) {
+			return 'library_unavailable';
+		}
+		return 'config_invalid';
+	}
+
+	/** The address the request came from, as the library believes it (trusted proxies). */
+	private static function client_ip( Usersync\Context $context ): ?string {
+		$remote = isset( $_SERVER['REMOTE_ADDR'] ) ? sanitize_text_field( wp_unslash( $_SERVER['REMOTE_ADDR'] ) ) : '';
+		$xff    = isset( $_SERVER['HTTP_X_FORWARDED_FOR'] ) ? sanitize_text_field( wp_unslash( $_SERVER['HTTP_X_FORWARDED_FOR'] ) ) : null;
+		try {
+			return '' === $remote ? null : $context->clientIp( $remote, $xff );
+		} catch ( Usersync\Exception $e ) {
+			return null; // not an address: fails any ip_allow
+		}
+	}
+
+	/**
+	 * The link health check (docs/protocol.md §16): a ping the library opened is recorded like
+	 * any action (a replay is a duplicate, unanswered) and answered with the sealed pong.
+	 */
+	private static function answer_ping( Usersync\Context $context, array $opened ): WP_REST_Response {
+		global $wpdb;
+		$seen = Usersync_Schema::tables()['seen'];
+		$recorded = $wpdb->query( $wpdb->prepare( "INSERT IGNORE INTO $seen (iss, msg_id, exp) VALUES (%s, %s, %d)", $opened['iss'], $opened['eid'], time() + self::EVENT_MEMORY ) ); // phpcs:ignore WordPress.DB.PreparedSQL
+		if ( false === $recorded ) {
+			return self::answer( 503, 'busy', 'the replay record could not be written' ); // never answered unrecorded
+		}
+		if ( 1 !== $recorded ) {
+			Usersync_Log::add( 'in', $opened['iss'], 'ping', '', 'duplicate', '', $opened['eid'] );
+			return self::answer( 200, 'duplicate' );
+		}
+		try {
+			$pong = $context->pong( $opened );
+		} catch ( Usersync\Exception $e ) {
+			return self::answer( 500, 'error', $e->reason );
+		}
+		Usersync_Log::add( 'in', $opened['iss'], 'ping', '', 'answered', '', $opened['eid'] );
+		return self::answer( 200, 'pong', '', array( 'message' => $pong['message'] ) );
 	}
 
 	/** The HTTP status of a refusal: every refusal is final, so the sender stops retrying. */
@@ -52,14 +110,18 @@ final class Usersync_Inbox {
 		global $wpdb;
 		$context = Usersync_Settings::context();
 		if ( ! $context ) {
-			return self::answer( 503, 'unavailable', 'usersync is not configured on this site' );
+			return self::answer( 503, 'unavailable', self::unavailable() );
 		}
-		$remote = isset( $_SERVER['REMOTE_ADDR'] ) ? sanitize_text_field( wp_unslash( $_SERVER['REMOTE_ADDR'] ) ) : null;
+		$remote = self::client_ip( $context );
 		try {
 			$opened = $context->openAction( $request->get_body(), $remote );
 		} catch ( Usersync\Exception $e ) {
 			Usersync_Log::add( 'in', '', '', '', 'refused', $e->reason . ( $remote ? " from $remote" : '' ) );
-			return self::answer( self::refusal_status( $e->reason ), 'refused', $e->reason );
+			// The sender learns the address it was seen from: ip_allow is written with it.
+			return self::answer( self::refusal_status( $e->reason ), 'refused', $e->reason, 'ip_not_allowed' === $e->reason ? array( 'seen_from' => (string) $remote ) : array() );
+		}
+		if ( 'ping' === $opened['act'] ) {
+			return self::answer_ping( $context, $opened );
 		}
 		if ( in_array( $opened['act'], array( 'probe', 'sync' ), true ) ) {
 			return Usersync_Sync_Receiver::receive( $opened, $context ); // the initial sync
@@ -81,6 +143,9 @@ final class Usersync_Inbox {
 			// The event, not the message, is what must apply once: a retry re-seals it with a new
 			// jti but the same eid. Kept for as long as a sender retries.
 			$recorded = $wpdb->query( $wpdb->prepare( "INSERT IGNORE INTO $seen (iss, msg_id, exp) VALUES (%s, %s, %d)", $opened['iss'], $opened['eid'], time() + self::EVENT_MEMORY ) ); // phpcs:ignore WordPress.DB.PreparedSQL
+			if ( false === $recorded ) {
+				throw new Usersync_Database_Failed( $wpdb->last_error );
+			}
 			if ( 1 !== $recorded ) {
 				$wpdb->query( 'ROLLBACK' );
 				Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'duplicate', '', $opened['eid'] );
@@ -89,7 +154,7 @@ final class Usersync_Inbox {
 			// The library decides which local account the message may touch, from what is here now.
 			list( $facts, $user ) = Usersync_Links::facts( $opened );
 			$verdict              = $context->checkTarget( $opened, $facts );
-			Usersync_Events::applying( static fn() => Usersync_Apply::apply( $opened, $verdict, $user ) );
+			self::stopping_on_database_errors( static fn() => Usersync_Events::applying( static fn() => Usersync_Apply::apply( $opened, $verdict, $user ) ) );
 			$wpdb->query( 'COMMIT' );
 		} catch ( Usersync\Exception $e ) {
 			$wpdb->query( 'ROLLBACK' );
@@ -99,6 +164,12 @@ final class Usersync_Inbox {
 			$wpdb->query( 'ROLLBACK' );
 			Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'refused', $e->getMessage(), $opened['eid'] );
 			return self::answer( 422, 'refused', 'apply_failed: ' . $e->getMessage() );
+		} catch ( Usersync_Database_Failed $e ) {
+			// A deadlock or lock wait (receivers apply concurrently): nothing is kept, the
+			// sender retries. Never "applied" over a half-written change.
+			$wpdb->query( 'ROLLBACK' );
+			Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'busy', 'database: ' . $e->getMessage(), $opened['eid'] );
+			return self::answer( 503, 'busy', 'the database refused a write: retry' );
 		} catch ( Throwable $e ) {
 			$wpdb->query( 'ROLLBACK' );
 			Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'error', get_class( $e ), $opened['eid'] );
@@ -113,10 +184,43 @@ final class Usersync_Inbox {
 			self::prune_seen();
 			return self::answer( 200, 'skipped' );
 		}
+		/**
+		 * A peer's change was applied and committed here.
+		 *
+		 * @param array $opened  the opened action (act, iss, eid, data)
+		 * @param array $verdict the library's target check
+		 */
+		do_action( 'usersync_after_apply', $opened, $verdict );
 		$dropped = isset( $opened['dropped'] ) ? wp_json_encode( $opened['dropped'] ) : '';
 		Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'applied', $dropped ? "dropped by policy: $dropped" : '', $opened['eid'] );
 		self::prune_seen();
 		return self::answer( 200, 'applied' );
+	}
+
+	/**
+	 * Runs $apply and stops it at the first failed query. WordPress's functions ignore a failed
+	 * write, and after a deadlock InnoDB has already rolled the transaction back, so every later
+	 * statement would commit on its own: half a change, answered "applied". The `query` filter
+	 * runs before each query, so it sees the previous one's error before anything else is sent.
+	 */
+	private static function stopping_on_database_errors( callable $apply ): void {
+		global $wpdb;
+		$stop = static function ( $query ) use ( $wpdb ) {
+			if ( '' !== $wpdb->last_error ) {
+				throw new Usersync_Database_Failed( $wpdb->last_error );
+			}
+			return $query;
+		};
+		$wpdb->last_error = '';
+		add_filter( 'query', $stop );
+		try {
+			$apply();
+		} finally {
+			remove_filter( 'query', $stop );
+		}
+		if ( '' !== $wpdb->last_error ) {
+			throw new Usersync_Database_Failed( $wpdb->last_error );
+		}
 	}
 
 	/**

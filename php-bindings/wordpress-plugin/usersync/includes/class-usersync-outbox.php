@@ -68,7 +68,7 @@ final class Usersync_Outbox {
 				(int) ( $event['user_id'] ?? 0 ),
 				$event['act'],
 				(string) ( $event['data']['login'] ?? '' ),
-				wp_json_encode( array( 'act' => $event['act'], 'data' => $event['data'] ) ),
+				wp_json_encode( array( 'act' => $event['act'], 'data' => $event['data'] ) + ( empty( $event['unsorted'] ) ? array() : array( 'unsorted' => true ) ) ),
 				$now,
 				$now
 			);
@@ -143,10 +143,10 @@ final class Usersync_Outbox {
 			$table = self::table();
 			$rows  = $wpdb->get_results( "SELECT * FROM $table WHERE peer = '' ORDER BY id LIMIT 1000" ); // phpcs:ignore WordPress.DB.PreparedSQL
 			foreach ( $rows as $row ) {
-				$event = json_decode( $row->event, true );
+				$event = Usersync_Events::sorted( json_decode( $row->event, true ), (int) $row->user_id );
 				$peers = array();
-				$uid   = $event['data']['uid'] ?? Usersync_Links::uid_of( (int) $row->user_id );
-				if ( null === $uid && 'create' === $row->act && get_userdata( (int) $row->user_id ) ) {
+				$uid   = null === $event ? null : ( $event['data']['uid'] ?? Usersync_Links::uid_of( (int) $row->user_id ) );
+				if ( null !== $event && null === $uid && 'create' === $row->act && get_userdata( (int) $row->user_id ) ) {
 					$uid = Usersync_Links::mint( (int) $row->user_id ); // the account enters the network here
 				}
 				$wpdb->query( 'START TRANSACTION' );
@@ -399,6 +399,41 @@ final class Usersync_Outbox {
 		}
 	}
 
+	/**
+	 * One POST to a peer's inbox now, with delivery's timeouts and options, for the link health
+	 * check: the HTTP status, the body, the address answered from (CURLINFO_PRIMARY_IP) and, when
+	 * no answer came, the network error in plain words.
+	 *
+	 * @return array{status: int, body: string, ip: string, error: string, location: string}
+	 */
+	public static function post_now( string $url, string $body ): array {
+		$ch = curl_init( $url );
+		curl_setopt_array(
+			$ch,
+			array(
+				CURLOPT_POST           => true,
+				CURLOPT_POSTFIELDS     => $body,
+				CURLOPT_HTTPHEADER     => array( 'Content-Type: text/plain', 'Expect:' ),
+				CURLOPT_RETURNTRANSFER => true,
+				CURLOPT_CONNECTTIMEOUT => 3,
+				CURLOPT_TIMEOUT        => self::timeout(),
+				CURLOPT_FOLLOWLOCATION => false,
+				CURLOPT_PROTOCOLS      => CURLPROTO_HTTP | CURLPROTO_HTTPS,
+			)
+		);
+		$answer = curl_exec( $ch );
+		$errno  = curl_errno( $ch );
+		$out    = array(
+			'status'   => (int) curl_getinfo( $ch, CURLINFO_RESPONSE_CODE ),
+			'body'     => is_string( $answer ) ? $answer : '',
+			'ip'       => (string) curl_getinfo( $ch, CURLINFO_PRIMARY_IP ),
+			'error'    => CURLE_OK === $errno ? '' : self::network_error( $errno, curl_error( $ch ) ),
+			'location' => (string) curl_getinfo( $ch, CURLINFO_REDIRECT_URL ),
+		);
+		curl_close( $ch );
+		return $out;
+	}
+
 	/** Records a row's outcome: gone when delivered or final, else waiting with backoff. */
 	private static function settle( object $row, array $outcome ): void {
 		global $wpdb;
@@ -416,5 +451,17 @@ final class Usersync_Outbox {
 			$wpdb->delete( self::table(), array( 'id' => $row->id ) );
 		}
 		Usersync_Log::add( 'out', $row->peer, $row->act, $row->login, $outcome['result'], $outcome['reason'], $row->eid );
+		/**
+		 * A delivery attempt's outcome, once per attempt: 'delivered', 'duplicate' (applied
+		 * before), 'refused' (final), 'retry' (waits with backoff) or 'expired'.
+		 *
+		 * @param string $result  the outcome
+		 * @param string $peer    the peer's site id
+		 * @param string $act     the action
+		 * @param string $login   the account's login here
+		 * @param string $reason  why (a reason code or plain words), '' when delivered
+		 * @param string $eid     the event id (the same in the peer's log)
+		 */
+		do_action( 'usersync_delivery_result', $outcome['result'], $row->peer, $row->act, $row->login, $outcome['reason'], $row->eid );
 	}
 }

@@ -52,12 +52,10 @@ final class Usersync_Plugin {
 		add_action( 'admin_notices', array( 'Usersync_Admin', 'notices' ) );
 		add_action( 'admin_post_usersync_deliver_now', array( 'Usersync_Admin', 'deliver_now' ) );
 		add_action( 'admin_post_usersync_clear_log', array( 'Usersync_Admin', 'clear_log' ) );
+		add_action( 'admin_post_usersync_test_link', array( 'Usersync_Admin', 'test_link' ) );
 
-		// The initial sync: its settings page and its WP-CLI command (`wp usersync sync`).
+		// The initial sync's settings page (its WP-CLI command is registered in usersync.php).
 		Usersync_Sync_Admin::add_hooks();
-		if ( defined( 'WP_CLI' ) && WP_CLI ) {
-			WP_CLI::add_command( 'usersync sync', 'Usersync_Sync_CLI' );
-		}
 
 		// Upgrades without re-activation (tables created on first use).
 		add_action( 'plugins_loaded', array( 'Usersync_Schema', 'maybe_install' ) );

@@ -91,7 +91,7 @@ final class Usersync_Schema {
 		foreach ( self::tables() as $table ) {
 			$wpdb->query( "DROP TABLE IF EXISTS $table" ); // phpcs:ignore WordPress.DB.PreparedSQL -- table names are ours
 		}
-		foreach ( array( self::OPTION, 'usersync_retry_at' ) as $option ) {
+		foreach ( array( self::OPTION, 'usersync_retry_at', 'usersync_health' ) as $option ) {
 			delete_option( $option );
 		}
 		wp_clear_scheduled_hook( 'usersync_deliver' );

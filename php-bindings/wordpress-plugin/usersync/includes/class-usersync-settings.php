@@ -40,6 +40,9 @@ final class Usersync_Settings {
 		if ( defined( 'USERSYNC_CLOCK_SKEW' ) ) {
 			$config['clock_skew'] = (int) USERSYNC_CLOCK_SKEW;
 		}
+		if ( defined( 'USERSYNC_TRUSTED_PROXIES' ) ) {
+			$config['trusted_proxies'] = (array) USERSYNC_TRUSTED_PROXIES;
+		}
 		if ( defined( 'USERSYNC_PRIVILEGED_ROLES' ) ) {
 			$config['privileged_roles'] = (array) USERSYNC_PRIVILEGED_ROLES;
 		}
