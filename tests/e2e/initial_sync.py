@@ -37,6 +37,16 @@ from sites import ROOT, Env  # noqa: E402
 SEND = {"actions": ["create", "update", "password", "meta"], "roles": ["subscriber", "editor"], "meta": ["billing_*"]}
 ACCEPT = {"actions": ["create", "update", "password", "meta"], "roles": ["subscriber", "editor"], "meta": ["billing_*"]}
 
+WATCHER = """<?php
+// Test-only (tests/e2e/initial_sync.py): another plugin watching the initial sync's bulk creates
+// through usersync_sync_applied, recording the ids it is given in the option e2e_sync_applied.
+add_action('usersync_sync_applied', function ($peer, $created, $linked) {
+    $seen = json_decode((string) get_option('e2e_sync_applied', '[]'), true) ?: array();
+    $seen[] = array('peer' => $peer, 'created' => $created, 'linked' => $linked);
+    update_option('e2e_sync_applied', wp_json_encode($seen), false);
+}, 10, 3);
+"""
+
 KILLER = """<?php
 // Test-only (tests/e2e/initial_sync.py): ends this PHP process with SIGKILL when the peer has
 // applied batch number E2E_KILL_AT of an initial sync run, before the answer is recorded here.
@@ -88,6 +98,8 @@ def setup(env, base):
     mu = os.path.join(env.sites["d"]["path"], "wp-content", "mu-plugins", "e2e-kill.php")
     with open(mu, "w") as f:
         f.write(KILLER)
+    with open(os.path.join(env.sites["e"]["path"], "wp-content", "mu-plugins", "e2e-watch.php"), "w") as f:
+        f.write(WATCHER)
 
 
 # login: (email on D, role on D, what E has with that login or email, role there, report row)
@@ -185,6 +197,12 @@ def report_and_run(env):
     check(new2["roles"] == ["editor"] and new2["email"] == "new2@d.test", "a created account has its role and email")
     twin2 = env.wp("e", "get_user", login="twin2")
     check(twin2["roles"] == ["subscriber"] and twin2["email"] == "twin2@x.test", "a linked account keeps what it had on E")
+    seen = json.loads(env.sql("SELECT option_value FROM usersync_e.wp_options WHERE option_name = 'e2e_sync_applied'") or "[]")
+    ids = lambda names: sorted(int(env.sql(f"SELECT ID FROM usersync_e.wp_users WHERE user_login = '{n}'")) for n in names)  # noqa: E731
+    created = sorted(i for s_ in seen for i in s_["created"])
+    linked = sorted(i for s_ in seen for i in s_["linked"])
+    check(created == ids(["new1", "new2", "new3", "new4", "new5"]) and linked == ids(["twin1", "twin2"])
+          and all(s_["peer"] == "d.test" for s_ in seen), f"usersync_sync_applied told another plugin of each created and linked account once: {seen}")
     # Linked now: a change on D reaches E the ordinary way.
     env.wp("d", "update_user", login="twin1", set={"display_name": "Twin One"})
     check(env.wp("e", "get_user", login="twin1")["display_name"] == "Twin One", "after the link, a change on D reaches the linked account on E")

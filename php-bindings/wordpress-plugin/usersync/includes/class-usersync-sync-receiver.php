@@ -65,10 +65,23 @@ final class Usersync_Sync_Receiver {
 		} finally {
 			$wpdb->query( $wpdb->prepare( 'SELECT RELEASE_LOCK(%s)', $lock ) );
 		}
+		$created = array();
 		foreach ( $links as $uid => $id ) {
 			clean_user_cache( $id );
+			if ( 'create' === ( $results[ $uid ] ?? '' ) ) {
+				$created[] = $id;
+			}
 		}
 		Usersync_Log::add( 'in', $opened['iss'], 'sync', '', 'applied', self::counts( $answer['results'] ), $opened['eid'] );
+		/**
+		 * Fires when a batch of the initial sync was applied and committed here. Its accounts are
+		 * written in bulk, so core's user_register does not fire for them: this does.
+		 *
+		 * @param string $peer    the peer that sent the batch
+		 * @param int[]  $created the accounts created
+		 * @param int[]  $linked  the existing accounts linked
+		 */
+		do_action( 'usersync_sync_applied', $opened['iss'], $created, array_values( array_diff( array_values( $links ), $created ) ) );
 		return self::answer( 200, array( 'result' => 'answered', 'answer' => $answer['message'] ) );
 	}
 
