@@ -9,7 +9,7 @@ C_LINK  := -L$(LIBDIR) -lusersync -lcjson -lpthread -Wl,-rpath,$(abspath $(LIBDI
 FUZZ_SECONDS ?= 30
 
 .PHONY: help deps build demo test header check-header test-rust test-c test-c-sanitize test-c-valgrind \
-        check-php-ffi test-php check-vectors test-wordpress test-e2e demo-cli plugin-zip lint bench bench-smoke bench-wordpress bench-php bench-sync bench-sso bench-bulk test-sso \
+        check-php-ffi test-php check-vectors test-wordpress test-e2e demo-cli plugin-zip lint bench bench-smoke bench-wordpress bench-php bench-sync bench-lag bench-sso bench-bulk test-sso \
         fuzz-smoke clean soak soak-smoke
 
 help:
@@ -18,6 +18,7 @@ help:
 	@echo "make test   - every test: header check, lint, Rust, C (plain, ASan+UBSan, valgrind),"
 	@echo "              PHP FFI::cdef load, vector regeneration, benchmark and fuzz smoke runs"
 	@echo "make bench  - benchmarks: envelope vs OpenSSL, messages (docs/benchmarks.md)"
+	@echo "make bench-lag - delivery lag on real sites against one no-op POST to a peer's inbox, 1/2/20 peers"
 	@echo "make soak   - three sites in a full mesh take 10,000 user changes while peers are stopped and"
 	@echo "              frozen at random: nothing lost, nothing applied twice, every site identical"
 
@@ -132,6 +133,11 @@ bench:
 
 bench-sync: build
 	python3 tests/e2e/test_sync.py --measure
+
+# Delivery lag: end of the user's request until the change is applied on every peer, against one
+# no-op POST to a peer's inbox, interleaved; 1, 2 and 20 real peers (docs/benchmarks.md).
+bench-lag: build
+	python3 tests/e2e/lag.py
 
 bench-sso: build
 	python3 tests/e2e/test_sso.py --measure

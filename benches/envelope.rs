@@ -26,7 +26,7 @@ use openssl_sys as ossl;
 use sha2::Sha256;
 use std::hint::black_box;
 use std::ptr::null;
-use timing::time_per_call;
+use timing::time_interleaved;
 use usersync::ffi::{
     usersync_keyring, usersync_keyring_free, usersync_keyring_new, usersync_keyring_open,
     usersync_keyring_open_binary, usersync_keyring_seal, usersync_keyring_seal_binary,
@@ -295,58 +295,73 @@ fn main() {
         let from_us = ring.seal_bytes(AAD, &pt).unwrap();
         assert_eq!(ossl.open(AAD, &from_us).unwrap(), pt);
         let text = ring.seal(AAD, &pt).unwrap();
-        let mut env_buf = vec![0u8; from_us.len()];
-        let mut text_buf = vec![0u8; text.len()];
-        let mut pt_buf = vec![0u8; from_us.len()];
+        let (mut env_a, mut env_b) = (vec![0u8; from_us.len()], vec![0u8; from_us.len()]);
+        let (mut text_a, mut text_b) = (vec![0u8; text.len()], vec![0u8; text.len()]);
         let mut scratch = vec![0u8; from_us.len()];
-
-        let rust_seal = time_per_call(rounds, batch, || {
-            black_box(ring.seal_bytes(AAD, black_box(&pt)).unwrap());
-        });
-        let abi_seal_t = time_per_call(rounds, batch, || {
-            black_box(abi_seal(abi_ring, AAD, black_box(&pt), &mut env_buf));
-        });
-        let os_seal = time_per_call(rounds, batch, || {
-            ossl.seal_into(AAD, black_box(&pt), &mut env_buf);
-            black_box(&env_buf);
-        });
-        let abi_seal_text_t = time_per_call(rounds, batch, || {
-            black_box(abi_seal_text(abi_ring, AAD, black_box(&pt), &mut text_buf));
-        });
-        let os_seal_text = time_per_call(rounds, batch, || {
-            ossl.seal_into(AAD, black_box(&pt), &mut scratch);
-            black_box(
-                URL_SAFE_NO_PAD
-                    .encode_slice(&scratch, &mut text_buf)
-                    .unwrap(),
-            );
-        });
-        let rust_open = time_per_call(rounds, batch, || {
-            black_box(ring.open_bytes(AAD, black_box(&from_us)).unwrap());
-        });
-        let abi_open_t = time_per_call(rounds, batch, || {
-            black_box(abi_open(abi_ring, AAD, black_box(&from_us), &mut pt_buf));
-        });
-        let os_open = time_per_call(rounds, batch, || {
-            black_box(
-                ossl.open_into(AAD, black_box(&from_us), &mut pt_buf)
-                    .unwrap(),
-            );
-        });
-        let abi_open_text_t = time_per_call(rounds, batch, || {
-            black_box(abi_open_text(
-                abi_ring,
-                AAD,
-                black_box(text.as_bytes()),
-                &mut pt_buf,
-            ));
-        });
-        let os_open_text = time_per_call(rounds, batch, || {
-            let n = URL_SAFE_NO_PAD
-                .decode_slice(black_box(text.as_bytes()), &mut scratch)
-                .unwrap();
-            black_box(ossl.open_into(AAD, &scratch[..n], &mut pt_buf).unwrap());
-        });
+        // Each group in interleaved rounds: load on the machine hits every column alike.
+        let seal = time_interleaved(
+            rounds,
+            batch,
+            &mut [
+                &mut || {
+                    black_box(ring.seal_bytes(AAD, black_box(&pt)).unwrap());
+                },
+                &mut || {
+                    black_box(abi_seal(abi_ring, AAD, black_box(&pt), &mut env_a));
+                },
+                &mut || {
+                    ossl.seal_into(AAD, black_box(&pt), &mut env_b);
+                    black_box(&env_b);
+                },
+                &mut || {
+                    black_box(abi_seal_text(abi_ring, AAD, black_box(&pt), &mut text_a));
+                },
+                &mut || {
+                    ossl.seal_into(AAD, black_box(&pt), &mut scratch);
+                    black_box(URL_SAFE_NO_PAD.encode_slice(&scratch, &mut text_b).unwrap());
+                },
+            ],
+        );
+        let (mut pt_a, mut pt_b, mut pt_c, mut pt_d) = (
+            vec![0u8; from_us.len()],
+            vec![0u8; from_us.len()],
+            vec![0u8; from_us.len()],
+            vec![0u8; from_us.len()],
+        );
+        let mut scratch = vec![0u8; from_us.len()];
+        let open = time_interleaved(
+            rounds,
+            batch,
+            &mut [
+                &mut || {
+                    black_box(ring.open_bytes(AAD, black_box(&from_us)).unwrap());
+                },
+                &mut || {
+                    black_box(abi_open(abi_ring, AAD, black_box(&from_us), &mut pt_a));
+                },
+                &mut || {
+                    black_box(ossl.open_into(AAD, black_box(&from_us), &mut pt_b).unwrap());
+                },
+                &mut || {
+                    black_box(abi_open_text(
+                        abi_ring,
+                        AAD,
+                        black_box(text.as_bytes()),
+                        &mut pt_c,
+                    ));
+                },
+                &mut || {
+                    let n = URL_SAFE_NO_PAD
+                        .decode_slice(black_box(text.as_bytes()), &mut scratch)
+                        .unwrap();
+                    black_box(ossl.open_into(AAD, &scratch[..n], &mut pt_d).unwrap());
+                },
+            ],
+        );
+        let (rust_seal, abi_seal_t, os_seal, abi_seal_text_t, os_seal_text) =
+            (seal[0], seal[1], seal[2], seal[3], seal[4]);
+        let (rust_open, abi_open_t, os_open, abi_open_text_t, os_open_text) =
+            (open[0], open[1], open[2], open[3], open[4]);
         let label = match size {
             64 => "64 B",
             1024 => "1 KiB",

@@ -11,6 +11,14 @@ pub fn encode(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Encodes without padding into `out`, which is exactly [`encoded_len`] bytes long.
+pub(crate) fn encode_into(bytes: &[u8], out: &mut [u8]) {
+    let n = URL_SAFE_NO_PAD
+        .encode_slice(bytes, out)
+        .expect("out sized by encoded_len");
+    debug_assert_eq!(n, out.len());
+}
+
 /// Length of the encoding of `n` bytes, or `None` on overflow.
 pub fn encoded_len(n: usize) -> Option<usize> {
     n.checked_mul(4).map(|x| x.div_ceil(3))

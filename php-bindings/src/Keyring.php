@@ -12,8 +12,13 @@ namespace Usersync;
 final class Keyring
 {
     private Library $lib;
+    private \FFI $ffi;
     private \FFI\CData $handle;
-    /** One output buffer, grown as needed and reused: the hot path allocates nothing in PHP. */
+    /**
+     * One output buffer, grown as needed and reused, and the length pointer: a seal or an open
+     * is one FFI call with the PHP strings passed as they are, and one copy out (FFI::string).
+     * The buffer's size is asked of the library only when a call says it is too small.
+     */
     private ?\FFI\CData $buffer = null;
     private int $capacity = 0;
     private \FFI\CData $length;
@@ -28,7 +33,7 @@ final class Keyring
     {
         $this->lib = Library::get();
         $list = is_array($secrets) ? implode(',', $secrets) : $secrets;
-        $ffi = $this->lib->ffi;
+        $ffi = $this->ffi = $this->lib->ffi;
         $this->handle = $this->lib->construct(
             'usersync_keyring',
             static fn($out) => $ffi->usersync_keyring_new($list, strlen($list), $maxTextLength, $out),
@@ -37,47 +42,59 @@ final class Keyring
         $this->lengthAddress = \FFI::addr($this->length);
     }
 
-    private function buffer(int $capacity): \FFI\CData
+    /** Grows the buffer to at least $capacity bytes (doubling, so growth is rare). */
+    private function grow(int $capacity): void
     {
-        if ($this->buffer === null || $capacity > $this->capacity) {
-            $this->capacity = max($capacity, 2 * $this->capacity, 64);
-            $this->buffer = $this->lib->ffi->new("char[$this->capacity]");
+        if ($capacity > $this->capacity) {
+            $this->capacity = max($capacity, 2 * $this->capacity, 256);
+            $this->buffer = $this->ffi->new("char[$this->capacity]");
         }
-        return $this->buffer;
     }
 
     /** Seals $plaintext with associated data $aad; returns the envelope text. */
     public function seal(string $aad, string $plaintext): string
     {
-        $ffi = $this->lib->ffi;
-        $cap = $ffi->usersync_keyring_sealed_len(strlen($plaintext));
-        $out = $this->buffer($cap);
-        $code = $ffi->usersync_keyring_seal($this->handle, $aad, strlen($aad), $plaintext, strlen($plaintext), $out, $cap, $this->lengthAddress);
+        $ffi = $this->ffi;
+        $n = strlen($plaintext);
+        if ($this->buffer === null) {
+            $this->grow($ffi->usersync_keyring_sealed_len($n));
+        }
+        $code = $ffi->usersync_keyring_seal($this->handle, $aad, strlen($aad), $plaintext, $n, $this->buffer, $this->capacity, $this->lengthAddress);
         if ($code !== 0) {
+            if ($code === $ffi->USERSYNC_RESULT_BUFFER_TOO_SMALL) { // refused before sealing: size it, once
+                $this->grow($ffi->usersync_keyring_sealed_len($n));
+                $code = $ffi->usersync_keyring_seal($this->handle, $aad, strlen($aad), $plaintext, $n, $this->buffer, $this->capacity, $this->lengthAddress);
+            }
             $this->lib->check($code);
         }
-        return \FFI::string($out, $this->length->cdata);
+        return \FFI::string($this->buffer, $this->length->cdata);
     }
 
     /** Opens an envelope text sealed with $aad. @throws EnvelopeException */
     public function open(string $aad, string $text): string
     {
-        $ffi = $this->lib->ffi;
-        $cap = $ffi->usersync_keyring_opened_max_len(strlen($text));
-        $out = $this->buffer($cap);
-        $code = $ffi->usersync_keyring_open($this->handle, $aad, strlen($aad), $text, strlen($text), $out, $cap, $this->lengthAddress);
+        $ffi = $this->ffi;
+        $n = strlen($text);
+        if ($this->buffer === null) {
+            $this->grow($ffi->usersync_keyring_opened_max_len($n));
+        }
+        $code = $ffi->usersync_keyring_open($this->handle, $aad, strlen($aad), $text, $n, $this->buffer, $this->capacity, $this->lengthAddress);
         if ($code !== 0) {
+            if ($code === $ffi->USERSYNC_RESULT_BUFFER_TOO_SMALL) { // a longer text than the buffer has held: size it, once
+                $this->grow($ffi->usersync_keyring_opened_max_len($n));
+                $code = $ffi->usersync_keyring_open($this->handle, $aad, strlen($aad), $text, $n, $this->buffer, $this->capacity, $this->lengthAddress);
+            }
             $this->lib->check($code);
         }
-        $n = $this->length->cdata;
-        $plaintext = \FFI::string($out, $n);
-        \FFI::memset($out, 0, $n); // the reused buffer keeps no plaintext
+        $length = $this->length->cdata;
+        $plaintext = \FFI::string($this->buffer, $length);
+        \FFI::memset($this->buffer, 0, $length); // the reused buffer keeps no plaintext
         return $plaintext;
     }
 
     public function __destruct()
     {
-        $this->lib->ffi->usersync_keyring_free($this->handle);
+        $this->ffi->usersync_keyring_free($this->handle);
     }
 
     public function __clone()

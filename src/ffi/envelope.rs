@@ -102,8 +102,16 @@ pub unsafe extern "C" fn usersync_keyring_seal(
     guard(|| {
         let ring = &keyring.as_ref().ok_or(Error::NullArgument)?.0;
         let out = Output::new(out, out_cap, out_len)?;
-        let text = ring.seal(input(aad, aad_len)?, input(plaintext, plaintext_len)?)?;
-        out.write(text.as_bytes())
+        let plaintext = input(plaintext, plaintext_len)?;
+        let text_len = envelope::sealed_text_len(plaintext.len()).ok_or(Error::TooLarge)?;
+        if text_len > ring.max_text_len() {
+            return Err(Error::TooLarge);
+        }
+        if text_len > out_cap {
+            return Err(Error::BufferTooSmall); // before any work: a caller growing its buffer loses nothing
+        }
+        // Sealed into the library's own buffer (out may overlap the inputs), encoded into out.
+        out.write_text(&ring.seal_bytes(input(aad, aad_len)?, plaintext)?)
     })
 }
 

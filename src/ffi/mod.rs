@@ -83,6 +83,24 @@ impl Output {
         *self.len = data.len();
         Ok(())
     }
+
+    /// Writes the strict base64url text of `data` straight into the buffer (no text copy in
+    /// between). `data` must not borrow the caller's inputs (it is the library's own).
+    ///
+    /// # Safety
+    /// As for [`Output::new`].
+    unsafe fn write_text(self, data: &[u8]) -> Result<(), Error> {
+        let n = crate::base64url::encoded_len(data.len()).ok_or(Error::TooLarge)?;
+        if n > self.cap {
+            return Err(Error::BufferTooSmall);
+        }
+        if n > 0 {
+            let out = std::slice::from_raw_parts_mut(self.ptr.cast::<u8>(), n);
+            crate::base64url::encode_into(data, out);
+        }
+        *self.len = n;
+        Ok(())
+    }
 }
 
 /// A caller's `(char **out, size_t *out_len)` for a library-allocated result, checked before

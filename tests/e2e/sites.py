@@ -35,7 +35,10 @@ def write_config(path, constants):
 
 
 class Env:
-    def __init__(self, suite="trixie"):
+    def __init__(self, suite="trixie", opcache_mb=None):
+        # opcache_mb: php-fpm's opcache size, for runs with more sites than its default 128 MB holds
+        # (≈ 20-28 MB per WordPress docroot): an overflowing opcache runs them uncached.
+        self.opcache_mb = opcache_mb
         self.work = tempfile.mkdtemp(prefix="usersync-sites.", dir="/tmp")
         os.chmod(self.work, 0o755)
         self.sites = {}
@@ -91,6 +94,7 @@ php_admin_flag[log_errors] = on
             php_args = ("-d", "ffi.enable=preload", "-d", f"ffi.preload={self.preload_header}", "-d", "opcache.enable=1",
                         "-d", f"opcache.preload={self.preload_script}", "-d", "opcache.preload_user=www-data")
         run(fpm, "--fpm-config", conf, *php_args, "-d", "opcache.revalidate_freq=0",
+            *(("-d", f"opcache.memory_consumption={self.opcache_mb}") if self.opcache_mb else ()),
             env=dict(os.environ, **(environ or {})))
         open(os.path.join(self.work, "php-errors.log"), "a").close()
         os.chmod(os.path.join(self.work, "php-errors.log"), 0o666)

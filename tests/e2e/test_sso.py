@@ -208,14 +208,16 @@ class Sites:
         policy_out = {"actions": ["create", "update", "login", "logout"], "roles": ["subscriber"]}
         policy_in = {"actions": ["logout"]}
         for n in self.names[1:]:
-            env.add_site(n, self.port[n], {"USERSYNC_SITE_ID": f"{n}.test", "USERSYNC_PEERS": [
+            # WP_HTTP_BLOCK_EXTERNAL is on (scripts/wp/new-site.sh) and delivery goes to 127.0.0.1,
+            # which is not the site's own host: WordPress's HTTP API lets it through only when listed.
+            env.add_site(n, self.port[n], {"WP_ACCESSIBLE_HOSTS": "127.0.0.1", "USERSYNC_SITE_ID": f"{n}.test", "USERSYNC_PEERS": [
                 {"id": "a.test", "url": self.url["a"], "deliver_to": f"http://127.0.0.1:{self.port['a'] + 1000}",
                  "secrets": [self.secret[n]], "accept": policy_out, "send": policy_in}]}, host=f"{n}.test")
         self.policy_out, self.policy_in = policy_out, policy_in
         env.add_site("a", self.port["a"], self.constants(self.names[1:], "auto"), host="a.test")
 
     def constants(self, peers, mode):
-        return {"USERSYNC_SITE_ID": "a.test", "USERSYNC_SSO_MODE": mode, "USERSYNC_PEERS": [
+        return {"WP_ACCESSIBLE_HOSTS": "127.0.0.1", "USERSYNC_SITE_ID": "a.test", "USERSYNC_SSO_MODE": mode, "USERSYNC_PEERS": [
             {"id": f"{n}.test", "url": self.url[n], "deliver_to": f"http://127.0.0.1:{self.port[n] + 1000}",
              "secrets": [self.secret[n]], "send": self.policy_out, "accept": self.policy_in} for n in peers]}
 

@@ -95,7 +95,18 @@ final class Usersync_Apply {
 		// Without roles (none sent, or all dropped by the policy) WordPress would give the site's
 		// default role: only when this peer may grant it.
 		$userdata['role'] = isset( $data['roles'] ) ? '' : self::default_role( $opened );
-		$id               = wp_insert_user( $userdata );
+		// The placeholder is no one's password: hashed at bcrypt's lowest cost (not ≈ 50 ms), and
+		// the peer's hash, when sent, is in the row from the start (user_register sees it).
+		$cheap = static fn( $options, $algorithm ) => PASSWORD_BCRYPT === $algorithm ? array( 'cost' => 4 ) + (array) $options : $options;
+		$hash  = static fn( $row, $update ) => ! $update && isset( $data['pass_hash'] ) ? array( 'user_pass' => $data['pass_hash'] ) + $row : $row;
+		add_filter( 'wp_hash_password_options', $cheap, PHP_INT_MAX, 2 );
+		add_filter( 'wp_pre_insert_user_data', $hash, PHP_INT_MAX, 2 );
+		try {
+			$id = wp_insert_user( $userdata );
+		} finally {
+			remove_filter( 'wp_hash_password_options', $cheap, PHP_INT_MAX );
+			remove_filter( 'wp_pre_insert_user_data', $hash, PHP_INT_MAX );
+		}
 		if ( is_wp_error( $id ) ) {
 			throw new Usersync_Apply_Failed( $id->get_error_code() );
 		}
@@ -137,7 +148,11 @@ final class Usersync_Apply {
 
 	/** Roles, meta and password hash of a create/update. */
 	private static function profile( WP_User $user, array $data ): void {
-		if ( isset( $data['roles'] ) ) {
+		$roles = array_values( array_filter( (array) ( $data['roles'] ?? array() ), 'get_role' ) );
+		$held  = array_values( (array) $user->roles );
+		sort( $roles );
+		sort( $held );
+		if ( isset( $data['roles'] ) && $roles !== $held ) { // unchanged roles are not rewritten (nor their hooks fired)
 			$user->set_role( '' );
 			foreach ( $data['roles'] as $role ) {
 				if ( get_role( $role ) ) {
@@ -154,6 +169,9 @@ final class Usersync_Apply {
 	/** Replaces each key's values with the given strings. */
 	private static function set_meta( int $user_id, array $meta ): void {
 		foreach ( $meta as $key => $values ) {
+			if ( get_user_meta( $user_id, $key ) === array_values( $values ) ) {
+				continue; // unchanged: not rewritten
+			}
 			delete_user_meta( $user_id, $key );
 			foreach ( $values as $value ) {
 				add_user_meta( $user_id, $key, $value );

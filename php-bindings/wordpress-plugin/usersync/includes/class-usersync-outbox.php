@@ -12,6 +12,14 @@
  * loop that starts a peer's next message as soon as its previous one is answered. A slow, hung
  * or failing peer holds only its own lock; it is retried with backoff until delivered or
  * expired. Timeouts: 3 s to connect, USERSYNC_HTTP_TIMEOUT (default 10 s) in all.
+ *
+ * Each request is prepared by WordPress's HTTP API exactly as wp_remote_post() prepares one —
+ * its defaults, `http_request_args`, `pre_http_request` (a plugin or test may answer instead of
+ * the peer), WP_HTTP_BLOCK_EXTERNAL / WP_ACCESSIBLE_HOSTS, `https_ssl_verify`, the proxy
+ * constants (WP_HTTP_Proxy) and WordPress's CA bundle — and reported to `http_api_debug` with
+ * the sealed body left out; only the sending is this loop's own, so peers stay concurrent. The
+ * loop's connections are kept for the process (HTTP keep-alive): a run delivering several
+ * messages to a peer, and the system-cron entry point's --watch loop, reuse them.
  */
 
 defined( 'ABSPATH' ) || exit;
@@ -26,6 +34,9 @@ final class Usersync_Outbox {
 
 	/** Messages one run delivers to one peer at most, so a run ends under steady load. */
 	const RUN_LIMIT = 1000;
+
+	/** @var CurlMultiHandle|null the delivery loop's handle, kept for the process: its connections stay open */
+	private static $multi = null;
 
 	private static function table(): string {
 		return Usersync_Schema::tables()['outbox'];
@@ -82,13 +93,17 @@ final class Usersync_Outbox {
 		self::$queued = true;
 	}
 
-	/** At the end of a request: answer the browser first, then deliver what is due. */
+	/**
+	 * At the end of a request (shutdown, right after WordPress flushes its output buffers and
+	 * before other plugins' shutdown work): answer the browser first, then deliver what is due.
+	 */
 	public static function deliver_after_response(): void {
 		$retry_at = (int) get_option( 'usersync_retry_at', 0 );
 		if ( ! self::$queued && ( 0 === $retry_at || $retry_at > time() ) ) {
 			return;
 		}
 		if ( function_exists( 'fastcgi_finish_request' ) ) {
+			wp_ob_end_flush_all(); // whatever is still buffered belongs to the answer
 			fastcgi_finish_request();
 		}
 		self::deliver();
@@ -145,11 +160,17 @@ final class Usersync_Outbox {
 			foreach ( $rows as $row ) {
 				$event = Usersync_Events::sorted( json_decode( $row->event, true ), (int) $row->user_id );
 				$peers = array();
-				$uid   = null === $event ? null : ( $event['data']['uid'] ?? Usersync_Links::uid_of( (int) $row->user_id ) );
-				if ( null !== $event && null === $uid && 'create' === $row->act && get_userdata( (int) $row->user_id ) ) {
-					$uid = Usersync_Links::mint( (int) $row->user_id ); // the account enters the network here
-				}
+				// One transaction (one commit) per event: the link, the routed rows, the queued row's end.
 				$wpdb->query( 'START TRANSACTION' );
+				$uid = null === $event ? null : ( $event['data']['uid'] ?? Usersync_Links::uid_of( (int) $row->user_id ) );
+				if ( null !== $event && null === $uid && 'create' === $row->act && get_userdata( (int) $row->user_id ) ) {
+					try {
+						$uid = Usersync_Links::mint( (int) $row->user_id ); // the account enters the network here
+					} catch ( Throwable $e ) {
+						$wpdb->query( 'ROLLBACK' );
+						throw $e;
+					}
+				}
 				if ( null !== $uid ) {
 					$event = array(
 						'eid'  => Usersync\Secret::uid(),
@@ -229,8 +250,9 @@ final class Usersync_Outbox {
 		self::route( $context );
 		self::expire();
 		$peers = $wpdb->get_col( 'SELECT DISTINCT peer FROM ' . self::table() . " WHERE peer <> ''" ); // phpcs:ignore WordPress.DB.PreparedSQL
-		$multi = curl_multi_init();
-		$busy  = array(); // peer => [handle, row]
+		self::$multi = self::$multi ?? curl_multi_init();
+		$multi       = self::$multi;
+		$busy        = array(); // peer => [handle, row, request]
 		$sent  = array();
 		$next  = static function ( string $peer ) use ( $context, $multi, &$busy, &$sent ): void {
 			// Take the peer's next due message, or let the peer go (and look once more after
@@ -238,14 +260,15 @@ final class Usersync_Outbox {
 			for ( $again = 0; $again < 2; $again++ ) {
 				$row = ( $sent[ $peer ] ?? 0 ) < self::RUN_LIMIT ? self::head( $peer ) : null;
 				while ( $row ) {
-					$handle = self::request( $context, $row );
-					if ( $handle instanceof CurlHandle ) {
-						curl_multi_add_handle( $multi, $handle );
-						$busy[ $peer ]  = array( $handle, $row );
+					$request = self::request( $context, $row );
+					if ( isset( $request['handle'] ) ) {
+						curl_multi_add_handle( $multi, $request['handle'] );
+						curl_multi_exec( $multi, $unused_running ); // on its way while the others are prepared
+						$busy[ $peer ] = array( $request['handle'], $row, $request );
 						$sent[ $peer ] = ( $sent[ $peer ] ?? 0 ) + 1;
 						return;
 					}
-					self::settle( $row, $handle ); // refused before sending: the next one
+					self::settle( $row, $request['outcome'] ); // answered or refused before sending: the next one
 					$row = self::head( $peer );
 				}
 				self::unlock( 'deliver|' . $peer );
@@ -262,13 +285,13 @@ final class Usersync_Outbox {
 		while ( $busy ) {
 			curl_multi_exec( $multi, $running );
 			while ( $done = curl_multi_info_read( $multi ) ) {
-				foreach ( $busy as $peer => list( $handle, $row ) ) {
+				foreach ( $busy as $peer => list( $handle, $row, $request ) ) {
 					if ( $handle !== $done['handle'] ) {
 						continue;
 					}
-					$outcome = self::outcome( $handle, $done['result'] );
+					$outcome = self::finished( $handle, $done['result'], $request );
 					curl_multi_remove_handle( $multi, $handle );
-					curl_close( $handle );
+					curl_close( $handle ); // its connection stays in the multi handle's cache
 					unset( $busy[ $peer ] );
 					self::settle( $row, $outcome );
 					if ( 'retry' === $outcome['result'] ) {
@@ -283,7 +306,6 @@ final class Usersync_Outbox {
 				curl_multi_select( $multi, 0.5 );
 			}
 		}
-		curl_multi_close( $multi );
 		self::schedule();
 		Usersync_Log::prune();
 	}
@@ -319,52 +341,193 @@ final class Usersync_Outbox {
 	}
 
 	/**
-	 * A POST of one row's message (sealed now, with the event's own eid), or the outcome when
-	 * there is nothing to send.
+	 * One row's message (sealed now, with the event's own eid) as a request on its way — or the
+	 * outcome when nothing is sent: refused before sealing, answered by `pre_http_request`, or
+	 * blocked by WordPress's HTTP settings.
 	 *
-	 * @return CurlHandle|array{result: string, reason: string}
+	 * @return array{handle: CurlHandle, url: string, args: array}|array{outcome: array{result: string, reason: string}}
 	 */
-	private static function request( Usersync\Context $context, object $row ) {
+	private static function request( Usersync\Context $context, object $row ): array {
 		$peer = Usersync_Settings::peer( $row->peer );
 		try {
 			$built = $peer ? $context->build( json_decode( $row->event, true ), $row->peer ) : array();
 		} catch ( Usersync\Exception $e ) {
-			return array( 'result' => 'refused', 'reason' => $e->reason );
+			return array( 'outcome' => array( 'result' => 'refused', 'reason' => $e->reason ) );
 		}
 		if ( ! $built ) {
-			return array( 'result' => 'refused', 'reason' => 'no longer sent to this peer' );
+			return array( 'outcome' => array( 'result' => 'refused', 'reason' => 'no longer sent to this peer' ) );
 		}
-		$ch = curl_init( Usersync_Settings::inbox_url( $peer ) );
-		curl_setopt_array(
-			$ch,
-			array(
-				CURLOPT_POST           => true,
-				CURLOPT_POSTFIELDS     => $built[0]['message'],
-				CURLOPT_HTTPHEADER     => array( 'Content-Type: text/plain', 'Expect:' ),
-				CURLOPT_RETURNTRANSFER => true,
-				CURLOPT_CONNECTTIMEOUT => 3,
-				CURLOPT_TIMEOUT        => self::timeout(),
-				CURLOPT_FOLLOWLOCATION => false,
-				CURLOPT_PROTOCOLS      => CURLPROTO_HTTP | CURLPROTO_HTTPS,
-			)
+		$url      = Usersync_Settings::inbox_url( $peer );
+		$prepared = self::http_args( $url, $built[0]['message'] );
+		if ( isset( $prepared['answer'] ) ) {
+			self::debug( $prepared['answer'], $prepared['args'], $url );
+			return array( 'outcome' => self::answered( $prepared['answer'] ) );
+		}
+		$args    = $prepared['args'];
+		$blocked = self::blocked( $url, $args );
+		if ( null !== $blocked ) {
+			self::debug( new WP_Error( 'http_request_not_executed', $blocked ), $args, $url );
+			return array( 'outcome' => array( 'result' => 'retry', 'reason' => $blocked ) );
+		}
+		return array( 'handle' => self::curl( $url, $args ), 'url' => $url, 'args' => $args );
+	}
+
+	/**
+	 * The request's arguments as WordPress's HTTP API makes them for wp_remote_post(): its
+	 * defaults, then `http_request_args`, then `pre_http_request`. WordPress itself does this
+	 * (wp_remote_post() with a last `pre_http_request` filter that keeps the arguments and
+	 * stops it before it sends); a plugin's earlier `pre_http_request` answer is the answer.
+	 *
+	 * @return array{args: array, answer?: array|WP_Error}
+	 */
+	private static function http_args( string $url, string $message ): array {
+		$args    = null;
+		$capture = static function ( $pre, $parsed ) use ( &$args ) {
+			$args = $parsed;
+			return false === $pre ? new WP_Error( 'usersync_prepared' ) : $pre;
+		};
+		add_filter( 'pre_http_request', $capture, PHP_INT_MAX, 2 );
+		try {
+			$answer = wp_remote_post(
+				$url,
+				array(
+					'body'        => $message,
+					'timeout'     => self::timeout(),
+					'redirection' => 0,
+					'httpversion' => '1.1', // keep-alive
+					'headers'     => array( 'Content-Type' => 'text/plain' ),
+				)
+			);
+		} finally {
+			remove_filter( 'pre_http_request', $capture, PHP_INT_MAX );
+		}
+		$args = is_array( $args ) ? $args : array();
+		if ( ! ( is_wp_error( $answer ) && 'usersync_prepared' === $answer->get_error_code() ) ) {
+			return array( 'args' => $args, 'answer' => $answer ); // answered by a pre_http_request filter
+		}
+		return array( 'args' => $args );
+	}
+
+	/** Why WordPress's HTTP settings forbid this request, in plain words, or null. */
+	private static function blocked( string $url, array $args ): ?string {
+		if ( ! empty( $args['reject_unsafe_urls'] ) && ! wp_http_validate_url( $url ) ) {
+			return __( 'blocked: the peer\'s URL is not a safe URL for WordPress (http_request_reject_unsafe_urls)', 'usersync' );
+		}
+		if ( _wp_http_get_object()->block_request( $url ) ) {
+			/* translators: %s: the peer's host name */
+			return sprintf( __( 'blocked by WP_HTTP_BLOCK_EXTERNAL: add %s to WP_ACCESSIBLE_HOSTS in wp-config.php', 'usersync' ), (string) wp_parse_url( $url, PHP_URL_HOST ) );
+		}
+		return null;
+	}
+
+	/** A curl handle doing what the arguments say (timeout, headers, user agent, TLS, proxy). */
+	private static function curl( string $url, array $args ): CurlHandle {
+		$timeout = max( 1, (int) ceil( 1000 * (float) ( $args['timeout'] ?? self::timeout() ) ) );
+		$headers = array( 'Expect:' );
+		foreach ( (array) ( $args['headers'] ?? array() ) as $name => $value ) {
+			$headers[] = is_int( $name ) ? (string) $value : "$name: $value";
+		}
+		$ch   = curl_init( $url );
+		$opts = array(
+			CURLOPT_POST              => true,
+			CURLOPT_POSTFIELDS        => (string) ( $args['body'] ?? '' ),
+			CURLOPT_HTTPHEADER        => $headers,
+			CURLOPT_USERAGENT         => (string) ( $args['user-agent'] ?? '' ),
+			CURLOPT_RETURNTRANSFER    => true,
+			CURLOPT_CONNECTTIMEOUT_MS => min( 3000, $timeout ),
+			CURLOPT_TIMEOUT_MS        => $timeout,
+			CURLOPT_FOLLOWLOCATION    => false,
+			CURLOPT_PROTOCOLS         => CURLPROTO_HTTP | CURLPROTO_HTTPS,
+			CURLOPT_HTTP_VERSION      => '1.0' === (string) ( $args['httpversion'] ?? '' ) ? CURL_HTTP_VERSION_1_0 : CURL_HTTP_VERSION_1_1,
 		);
+		// TLS as WordPress verifies it: its CA bundle (sslcertificates), sslverify, https_ssl_verify.
+		$verify = empty( $args['sslverify'] ) ? false : (string) ( $args['sslcertificates'] ?? '' );
+		$verify = apply_filters( 'https_ssl_verify', $verify, $url );
+		if ( false === $verify ) {
+			$opts[ CURLOPT_SSL_VERIFYPEER ] = false;
+			$opts[ CURLOPT_SSL_VERIFYHOST ] = 0;
+		} else {
+			$opts[ CURLOPT_SSL_VERIFYPEER ] = true;
+			$opts[ CURLOPT_SSL_VERIFYHOST ] = 2;
+			if ( is_string( $verify ) && '' !== $verify ) {
+				$opts[ CURLOPT_CAINFO ] = $verify;
+			}
+		}
+		// WordPress's proxy (WP_PROXY_HOST, WP_PROXY_PORT, WP_PROXY_USERNAME/PASSWORD, WP_PROXY_BYPASS_HOSTS).
+		$proxy = new WP_HTTP_Proxy();
+		if ( $proxy->is_enabled() && $proxy->send_through_proxy( $url ) ) {
+			$opts[ CURLOPT_PROXYTYPE ] = CURLPROXY_HTTP;
+			$opts[ CURLOPT_PROXY ]     = $proxy->host();
+			$opts[ CURLOPT_PROXYPORT ] = (int) $proxy->port();
+			if ( $proxy->use_authentication() ) {
+				$opts[ CURLOPT_PROXYAUTH ]    = CURLAUTH_ANY;
+				$opts[ CURLOPT_PROXYUSERPWD ] = $proxy->authentication();
+			}
+		}
+		curl_setopt_array( $ch, $opts );
 		return $ch;
 	}
 
 	/**
-	 * What a finished request means: delivered, duplicate (applied before: a retry after a lost
-	 * answer), refused (final), or retry — with the reason in plain words.
+	 * A finished transfer: reported to `http_api_debug` (and `http_response` applied) as
+	 * WordPress reports its own requests, then what it means for the row.
 	 *
 	 * @return array{result: string, reason: string}
 	 */
-	private static function outcome( CurlHandle $ch, int $curl_result ): array {
-		$code = (int) curl_getinfo( $ch, CURLINFO_RESPONSE_CODE );
-		$body = json_decode( (string) curl_multi_getcontent( $ch ), true );
+	private static function finished( CurlHandle $ch, int $curl_result, array $request ): array {
+		if ( CURLE_OK !== $curl_result ) {
+			$reason = self::network_error( $curl_result, curl_error( $ch ), (float) ( $request['args']['timeout'] ?? self::timeout() ) );
+			self::debug( new WP_Error( 'http_request_failed', $reason ), $request['args'], $request['url'] );
+			return array( 'result' => 'retry', 'reason' => $reason );
+		}
+		$code     = (int) curl_getinfo( $ch, CURLINFO_RESPONSE_CODE );
+		$response = array(
+			'headers'  => array(),
+			'body'     => (string) curl_multi_getcontent( $ch ),
+			'response' => array( 'code' => $code, 'message' => get_status_header_desc( $code ) ),
+			'cookies'  => array(),
+			'filename' => null,
+			// How the time went (seconds), and whether the connection was reused (0 new connections).
+			'usersync' => array(
+				'new_connections' => (int) curl_getinfo( $ch, CURLINFO_NUM_CONNECTS ),
+				'connect'         => (float) curl_getinfo( $ch, CURLINFO_CONNECT_TIME ),
+				'first_byte'      => (float) curl_getinfo( $ch, CURLINFO_STARTTRANSFER_TIME ),
+				'total'           => (float) curl_getinfo( $ch, CURLINFO_TOTAL_TIME ),
+			),
+		);
+		$response = apply_filters( 'http_response', $response, self::redacted( $request['args'] ), $request['url'] );
+		self::debug( $response, $request['args'], $request['url'] );
+		return self::answered( $response );
+	}
+
+	/** `http_api_debug` as WordPress fires it, with the sealed message replaced by its size. */
+	private static function debug( $response, array $args, string $url ): void {
+		do_action( 'http_api_debug', $response, 'response', 'Usersync_Outbox', self::redacted( $args ), $url );
+	}
+
+	/** The arguments without the sealed message: nothing outside the loop sees it. */
+	private static function redacted( array $args ): array {
+		/* translators: %d: bytes */
+		$args['body'] = sprintf( __( '(sealed usersync message, %d bytes)', 'usersync' ), strlen( (string) ( $args['body'] ?? '' ) ) );
+		return $args;
+	}
+
+	/**
+	 * What an answer means: delivered, duplicate (applied before: a retry after a lost answer),
+	 * refused (final), or retry — with the reason in plain words.
+	 *
+	 * @param array|WP_Error $response as WordPress's HTTP API returns it
+	 * @return array{result: string, reason: string}
+	 */
+	private static function answered( $response ): array {
+		if ( is_wp_error( $response ) ) {
+			/* translators: %s: the error */
+			return array( 'result' => 'retry', 'reason' => sprintf( __( 'not sent: %s', 'usersync' ), $response->get_error_message() ) );
+		}
+		$code = (int) wp_remote_retrieve_response_code( $response );
+		$body = json_decode( (string) wp_remote_retrieve_body( $response ), true );
 		$said = is_array( $body ) ? (string) ( $body['result'] ?? '' ) : '';
 		$why  = is_array( $body ) ? (string) ( $body['reason'] ?? '' ) : '';
-		if ( CURLE_OK !== $curl_result ) {
-			return array( 'result' => 'retry', 'reason' => self::network_error( $curl_result, curl_error( $ch ) ) );
-		}
 		if ( 200 === $code && in_array( $said, array( 'applied', 'skipped', 'duplicate' ), true ) ) {
 			$result = 'duplicate' === $said ? 'duplicate' : 'delivered';
 			return array( 'result' => $result, 'reason' => 'skipped' === $said ? 'nothing to do there' : '' );
@@ -378,17 +541,17 @@ final class Usersync_Outbox {
 	}
 
 	/** A curl failure in plain words. */
-	private static function network_error( int $errno, string $detail ): string {
+	private static function network_error( int $errno, string $detail, float $timeout ): string {
 		switch ( $errno ) {
 			case CURLE_OPERATION_TIMEDOUT:
-				/* translators: %d: seconds */
-				return sprintf( __( 'timed out after %d s (the peer accepted the connection but did not answer)', 'usersync' ), self::timeout() );
+				/* translators: %s: seconds */
+				return sprintf( __( 'timed out after %s s (the peer accepted the connection but did not answer)', 'usersync' ), (string) round( $timeout, 1 ) );
 			case CURLE_COULDNT_CONNECT:
 				return __( 'connection refused (nothing listens at the peer\'s address, or a firewall)', 'usersync' );
 			case CURLE_COULDNT_RESOLVE_HOST:
 				return __( 'host not found (DNS)', 'usersync' );
 			case CURLE_SSL_CONNECT_ERROR:
-			case CURLE_SSL_PEER_CERTIFICATE:
+			case CURLE_SSL_PEER_CERTIFICATE: // also CURLE_SSL_CACERT: a certificate the CA bundle does not trust
 			case CURLE_SSL_CACERT_BADFILE:
 			case CURLE_SSL_CERTPROBLEM:
 				/* translators: %s: curl's detail */

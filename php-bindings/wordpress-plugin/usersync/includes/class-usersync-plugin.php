@@ -25,9 +25,11 @@ final class Usersync_Plugin {
 		add_action( 'delete_user', array( 'Usersync_Events', 'deleted' ), 100, 2 );
 		add_action( 'deleted_user', array( 'Usersync_Links', 'unlink' ) );
 
-		// At the end of the request: write the outbox, answer the browser, then deliver.
+		// At the end of the request: write the outbox, answer the browser, then deliver — right
+		// after WordPress flushes its output (wp_ob_end_flush_all, also at 1), before other
+		// plugins' shutdown work, so peers are not kept waiting for it.
 		add_action( 'shutdown', array( 'Usersync_Events', 'flush' ), 0 );
-		add_action( 'shutdown', array( 'Usersync_Outbox', 'deliver_after_response' ), 1000 );
+		add_action( 'shutdown', array( 'Usersync_Outbox', 'deliver_after_response' ), 1 );
 		add_action( 'usersync_deliver', array( 'Usersync_Outbox', 'deliver' ) );
 
 		// Single sign-on and logout everywhere.
@@ -44,8 +46,9 @@ final class Usersync_Plugin {
 		add_action( 'auth_cookie_bad_session_token', array( 'Usersync_SSO', 'clear_dead_cookie' ) );
 		add_action( 'admin_bar_menu', array( 'Usersync_SSO', 'toolbar' ), 100 );
 
-		// Incoming: one REST endpoint for peers.
+		// Incoming: one REST endpoint for peers, answered early when a peer delivers to it.
 		add_action( 'rest_api_init', array( 'Usersync_Inbox', 'register_route' ) );
+		Usersync_Inbox_Request::start();
 
 		// Administration.
 		add_action( 'admin_menu', array( 'Usersync_Admin', 'menu' ) );
