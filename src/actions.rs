@@ -45,11 +45,6 @@ impl ActionKind {
         ActionKind::Answer,
     ];
 
-    /// The link's own messages: not user actions, outside every policy and configuration.
-    pub fn is_link_check(self) -> bool {
-        matches!(self, ActionKind::Ping | ActionKind::Pong)
-    }
-
     /// A user action: what configurations name, events carry and the target check judges (not
     /// the link check, not the initial sync's messages, which have their own rules).
     pub fn is_user_action(self) -> bool {
