@@ -88,10 +88,12 @@ check-php-ffi: build
 test-php: build
 	phpunit -c php-bindings/phpunit.xml
 
-# The plugin's WP-CLI command classes and link-setup helpers, without WordPress (a WP_CLI stand-in).
+# The plugin's WP-CLI command classes and link-setup helpers, without WordPress (a WP_CLI stand-in);
+# then the plugin's classes inside a real WordPress 6.8 and MariaDB (tests/wordpress-phpunit).
 .PHONY: test-plugin
 test-plugin: build
 	phpunit -c tests/php/plugin/phpunit.xml
+	bash tests/wordpress-phpunit/run.sh
 
 # The Python binding (cffi): a venv under build/, the wheel with the library bundled, pytest.
 .PHONY: test-python

@@ -181,11 +181,12 @@ def timeout_after_apply_applies_once(env):
 
 
 FAILING_WRITE = """<?php
-// Test-only: while the flag file exists, the first write of a user's roles fails as a deadlock
+// Test-only: while the flag file exists, the first write of a users row fails as a deadlock
 // would (the query errors); the flag is then removed, so the retry goes through.
 add_filter('query', function ($query) {
+    global $wpdb;
     $flag = WP_CONTENT_DIR . '/usersync-test-fail-write';
-    if (str_starts_with($query, 'UPDATE') && str_contains($query, '_capabilities') && file_exists($flag)) {
+    if (str_starts_with($query, "UPDATE `$wpdb->users`") && file_exists($flag)) {
         unlink($flag);
         return 'SELECT no_such_column FROM usersync_test_failing_write';
     }

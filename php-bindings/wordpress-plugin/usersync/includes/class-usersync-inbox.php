@@ -161,17 +161,17 @@ final class Usersync_Inbox {
 			Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'refused', $e->reason, $opened['eid'] );
 			return self::answer( self::refusal_status( $e->reason ), 'refused', $e->reason );
 		} catch ( Usersync_Apply_Failed $e ) {
-			$wpdb->query( 'ROLLBACK' );
+			self::roll_back();
 			Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'refused', $e->getMessage(), $opened['eid'] );
 			return self::answer( 422, 'refused', 'apply_failed: ' . $e->getMessage() );
 		} catch ( Usersync_Database_Failed $e ) {
 			// A deadlock or lock wait (receivers apply concurrently): nothing is kept, the
 			// sender retries. Never "applied" over a half-written change.
-			$wpdb->query( 'ROLLBACK' );
+			self::roll_back();
 			Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'busy', 'database: ' . $e->getMessage(), $opened['eid'] );
 			return self::answer( 503, 'busy', 'the database refused a write: retry' );
 		} catch ( Throwable $e ) {
-			$wpdb->query( 'ROLLBACK' );
+			self::roll_back();
 			Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'error', get_class( $e ), $opened['eid'] );
 			return self::answer( 500, 'error' );
 		} finally {
@@ -198,6 +198,17 @@ final class Usersync_Inbox {
 	}
 
 	/**
+	 * Undoes a change that was (partly) applied: the transaction, and what WordPress's object
+	 * cache kept of it (a persistent cache would go on naming an account that is not there, and
+	 * the sender's retry would be refused as taken).
+	 */
+	private static function roll_back(): void {
+		global $wpdb;
+		$wpdb->query( 'ROLLBACK' );
+		wp_cache_flush();
+	}
+
+	/**
 	 * Runs $apply and stops it at the first failed query. WordPress's functions ignore a failed
 	 * write, and after a deadlock InnoDB has already rolled the transaction back, so every later
 	 * statement would commit on its own: half a change, answered "applied". The `query` filter
@@ -215,6 +226,13 @@ final class Usersync_Inbox {
 		add_filter( 'query', $stop );
 		try {
 			$apply();
+		} catch ( Usersync_Apply_Failed $e ) {
+			// Refused after a failed write (e.g. the link's insert): the database's failure, retried
+			// — unless a unique key refused it (a real conflict, final).
+			if ( '' !== $wpdb->last_error && ! str_starts_with( $wpdb->last_error, 'Duplicate entry' ) ) {
+				throw new Usersync_Database_Failed( $wpdb->last_error );
+			}
+			throw $e;
 		} finally {
 			remove_filter( 'query', $stop );
 		}

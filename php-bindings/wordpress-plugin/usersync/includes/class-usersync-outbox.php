@@ -590,7 +590,7 @@ final class Usersync_Outbox {
 			'status'   => (int) curl_getinfo( $ch, CURLINFO_RESPONSE_CODE ),
 			'body'     => is_string( $answer ) ? $answer : '',
 			'ip'       => (string) curl_getinfo( $ch, CURLINFO_PRIMARY_IP ),
-			'error'    => CURLE_OK === $errno ? '' : self::network_error( $errno, curl_error( $ch ) ),
+			'error'    => CURLE_OK === $errno ? '' : self::network_error( $errno, curl_error( $ch ), (float) self::timeout() ),
 			'location' => (string) curl_getinfo( $ch, CURLINFO_REDIRECT_URL ),
 		);
 		curl_close( $ch );

@@ -1,0 +1,222 @@
+<?php
+// Usersync_Apply: a peer's action, opened and checked by the library, applied with WordPress's
+// own functions: what WordPress stores afterwards.
+declare(strict_types=1);
+
+final class ApplyTest extends UsersyncTestCase
+{
+    /** Opens a peer's action, asks the target check, applies the verdict: [opened, verdict]. */
+    private static function apply(string $from, string $act, array $data): array
+    {
+        $opened = self::opened($from, $act, $data);
+        [$facts, $user] = Usersync_Links::facts($opened);
+        $verdict = Usersync_Settings::context()->checkTarget($opened, $facts);
+        Usersync_Apply::apply($opened, $verdict, $user);
+        return [$opened, $verdict];
+    }
+
+    private static function storedHash(int $user_id): string
+    {
+        global $wpdb;
+        return (string) $wpdb->get_var($wpdb->prepare("SELECT user_pass FROM $wpdb->users WHERE ID = %d", $user_id));
+    }
+
+    private static function account(string $uid): WP_User
+    {
+        $user = Usersync_Links::user_of($uid);
+        self::assertNotNull($user, "an account linked to $uid");
+        clean_user_cache($user->ID);
+        return get_user_by('id', $user->ID);
+    }
+
+    public function testACreateMakesTheAccountWithWhatThePolicyAccepts(): void
+    {
+        $uid = Usersync\Secret::uid();
+        $login = self::unique();
+        $hash = wp_hash_password('correct horse battery');
+        [, $verdict] = self::apply('blog.test', 'create', ['uid' => $uid, 'login' => $login, 'email' => "$login@example.org",
+            'fields' => ['first_name' => 'Ada', 'display_name' => 'Ada L.', 'description' => "a\tb"],
+            'roles' => ['editor', 'author'], 'meta' => ['billing_city' => ['Lyon'], 'favourite' => ['tea']], 'pass_hash' => $hash]);
+        $this->assertSame('create', $verdict['do']);
+        $user = self::account($uid);
+        $this->assertSame($login, $user->user_login);
+        $this->assertSame("$login@example.org", $user->user_email);
+        $this->assertSame('Ada', $user->first_name);
+        $this->assertSame('Ada L.', $user->display_name);
+        $this->assertSame("a\tb", $user->description);
+        $this->assertSame(['editor'], array_values($user->roles), 'author is not in the accept policy');
+        $this->assertSame(['Lyon'], get_user_meta($user->ID, 'billing_city'));
+        $this->assertSame([], get_user_meta($user->ID, 'favourite'), 'meta outside the accept policy');
+        $this->assertSame($hash, self::storedHash($user->ID), 'the hash is stored as it came');
+        $this->assertTrue(wp_check_password('correct horse battery', self::storedHash($user->ID), $user->ID));
+    }
+
+    public function testAnOldPhpassHashIsStoredUnchangedAndStillLogsIn(): void
+    {
+        require_once ABSPATH . WPINC . '/class-phpass.php';
+        $hash = (new PasswordHash(8, true))->HashPassword('from an old site');
+        $this->assertStringStartsWith('$P$', $hash);
+        $uid = Usersync\Secret::uid();
+        $login = self::unique();
+        self::apply('blog.test', 'create', ['uid' => $uid, 'login' => $login, 'email' => "$login@example.org", 'pass_hash' => $hash]);
+        $user = self::account($uid);
+        $this->assertSame($hash, self::storedHash($user->ID));
+        $this->assertInstanceOf(WP_User::class, wp_authenticate($login, 'from an old site'));
+    }
+
+    public function testACreateWithoutRolesGetsTheDefaultRoleOnlyWhereThePeerMayGrantIt(): void
+    {
+        $this->assertSame('subscriber', get_option('default_role'), "a fresh WordPress's default role");
+        $uid = Usersync\Secret::uid();
+        $login = self::unique();
+        self::apply('blog.test', 'create', ['uid' => $uid, 'login' => $login, 'email' => "$login@example.org"]);
+        $this->assertSame(['subscriber'], array_values(self::account($uid)->roles), 'blog.test may grant subscriber');
+
+        $uid = Usersync\Secret::uid();
+        $login = self::unique();
+        self::apply('news.test', 'create', ['uid' => $uid, 'login' => $login, 'email' => "$login@example.org"]);
+        $this->assertSame([], array_values(self::account($uid)->roles), 'news.test may grant editor only');
+    }
+
+    public function testAnUpdateChangesTheAccountWithoutMailingItsOwner(): void
+    {
+        [$user, $uid] = $this->linkedUser(['role' => 'editor', 'first_name' => 'Old']);
+        $email = 'new.' . $user->user_email;
+        [, $verdict] = self::apply('blog.test', 'update', ['uid' => $uid, 'login' => $user->user_login, 'email' => $email,
+            'fields' => ['first_name' => 'New', 'last_name' => ''], 'roles' => ['subscriber'], 'meta' => ['billing_tag' => ['a', 'b']]]);
+        $this->assertSame('apply', $verdict['do']);
+        $after = self::account($uid);
+        $this->assertSame($user->ID, $after->ID);
+        $this->assertSame($email, $after->user_email);
+        $this->assertSame('New', $after->first_name);
+        $this->assertSame(['subscriber'], array_values($after->roles));
+        $this->assertSame(['a', 'b'], get_user_meta($user->ID, 'billing_tag'));
+        $this->assertSame([], $this->mails, 'a synced change is not the user changing their email here');
+
+        // The mail filters are gone afterwards: the user's own change here is mailed, as WordPress does.
+        $this->assertFalse(has_filter('send_email_change_email', '__return_false'));
+        $this->assertFalse(has_filter('send_password_change_email', '__return_false'));
+        wp_update_user(['ID' => $user->ID, 'user_email' => 'own.' . $user->user_email]);
+        $this->assertCount(1, $this->mails);
+        $this->assertSame($email, $this->mails[0]['to'], 'WordPress tells the old address');
+    }
+
+    public function testTheMailFiltersAreRemovedWhenApplyingFails(): void
+    {
+        $taken = $this->newUser();
+        [$user, $uid] = $this->linkedUser();
+        try {
+            self::apply('blog.test', 'update', ['uid' => $uid, 'login' => $user->user_login, 'email' => $taken->user_email]);
+            $this->fail('an email of another account was applied');
+        } catch (Usersync_Apply_Failed $e) {
+            $this->assertSame('existing_user_email', $e->getMessage(), "WordPress's own error code");
+        }
+        $this->assertSame($user->user_email, self::account($uid)->user_email);
+        $this->assertFalse(has_filter('send_email_change_email', '__return_false'));
+        $this->assertFalse(has_filter('send_password_change_email', '__return_false'));
+    }
+
+    public function testAPasswordIsStoredAsItCameAndEndsTheSessionsAndResetLinks(): void
+    {
+        [$user, $uid] = $this->linkedUser();
+        $sessions = WP_Session_Tokens::get_instance($user->ID);
+        $sessions->create(time() + 3600);
+        $sessions->create(time() + 3600);
+        $reset_key = get_password_reset_key($user);
+        $this->assertInstanceOf(WP_User::class, check_password_reset_key($reset_key, $user->user_login));
+
+        $hash = wp_hash_password('changed elsewhere');
+        self::apply('blog.test', 'password', ['uid' => $uid, 'login' => $user->user_login, 'pass_hash' => $hash]);
+        $this->assertSame($hash, self::storedHash($user->ID));
+        $this->assertSame([], WP_Session_Tokens::get_instance($user->ID)->get_all(), 'every session ends');
+        $this->assertInstanceOf(WP_Error::class, check_password_reset_key($reset_key, $user->user_login), 'a reset link sent before no longer works');
+        $this->assertSame([], $this->mails);
+    }
+
+    public function testAnUpdateCarryingTheSameHashKeepsTheSessions(): void
+    {
+        [$user, $uid] = $this->linkedUser();
+        WP_Session_Tokens::get_instance($user->ID)->create(time() + 3600);
+        self::apply('blog.test', 'update', ['uid' => $uid, 'login' => $user->user_login, 'email' => $user->user_email,
+            'fields' => ['first_name' => 'Same pw'], 'pass_hash' => self::storedHash($user->ID)]);
+        $this->assertSame('Same pw', self::account($uid)->first_name);
+        $this->assertCount(1, WP_Session_Tokens::get_instance($user->ID)->get_all());
+    }
+
+    public function testMetaIsSetAndDeleted(): void
+    {
+        [$user, $uid] = $this->linkedUser();
+        update_user_meta($user->ID, 'billing_zip', '1000');
+        update_user_meta($user->ID, 'billing_city', 'Old');
+        self::apply('blog.test', 'meta', ['uid' => $uid, 'login' => $user->user_login, 'set' => ['billing_city' => ['Bern']],
+            'delete' => ['billing_zip']]);
+        $this->assertSame(['Bern'], get_user_meta($user->ID, 'billing_city'));
+        $this->assertSame([], get_user_meta($user->ID, 'billing_zip'));
+    }
+
+    public function testADeleteGivesTheContentToALinkedHeirOnly(): void
+    {
+        [$gone, $uid] = $this->linkedUser(['role' => 'editor']);
+        [$heir] = $this->linkedUser(['role' => 'editor']);
+        $post = wp_insert_post(['post_title' => 'kept', 'post_status' => 'publish', 'post_author' => $gone->ID]);
+        self::apply('blog.test', 'delete', ['uid' => $uid, 'login' => $gone->user_login, 'reassign' => $heir->user_login]);
+        $this->assertFalse(get_userdata($gone->ID));
+        $this->assertNull(Usersync_Links::user_of($uid));
+        $this->assertSame($heir->ID, (int) get_post($post)->post_author);
+
+        [$gone, $uid] = $this->linkedUser(['role' => 'editor']);
+        $unlinked = $this->newUser(['role' => 'editor']);
+        $post = wp_insert_post(['post_title' => 'not inherited', 'post_status' => 'publish', 'post_author' => $gone->ID]);
+        self::apply('blog.test', 'delete', ['uid' => $uid, 'login' => $gone->user_login, 'reassign' => $unlinked->user_login]);
+        $this->assertFalse(get_userdata($gone->ID));
+        $this->assertSame('trash', get_post($post)->post_status, 'without a linked heir the content goes, as WordPress deletes it (to the trash)');
+        $this->assertNotFalse(get_userdata($unlinked->ID));
+    }
+
+    public function testASkipChangesNothing(): void
+    {
+        $before = self::state();
+        [, $verdict] = self::apply('blog.test', 'delete', ['uid' => Usersync\Secret::uid(), 'login' => 'nobody-here']);
+        $this->assertSame('skip', $verdict['do']);
+        $this->assertSame($before, self::state());
+    }
+
+    public function testALogoutEndsTheSessionsTheLibraryNames(): void
+    {
+        [$user, $uid] = $this->linkedUser();
+        $manager = WP_Session_Tokens::get_instance($user->ID);
+        $local = $manager->create(time() + 3600);
+        $from_blog = $manager->create(time() + 3600);
+        $sessions = get_user_meta($user->ID, 'session_tokens', true);
+        $sessions[hash('sha256', $from_blog)] += ['usersync_iss' => 'blog.test', 'usersync_sid' => 's-1'];
+        update_user_meta($user->ID, 'session_tokens', $sessions);
+
+        [, $verdict] = self::apply('blog.test', 'logout', ['uid' => $uid, 'login' => $user->user_login, 'sid' => 's-1']);
+        $this->assertSame([hash('sha256', $from_blog)], $verdict['end_sessions']);
+        $this->assertNull($manager->get($from_blog), 'the session that came from blog.test ended');
+        $this->assertIsArray($manager->get($local), 'the session started here is kept');
+    }
+
+    public function testBeforeApplyCanRefuseAChange(): void
+    {
+        $calls = [];
+        $veto = static function ($opened, $verdict, $user) use (&$calls) {
+            $calls[] = [$opened['act'], $verdict['do'], $user];
+            throw new Usersync_Apply_Failed('not on this site');
+        };
+        add_action('usersync_before_apply', $veto, 10, 3);
+        $uid = Usersync\Secret::uid();
+        $login = self::unique();
+        try {
+            self::apply('blog.test', 'create', ['uid' => $uid, 'login' => $login, 'email' => "$login@example.org"]);
+            $this->fail('the veto was ignored');
+        } catch (Usersync_Apply_Failed $e) {
+            $this->assertSame('not on this site', $e->getMessage());
+        } finally {
+            remove_action('usersync_before_apply', $veto, 10);
+        }
+        $this->assertSame([['create', 'create', null]], $calls);
+        $this->assertFalse(get_user_by('login', $login));
+        $this->assertNull(Usersync_Links::user_of($uid));
+    }
+}

@@ -1,0 +1,49 @@
+<?php
+// Usersync_Schema: the plugin's four tables, created and dropped per site (table prefix).
+declare(strict_types=1);
+
+final class SchemaTest extends UsersyncTestCase
+{
+    private static function tables(string $prefix): array
+    {
+        global $wpdb;
+        return $wpdb->get_col($wpdb->prepare('SHOW TABLES LIKE %s', $wpdb->esc_like($prefix . 'usersync_') . '%'));
+    }
+
+    public function testActivationCreatedTheTables(): void
+    {
+        $expected = ['wp_usersync_links', 'wp_usersync_log', 'wp_usersync_outbox', 'wp_usersync_seen'];
+        $this->assertEqualsCanonicalizing($expected, self::tables('wp_'));
+        $this->assertEqualsCanonicalizing($expected, array_values(Usersync_Schema::tables()));
+    }
+
+    public function testUninstallDropsOneSitesTablesAndInstallMakesThemAgain(): void
+    {
+        $shop = self::tables('wp_');
+        $cycle = self::site('other', 'schema');
+        $this->assertSame([], $cycle['uninstalled']['tables']);
+        $this->assertFalse($cycle['uninstalled']['option']);
+        $this->assertEqualsCanonicalizing(['wp2_usersync_links', 'wp2_usersync_log', 'wp2_usersync_outbox', 'wp2_usersync_seen'],
+            $cycle['installed']['tables']);
+        $this->assertNotFalse($cycle['installed']['option']);
+        // docs/protocol.md §9: a uid is base64url, where "a" and "A" differ.
+        $this->assertSame('ascii_bin', $cycle['installed']['links_collations']['uid']);
+        $this->assertSame($shop, self::tables('wp_'), 'the other site on the server keeps its tables');
+    }
+
+    public function testTablesMissingSinceAnUpgradeAreMadeOnFirstUse(): void
+    {
+        global $wpdb;
+        $option = Usersync_Schema::OPTION;
+        $before = get_option($option);
+        $wpdb->query('DROP TABLE ' . Usersync_Schema::tables()['log']);
+        delete_option($option);
+        try {
+            Usersync_Schema::maybe_install();
+            $this->assertContains($wpdb->prefix . 'usersync_log', self::tables('wp_'));
+            $this->assertSame($before, get_option($option));
+        } finally {
+            Usersync_Schema::install();
+        }
+    }
+}
