@@ -34,32 +34,6 @@ final class Usersync_Sync {
 		return Usersync_Schema::tables()['sync'];
 	}
 
-	/** The report table, made on first use (not every site runs an initial sync). */
-	public static function install(): void {
-		global $wpdb;
-		$table = self::table();
-		if ( $wpdb->get_var( $wpdb->prepare( 'SHOW TABLES LIKE %s', $table ) ) === $table ) {
-			return;
-		}
-		require_once ABSPATH . 'wp-admin/includes/upgrade.php';
-		dbDelta(
-			"CREATE TABLE $table (
-				peer varchar(128) NOT NULL,
-				user_id bigint(20) unsigned NOT NULL,
-				login varchar(60) NOT NULL,
-				email varchar(100) NOT NULL,
-				verdict varchar(16) NOT NULL,
-				reason varchar(32) NOT NULL DEFAULT '',
-				uid varchar(22) CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT '',
-				state varchar(8) NOT NULL DEFAULT '',
-				result varchar(32) NOT NULL DEFAULT '',
-				reported_at bigint(20) NOT NULL,
-				PRIMARY KEY  (peer,user_id),
-				KEY todo (peer,state,user_id)
-			) " . $wpdb->get_charset_collate()
-		);
-	}
-
 	/** The peer's configured entry and the library, or an exception in plain words. */
 	private static function context_for( string $peer ): Usersync\Context {
 		$context = Usersync_Settings::context();
@@ -132,7 +106,6 @@ final class Usersync_Sync {
 	public static function report( string $peer, int $batch = self::BATCH, ?callable $progress = null ): array {
 		global $wpdb;
 		$context = self::context_for( $peer );
-		self::install();
 		if ( ! self::lock( $peer ) ) {
 			throw new RuntimeException( __( 'An initial sync with this peer is running: wait for it to end.', 'usersync' ) );
 		}
@@ -280,7 +253,6 @@ final class Usersync_Sync {
 	public static function step( string $peer, int $batch = self::BATCH ): array {
 		global $wpdb;
 		$context = self::context_for( $peer );
-		self::install();
 		if ( ! self::lock( $peer ) ) {
 			throw new RuntimeException( __( 'An initial sync with this peer is running: wait for it to end.', 'usersync' ) );
 		}
@@ -317,7 +289,6 @@ final class Usersync_Sync {
 
 	/** Runs the report to its end (or until a batch changes nothing); $progress gets each batch's progress. */
 	public static function run( string $peer, int $batch = self::BATCH, ?callable $progress = null ): array {
-		self::install();
 		$summary = self::progress( $peer );
 		while ( $summary['remaining'] > 0 ) {
 			$before  = $summary['remaining'];
@@ -472,7 +443,6 @@ final class Usersync_Sync {
 	 */
 	public static function summary( string $peer ): array {
 		global $wpdb;
-		self::install();
 		$table  = self::table();
 		$counts = array_fill_keys( array( 'create', 'link', 'linked', 'collision', 'not_sent' ), 0 );
 		foreach ( $wpdb->get_results( $wpdb->prepare( "SELECT verdict, COUNT(*) AS n FROM $table WHERE peer = %s GROUP BY verdict", $peer ) ) as $r ) { // phpcs:ignore WordPress.DB.PreparedSQL
@@ -490,7 +460,6 @@ final class Usersync_Sync {
 	 */
 	public static function rows( string $peer, ?string $verdict = null, int $limit = 0 ): array {
 		global $wpdb;
-		self::install();
 		$sql  = $wpdb->prepare( 'SELECT user_id, login, email, verdict, reason, state, result FROM ' . self::table() . ' WHERE peer = %s', $peer ); // phpcs:ignore WordPress.DB.PreparedSQL
 		$sql .= null !== $verdict ? $wpdb->prepare( ' AND verdict = %s', $verdict ) : '';
 		$sql .= ' ORDER BY user_id' . ( $limit > 0 ? $wpdb->prepare( ' LIMIT %d', $limit ) : '' );
