@@ -14,6 +14,7 @@ FUZZ_SECONDS ?= 30
 
 help:
 	@echo "make demo   - two real WordPress sites linked by usersync: a sign-up syncs (the main job)"
+	@echo "make demo-django - a WordPress site and a Django site linked by usersync: sign-up, login, password"
 	@echo "make demo-cli - the command-line tool acts out two sites exchanging a sealed message"
 	@echo "make test   - every test: header check, lint, Rust, C (plain, ASan+UBSan, valgrind),"
 	@echo "              PHP FFI::cdef load, vector regeneration, benchmark and fuzz smoke runs"
@@ -40,7 +41,7 @@ deps:
 
 test: deps
 	$(MAKE) --no-print-directory check-header lint test-rust test-c test-c-sanitize test-c-valgrind check-php-ffi \
-	    test-php test-plugin test-python check-vectors test-wordpress test-e2e soak-smoke test-sso plugin-zip bench-smoke fuzz-smoke
+	    test-php test-plugin test-python test-django check-vectors test-wordpress test-e2e test-e2e-django soak-smoke test-sso plugin-zip bench-smoke fuzz-smoke
 	@echo "make test: all checks passed"
 
 # The C header from src/ffi/ with cbindgen 0.29.2 (installed by make deps); commit the result.
@@ -100,6 +101,12 @@ test-plugin: build
 test-python:
 	bash python-bindings/run-tests.sh
 
+# The Django app (python-bindings/src/usersync/django): Django's own test runner against a
+# private PostgreSQL (scripts/postgres.sh), in the venv scripts/django/venv.sh makes.
+.PHONY: test-django
+test-django: build
+	bash scripts/django/run-units.sh
+
 check-vectors:
 	@rm -rf build/vectors && mkdir -p build/vectors
 	python3 tests/vectors/generate.py --out build/vectors
@@ -109,6 +116,19 @@ check-vectors:
 # Three real WordPress sites syncing users through the plugin (nginx, php-fpm, MariaDB).
 test-e2e: build
 	python3 tests/e2e/test_sync.py
+
+# WordPress A (nginx + php-fpm + MariaDB) <-> Django D (gunicorn + nginx + PostgreSQL): users and
+# passwords both ways, and what A's link secret cannot do on D.
+.PHONY: test-e2e-django bench-django demo-django
+test-e2e-django: build
+	python3 tests/e2e/test_django.py
+
+bench-django: build
+	python3 tests/e2e/test_django.py --measure
+
+# WordPress and Django together (make demo stays the two WordPress sites).
+demo-django: deps build
+	python3 scripts/django/demo.py
 
 # Delivery under load and chaos: three real sites in a full mesh on one MariaDB, user changes
 # from concurrent clients while peers are stopped and frozen; then every database is compared.

@@ -4,13 +4,15 @@
 # WordPress uses, MariaDB for real WordPress sites, OpenSSL headers for
 # the benchmark baseline, Python's cryptography for the vector generator, rustfmt, clippy and
 # cargo-fuzz and cbindgen; Debian's Chromium, nginx, php-fpm and playwright-core for the browser tests;
-# libfaketime for a peer whose clock is off (tests/e2e/health.py).
+# libfaketime for a peer whose clock is off (tests/e2e/health.py); PostgreSQL and python3-venv for
+# the Django host (its units and tests/e2e/test_django.py).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 packages=(gcc g++ make pkg-config libssl-dev libcjson-dev valgrind php8.2-cli php8.2-mysql php8.2-xml
           php8.2-mbstring php8.2-curl php8.2-gd php8.2-intl php8.2-fpm php8.2-opcache phpunit php-codesniffer
-          mariadb-server mariadb-client nginx-light curl chromium libnss3-tools openssl procps libfaketime)
+          mariadb-server mariadb-client nginx-light curl chromium libnss3-tools openssl procps libfaketime
+          postgresql python3-venv)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

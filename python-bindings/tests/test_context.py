@@ -166,6 +166,16 @@ def test_ping_and_pong(pair: Pair) -> None:
     assert abs(answer["data"]["time"] - time.time()) < 5
     assert answer["data"]["version"] == usersync.library_version()
     refused("data_invalid", lambda: b.pong(answer))
+    # The pinging side: the pong checked against its own ping, from the answering address.
+    assert ping["jti"] == opened["jti"]
+    report = a.check_pong(ping, pong["message"], "127.0.0.1")
+    assert report["peer"] == "b.test" and report["version"] == usersync.library_version()
+    assert abs(report["time"] - report["local_time"]) < 5
+    assert report["not_accepted"] == ["delete"]  # a sends b everything; b refuses delete
+    other = a.ping("b.test")
+    refused("data_invalid", lambda: a.check_pong(other, pong["message"], "127.0.0.1"))
+    tampered = pong["message"][:-2] + ("AA" if pong["message"][-2:] != "AA" else "BA")
+    refused("authentication_failed", lambda: a.check_pong(ping, tampered, None))
     for unknown in ("c.test", ""):
         with pytest.raises(usersync.ConfigError) as e:
             a.ping(unknown)
@@ -293,3 +303,17 @@ def test_return_urls(grants: Pair) -> None:
                 "https://a.test:8443/", "/relative", "data:text/html,x", "https://a.test/ x", "https://a.test\\@evil.test/",
                 "https://a.test/\nx", "https://c.test/", ""):
         refused("return_url_refused", lambda: a.check_return(bad))
+
+
+def test_client_ip_believes_forwarded_for_only_from_trusted_proxies(secret: str) -> None:
+    ctx = usersync.Context({"site_id": "d.test", "url": "https://d.test", "trusted_proxies": ["127.0.0.1/32"], "peers": [
+        {"id": "a.test", "url": "https://a.test", "secrets": [secret]}]})
+    # From the proxy: the rightmost address it did not add itself.
+    assert ctx.client_ip("127.0.0.1", "198.51.100.7, 127.0.0.1") == "198.51.100.7"
+    assert ctx.client_ip("127.0.0.1", "203.0.113.9, 198.51.100.7") == "198.51.100.7"
+    # From anyone else the header is ignored; without the header, the connection's address.
+    assert ctx.client_ip("192.0.2.1", "198.51.100.7") == "192.0.2.1"
+    assert ctx.client_ip("127.0.0.1") == "127.0.0.1"
+    with pytest.raises(usersync.Error) as e:
+        ctx.client_ip("not an address")
+    assert e.value.reason == "invalid_argument"

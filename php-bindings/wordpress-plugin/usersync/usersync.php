@@ -40,6 +40,7 @@ require_once __DIR__ . '/includes/class-usersync-links.php';
 require_once __DIR__ . '/includes/class-usersync-events.php';
 require_once __DIR__ . '/includes/class-usersync-outbox.php';
 require_once __DIR__ . '/includes/class-usersync-apply.php';
+require_once __DIR__ . '/includes/class-usersync-passwords.php';
 require_once __DIR__ . '/includes/class-usersync-inbox.php';
 require_once __DIR__ . '/includes/class-usersync-inbox-request.php';
 require_once __DIR__ . '/includes/class-usersync-sso.php';

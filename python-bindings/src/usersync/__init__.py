@@ -24,7 +24,7 @@ from typing import Dict
 
 from . import secret
 from ._library import ENV, Library, candidates, get as _get, load
-from ._types import CookieNames, Opened, Outgoing, ParsedCookie, PeerInfo, Scheme, Verdict
+from ._types import CookieNames, Opened, Outgoing, ParsedCookie, PeerInfo, Ping, Scheme, Verdict
 from ._version import __version__
 from .context import Context
 from .errors import ConfigError, EnvelopeError, Error, LibraryUnavailable, MessageRefused, WordPressError, error_class
@@ -54,6 +54,7 @@ __all__ = [
     "result_message",
     "ENV",
     "Outgoing",
+    "Ping",
     "Opened",
     "Verdict",
     "PeerInfo",

@@ -7,6 +7,7 @@ from typing import Any, Dict, List, Literal, TypedDict
 
 __all__ = [
     "Outgoing",
+    "Ping",
     "Opened",
     "Verdict",
     "PeerInfo",
@@ -25,6 +26,12 @@ class Outgoing(TypedDict):
     peer: str
     url: str
     message: str
+
+
+class Ping(Outgoing):
+    """A sealed ``ping``: an :class:`Outgoing` with the ``jti`` its pong must name."""
+
+    jti: str
 
 
 class _OpenedRequired(TypedDict):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, List, Mapping, Optional, Tuple, Union, cast
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union, cast
 
 from . import _library
 from ._library import Bytesish, to_bytes, to_json
-from ._types import Opened, Outgoing, PeerInfo, Verdict
+from ._types import Opened, Outgoing, PeerInfo, Ping, Verdict
 
 __all__ = ["Context"]
 
@@ -136,6 +136,24 @@ class Context:
         data = to_bytes(text)
         return cast(Opened, self._lib.allocated_json(self._c.usersync_context_open_ticket, self._handle, data, len(data)))
 
+    def client_ip(self, remote: str, forwarded_for: Optional[str] = None) -> str:
+        """The address a request really came from (docs/protocol.md §13, ``trusted_proxies``):
+        ``remote`` (the connection's peer) unless it is a configured trusted proxy, then the
+        rightmost ``X-Forwarded-For`` address no trusted proxy added. Pass the result to
+        :meth:`open_action`.
+
+        :raises Error: ``invalid_argument`` when ``remote`` is not an IP address.
+        """
+        r = to_bytes(remote)
+        if forwarded_for is None:
+            f: Any = self._lib.ffi.NULL
+            n = 0
+        else:
+            f = to_bytes(forwarded_for)
+            n = len(f)
+        out = self._lib.allocated(self._c.usersync_context_client_ip, self._handle, r, len(r), f, n)
+        return out.decode("ascii")
+
     def check_return(self, url: str) -> str:
         """A destination for a browser, normalised, when it is on this site or a configured
         peer (the rule of return URLs, docs/protocol.md §12).
@@ -146,14 +164,38 @@ class Context:
         out = self._lib.allocated(self._c.usersync_context_check_return, self._handle, data, len(data))
         return out.decode("utf-8")
 
-    def ping(self, peer: str) -> Outgoing:
+    def ping(self, peer: str) -> Ping:
         """A sealed ``ping`` for a peer (the link health check, docs/protocol.md §16), to POST
-        to its inbox like any action.
+        to its inbox like any action; its ``jti`` is what the pong must name (pass the whole
+        result to :meth:`check_pong`).
 
         :raises ConfigError: ``unknown_peer``.
         """
         data = to_bytes(peer)
-        return cast(Outgoing, self._lib.allocated_json(self._c.usersync_context_ping, self._handle, data, len(data)))
+        return cast(Ping, self._lib.allocated_json(self._c.usersync_context_ping, self._handle, data, len(data)))
+
+    def check_pong(self, ping: Mapping[str, Any], answer: Bytesish, remote_ip: Optional[str]) -> Dict[str, Any]:
+        """Opens the pong a peer answered to ``ping`` (what :meth:`ping` returned, with its
+        ``jti``), as an action from that peer (``remote_ip``: the answering server's address,
+        for its ``ip_allow``), and reports the link: ``{"peer", "time", "local_time",
+        "version", "not_accepted", "not_sent"}`` (docs/protocol.md §16).
+
+        :raises MessageRefused: ``wrong_site`` (another peer's pong), ``data_invalid`` (a pong
+            for another ping), ``expired``/``not_yet_valid`` (the clocks differ), …
+        :raises EnvelopeError: ``authentication_failed`` (another secret), …
+        """
+        p = to_json(ping)
+        a = to_bytes(answer)
+        if remote_ip is None:
+            ip: Any = self._lib.ffi.NULL
+            n = 0
+        else:
+            ip = to_bytes(remote_ip)
+            n = len(ip)
+        return cast(
+            Dict[str, Any],
+            self._lib.allocated_json(self._c.usersync_context_check_pong, self._handle, p, len(p), a, len(a), ip, n),
+        )
 
     def pong(self, opened: Mapping[str, Any]) -> Outgoing:
         """The sealed ``pong`` answering a ping this site opened (:meth:`open_action`'s

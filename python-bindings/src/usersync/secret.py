@@ -1,12 +1,12 @@
-"""Link secrets (``usk1_…``), random nonces, ids (account uids and event ids) and
-browser-binding hashes."""
+"""Link secrets (``usk1_…``), random nonces, ids (account uids and event ids),
+browser-binding hashes and passwords checked against another host's hash."""
 
 from __future__ import annotations
 
 from . import _library
 from ._library import Bytesish, to_bytes
 
-__all__ = ["generate", "check", "nonce", "uid", "binding_hash"]
+__all__ = ["generate", "check", "nonce", "uid", "binding_hash", "verify_password"]
 
 # Nonces the library makes are 16 to 256 characters; anything else is its INVALID_ARGUMENT.
 _NONCE_MAX = 256
@@ -62,3 +62,23 @@ def binding_hash(value: Bytesish) -> str:
     c = lib.c
     data = to_bytes(value)
     return lib.into_buffer(c.usersync_binding_hash_len(), c.usersync_binding_hash, data, len(data)).decode("ascii")
+
+
+def verify_password(password: Bytesish, hash: Bytesish) -> bool:
+    """Whether ``password`` matches a hash another host made (docs/protocol.md §17): WordPress
+    6.8's ``$wp$2y$``, bcrypt ``$2y$``/``$2a$``/``$2b$``, phpass ``$P$``/``$H$``, Django's
+    ``pbkdf2_sha256$``, answered as the host that made it would. ``False`` when it does not
+    match; after a match a host stores a hash of its own (the password never travels).
+
+    :raises MessageRefused: ``pass_hash_format`` for a hash the library cannot check (argon2,
+        another format, a work factor over its limits).
+    """
+    lib = _library.get()
+    c = lib.c
+    p = to_bytes(password)
+    h = to_bytes(hash)
+    code = c.usersync_password_verify(p, len(p), h, len(h))
+    if code == c.USERSYNC_RESULT_PASSWORD_MISMATCH:
+        return False
+    lib.check(code)
+    return True

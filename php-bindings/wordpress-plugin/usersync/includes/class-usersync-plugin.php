@@ -46,6 +46,10 @@ final class Usersync_Plugin {
 		add_action( 'auth_cookie_bad_session_token', array( 'Usersync_SSO', 'clear_dead_cookie' ) );
 		add_action( 'admin_bar_menu', array( 'Usersync_SSO', 'toolbar' ), 100 );
 
+		// Logins with a hash another host made (Django's): checked by the library, re-hashed here.
+		add_filter( 'check_password', array( 'Usersync_Passwords', 'check' ), 10, 4 );
+		add_filter( 'password_needs_rehash', array( 'Usersync_Passwords', 'needs_rehash' ), 10, 3 );
+
 		// Incoming: one REST endpoint for peers, answered early when a peer delivers to it.
 		add_action( 'rest_api_init', array( 'Usersync_Inbox', 'register_route' ) );
 		Usersync_Inbox_Request::start();

@@ -24,7 +24,7 @@ final class Usersync_Settings {
 	}
 
 	/** Peer settings the plugin uses itself; they are not part of the library's configuration. */
-	const PLUGIN_KEYS = array( 'deliver_to' );
+	const PLUGIN_KEYS = array( 'deliver_to', 'inbox' );
 
 	/** The library's configuration document. */
 	public static function config(): array {
@@ -89,10 +89,11 @@ final class Usersync_Settings {
 	/**
 	 * Where a peer's inbox is (works with and without pretty permalinks): under the peer's URL,
 	 * or under its 'deliver_to' URL when server-to-server traffic takes another route (e.g. a
-	 * private address) than browsers.
+	 * private address) than browsers; at the peer's 'inbox' path when it is not WordPress (a
+	 * Django peer's is '/usersync/inbox').
 	 */
 	public static function inbox_url( array $peer ): string {
-		return untrailingslashit( $peer['deliver_to'] ?? $peer['url'] ) . '/?rest_route=/usersync/v1/inbox';
+		return untrailingslashit( $peer['deliver_to'] ?? $peer['url'] ) . ( $peer['inbox'] ?? '/?rest_route=/usersync/v1/inbox' );
 	}
 
 	/** The origin (scheme://host[:port]) of a URL, as browsers compare them; '' for a bad URL. */
