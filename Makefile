@@ -9,7 +9,7 @@ C_LINK  := -L$(LIBDIR) -lusersync -lcjson -lpthread -Wl,-rpath,$(abspath $(LIBDI
 FUZZ_SECONDS ?= 30
 
 .PHONY: help deps build demo test header check-header test-rust test-c test-c-sanitize test-c-valgrind \
-        check-php-ffi test-php check-vectors test-wordpress test-e2e demo-cli plugin-zip lint bench bench-smoke bench-wordpress bench-php bench-sync bench-lag bench-sso test-sso \
+        check-php-ffi test-php check-vectors test-wordpress test-e2e demo-cli plugin-zip lint bench bench-smoke bench-wordpress bench-php bench-sync bench-lag bench-sso bench-bulk test-sso \
         fuzz-smoke clean soak soak-smoke
 
 help:
@@ -163,6 +163,10 @@ bench-lag: build
 
 bench-sso: build
 	python3 tests/e2e/test_sso.py --measure
+
+# The initial sync in bulk: 100,000 existing users from one real site to another (docs/benchmarks.md).
+bench-bulk: build
+	python3 benches/bulk-sync.py
 
 bench-php: build
 	php php-bindings/bench/envelope.php

@@ -121,6 +121,14 @@ typedef enum {
   USERSYNC_RESULT_PROTECTED_ACCOUNT = 601,
   // No local account is linked to this uid.
   USERSYNC_RESULT_UNKNOWN_ACCOUNT = 602,
+  // The initial sync: the login belongs to another account there.
+  USERSYNC_RESULT_LOGIN_TAKEN = 603,
+  // The initial sync: the email belongs to another account there.
+  USERSYNC_RESULT_EMAIL_TAKEN = 604,
+  // The initial sync: the matching account there is linked to another uid.
+  USERSYNC_RESULT_LINKED_ELSEWHERE = 605,
+  // The initial sync: a privileged account the send policy does not name exactly.
+  USERSYNC_RESULT_PRIVILEGED_NOT_SENT = 606,
   // The password does not match the hash.
   USERSYNC_RESULT_PASSWORD_MISMATCH = 700,
 } usersync_result;
@@ -559,6 +567,65 @@ usersync_result usersync_secret_generate(char *out, size_t out_cap, size_t *out_
 // # Safety
 // text must be readable for text_len bytes (NULL only when text_len is 0).
 usersync_result usersync_secret_check(const char *text, size_t text_len);
+
+// Builds a probe for peer (its id) asking which of this site's accounts exist there, for the
+// initial sync's dry-run report. accounts is a JSON array of 1 to 1000 local accounts, each
+// the user record of a create (`login`, `email`, `fields`?, `roles`?, `meta`?, `pass_hash`?)
+// plus `uid` when it is linked already and `super_admin`?. On success *out receives a
+// library-allocated JSON object `{"peer", "url", "message", "jti", "local"}`: message (`null`
+// when no account may be offered) to POST to the peer's inbox, jti to match the answer, and per
+// account `{"do": "ask"}` or `{"do": "not_sent", "reason"}` (privileged_not_sent, data_invalid,
+// pass_hash_format, …); released with usersync_bytes_free(). ACTION_NOT_SENT when this site does
+// not send creates to the peer; INVALID_ARGUMENT for an empty or too long list.
+//
+// # Safety
+// ctx from usersync_context_new(); inputs readable as sized; out and out_len writable.
+usersync_result usersync_context_sync_probe(const usersync_context *ctx,
+                                            const char *peer,
+                                            size_t peer_len,
+                                            const char *accounts,
+                                            size_t accounts_len,
+                                            char **out,
+                                            size_t *out_len);
+
+// Builds a batch for peer carrying out the dry-run report: accounts as for
+// usersync_context_sync_probe(), each with the `uid` it is linked by (minted once by this site
+// and kept until the batch is answered, so a batch sent twice changes nothing the second time)
+// and `op`: `"create"` (with the profile and password hash the send policy lets out) or
+// `"link"`. Output shaped like usersync_context_sync_probe()'s, released with
+// usersync_bytes_free(); TOO_LARGE when the batch would not fit a message (send fewer).
+//
+// # Safety
+// ctx from usersync_context_new(); inputs readable as sized; out and out_len writable.
+usersync_result usersync_context_sync_batch(const usersync_context *ctx,
+                                            const char *peer,
+                                            size_t peer_len,
+                                            const char *accounts,
+                                            size_t accounts_len,
+                                            char **out,
+                                            size_t *out_len);
+
+// The receiver's side of a probe or batch: opened is the JSON object
+// usersync_context_open_action() returned for it, facts the host's JSON `{"accounts": [{"linked",
+// "by_login", "by_email"}, …]}` — for each asked account (a batch: its creates, then its links)
+// the account linked to its uid, the account with its login and one with its email, each
+// `null` or `{"id", "uid"?, "roles", "super_admin"?}`, read inside the transaction that applies
+// the batch. On success *out receives a library-allocated JSON object `{"peer", "url",
+// "message", "results"}`: results per account `{"do": "create" | "link" | "linked" |
+// "collision" | "not_sent", "reason"?, "uid"?}` (a batch: by uid; apply exactly the create and
+// link ones), and message, the sealed answer to return to the sender in the HTTP answer;
+// released with usersync_bytes_free(). DATA_INVALID for a message that is not a probe or batch,
+// or facts of another shape or count.
+//
+// # Safety
+// ctx from usersync_context_new(); inputs readable as sized; out and out_len writable.
+usersync_result usersync_context_sync_answer(const usersync_context *ctx,
+                                             const char *opened,
+                                             size_t opened_len,
+                                             const char *facts,
+                                             size_t facts_len,
+                                             char **out,
+                                             size_t *out_len);
 
 // Creates a WordPress site handle from JSON `{"salts": {"AUTH_KEY": …, "AUTH_SALT": …,
 // "SECURE_AUTH_KEY": …, "SECURE_AUTH_SALT": …, "LOGGED_IN_KEY": …, "LOGGED_IN_SALT": …,

@@ -22,10 +22,15 @@ pub enum ActionKind {
     /// Policy-free (every peer may ping and answer), never names an account.
     Ping,
     Pong,
+    /// The initial sync (src/sync.rs): which of the sender's accounts exist here (`probe`), a
+    /// batch of accounts to create or link (`sync`), and the sealed answer to either (`answer`).
+    Probe,
+    Sync,
+    Answer,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 9] = [
+    pub const ALL: [ActionKind; 12] = [
         ActionKind::Create,
         ActionKind::Update,
         ActionKind::Delete,
@@ -35,11 +40,22 @@ impl ActionKind {
         ActionKind::Login,
         ActionKind::Ping,
         ActionKind::Pong,
+        ActionKind::Probe,
+        ActionKind::Sync,
+        ActionKind::Answer,
     ];
 
-    /// The link's own messages: not user actions, outside every policy and configuration.
-    pub fn is_link_check(self) -> bool {
-        matches!(self, ActionKind::Ping | ActionKind::Pong)
+    /// A user action: what configurations name, events carry and the target check judges (not
+    /// the link check, not the initial sync's messages, which have their own rules).
+    pub fn is_user_action(self) -> bool {
+        !matches!(
+            self,
+            ActionKind::Ping
+                | ActionKind::Pong
+                | ActionKind::Probe
+                | ActionKind::Sync
+                | ActionKind::Answer
+        )
     }
 
     pub fn name(self) -> &'static str {
@@ -53,6 +69,9 @@ impl ActionKind {
             ActionKind::Login => "login",
             ActionKind::Ping => "ping",
             ActionKind::Pong => "pong",
+            ActionKind::Probe => "probe",
+            ActionKind::Sync => "sync",
+            ActionKind::Answer => "answer",
         }
     }
 
@@ -145,12 +164,15 @@ pub enum Action {
         sends: Vec<String>,
         version: String,
     },
+    Probe(crate::sync::Probe),
+    Sync(crate::sync::Batch),
+    Answer(crate::sync::Answer),
 }
 
 // ---- parsing -------------------------------------------------------------------------------
 
 /// Refuses keys outside `allowed` and requires every key in `required`.
-fn fields_of<'a>(
+pub(crate) fn fields_of<'a>(
     v: &'a Value,
     required: &[&str],
     optional: &[&str],
@@ -169,7 +191,7 @@ fn fields_of<'a>(
 }
 
 /// A string of 1..=max characters without control characters (except in multi-line text).
-fn text(v: &Value, max: usize, multiline: bool) -> Result<String, Error> {
+pub(crate) fn text(v: &Value, max: usize, multiline: bool) -> Result<String, Error> {
     let s = v.as_str().ok_or(Error::DataInvalid)?;
     let bad = |c: char| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t'));
     if s.chars().count() > max || s.chars().any(bad) {
@@ -178,7 +200,7 @@ fn text(v: &Value, max: usize, multiline: bool) -> Result<String, Error> {
     Ok(s.to_string())
 }
 
-fn login(v: &Value) -> Result<String, Error> {
+pub(crate) fn login(v: &Value) -> Result<String, Error> {
     let s = text(v, MAX_LOGIN, false)?;
     if s.is_empty() || s.trim() != s {
         return Err(Error::DataInvalid);
@@ -186,7 +208,7 @@ fn login(v: &Value) -> Result<String, Error> {
     Ok(s)
 }
 
-fn email(v: &Value) -> Result<String, Error> {
+pub(crate) fn email(v: &Value) -> Result<String, Error> {
     let s = text(v, MAX_EMAIL, false)?;
     let parts: Vec<&str> = s.split('@').collect();
     if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) || s.contains(char::is_whitespace) {
@@ -196,7 +218,7 @@ fn email(v: &Value) -> Result<String, Error> {
 }
 
 /// Role slugs and session ids: 1..=max of `[A-Za-z0-9_-]`.
-fn slug(v: &Value, max: usize) -> Result<String, Error> {
+pub(crate) fn slug(v: &Value, max: usize) -> Result<String, Error> {
     let s = v.as_str().ok_or(Error::DataInvalid)?;
     if s.is_empty()
         || s.len() > max
@@ -210,7 +232,7 @@ fn slug(v: &Value, max: usize) -> Result<String, Error> {
 }
 
 /// Canonical unpadded base64url of exactly `n` bytes (`uid`, `bnd`).
-fn b64_bytes(v: &Value, n: usize) -> Result<String, Error> {
+pub(crate) fn b64_bytes(v: &Value, n: usize) -> Result<String, Error> {
     let s = v.as_str().ok_or(Error::DataInvalid)?;
     match base64url::decode(s.as_bytes()) {
         Some(b) if b.len() == n => Ok(s.to_string()),
@@ -218,7 +240,7 @@ fn b64_bytes(v: &Value, n: usize) -> Result<String, Error> {
     }
 }
 
-fn uid(v: &Value) -> Result<String, Error> {
+pub(crate) fn uid(v: &Value) -> Result<String, Error> {
     b64_bytes(v, UID_BYTES)
 }
 
@@ -259,7 +281,7 @@ fn meta(v: &Value) -> Result<Meta, Error> {
         .collect()
 }
 
-fn list<T>(
+pub(crate) fn list<T>(
     v: &Value,
     max: usize,
     item: impl Fn(&Value) -> Result<T, Error>,
@@ -271,7 +293,7 @@ fn list<T>(
     a.iter().map(item).collect()
 }
 
-fn optional<T>(
+pub(crate) fn optional<T>(
     m: &Map<String, Value>,
     key: &str,
     f: impl Fn(&Value) -> Result<T, Error>,
@@ -279,7 +301,7 @@ fn optional<T>(
     m.get(key).map(f).transpose()
 }
 
-fn user(v: &Value) -> Result<User, Error> {
+pub(crate) fn user(v: &Value) -> Result<User, Error> {
     let m = fields_of(
         v,
         &["uid", "login", "email"],
@@ -380,7 +402,7 @@ impl Action {
                     list(v, ActionKind::ALL.len(), |a| {
                         let name = a.as_str().ok_or(Error::DataInvalid)?;
                         ActionKind::parse(name)
-                            .filter(|k| !k.is_link_check())
+                            .filter(|k| k.is_user_action())
                             .map(|k| k.name().to_string())
                             .ok_or(Error::DataInvalid)
                     })
@@ -396,6 +418,9 @@ impl Action {
                     version: text(&m["version"], 32, false)?,
                 }
             }
+            ActionKind::Probe => Action::Probe(crate::sync::Probe::parse(data)?),
+            ActionKind::Sync => Action::Sync(crate::sync::Batch::parse(data)?),
+            ActionKind::Answer => Action::Answer(crate::sync::Answer::parse(data)?),
         })
     }
 
@@ -410,6 +435,9 @@ impl Action {
             Action::Login { .. } => ActionKind::Login,
             Action::Ping => ActionKind::Ping,
             Action::Pong { .. } => ActionKind::Pong,
+            Action::Probe(_) => ActionKind::Probe,
+            Action::Sync(_) => ActionKind::Sync,
+            Action::Answer(_) => ActionKind::Answer,
         }
     }
 
@@ -422,7 +450,11 @@ impl Action {
             | Action::Meta { uid, .. }
             | Action::Logout { uid, .. }
             | Action::Login { uid, .. } => Some(uid),
-            Action::Ping | Action::Pong { .. } => None,
+            Action::Ping
+            | Action::Pong { .. }
+            | Action::Probe(_)
+            | Action::Sync(_)
+            | Action::Answer(_) => None,
         }
     }
 
@@ -525,6 +557,9 @@ impl Action {
                 put("sends", json!(sends));
                 put("version", json!(version));
             }
+            Action::Probe(p) => return p.to_json(),
+            Action::Sync(b) => return b.to_json(),
+            Action::Answer(a) => return a.to_json(),
         }
         Value::Object(m)
     }

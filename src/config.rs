@@ -186,7 +186,7 @@ fn actions(obj: &Obj, key: &str) -> Result<Vec<ActionKind>> {
         .enumerate()
         .map(|(i, n)| {
             ActionKind::parse(n)
-                .filter(|k| !k.is_link_check())
+                .filter(|k| k.is_user_action())
                 .map_or_else(
                     || {
                         fail(

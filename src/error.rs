@@ -105,6 +105,10 @@ codes! { ($)
     IdentityConflict = 600, "identity_conflict", "the login or email belongs to a local account that is not linked to this uid: nothing was merged (link existing accounts with the initial sync)";
     ProtectedAccount = 601, "protected_account", "the account holds a role this peer's accept policy may not grant (e.g. an administrator): peers cannot change it";
     UnknownAccount = 602, "unknown_account", "no local account is linked to this uid: nothing was changed";
+    LoginTaken = 603, "login_taken", "the login belongs to another account there (its email differs): nothing is merged";
+    EmailTaken = 604, "email_taken", "the email belongs to another account there (its login differs): nothing is merged";
+    LinkedElsewhere = 605, "linked_elsewhere", "the matching account there is already linked to another network identity: nothing is merged";
+    PrivilegedNotSent = 606, "privileged_not_sent", "the account holds a privileged role this site's send policy does not name exactly: the initial sync leaves it alone";
     // Passwords checked against a hash another host made (700–799)
     PasswordMismatch = 700, "password_mismatch", "the password does not match the hash";
 }

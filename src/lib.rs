@@ -4,7 +4,8 @@
 //! subkeys), [`envelope`] (sealed messages); then the message layer: [`claims`], [`actions`]
 //! (schemas), [`policy`], [`pass_hash`], [`ipnet`], [`origin`] (return URLs), [`config`] and
 //! [`context`], which runs every check in the protocol's order; [`identity`], the target check
-//! that decides which local account a message may touch; and [`ffi`], the C ABI that
+//! that decides which local account a message may touch; [`sync`], the initial sync of accounts
+//! that existed before a link; and [`ffi`], the C ABI that
 //! hosts such as the PHP binding call. The wire format is specified in `docs/protocol.md`.
 
 pub mod actions;
@@ -25,6 +26,7 @@ pub mod pass_hash;
 pub mod password;
 pub mod policy;
 pub mod secret;
+pub mod sync;
 pub mod wordpress;
 
 pub use context::{Context, Opened, Outgoing};

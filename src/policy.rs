@@ -80,7 +80,7 @@ impl AcceptPolicy {
     /// `pass_hash` from a peer whose `password` action is not accepted.
     pub fn apply(&self, action: Action, privileged: &[String]) -> Result<(Action, Dropped), Error> {
         let policy = self;
-        if !policy.takes(action.kind()) && !action.kind().is_link_check() {
+        if !policy.admits(action.kind()) {
             return Err(Error::ActionNotAccepted);
         }
         let mut dropped = Dropped::default();
@@ -106,6 +106,19 @@ impl AcceptPolicy {
                     set,
                     delete,
                 }
+            }
+            Action::Sync(mut batch) => {
+                batch.create = batch
+                    .create
+                    .into_iter()
+                    .filter_map(|u| {
+                        let uid = u.uid.clone();
+                        accept_user(u, policy, privileged, &mut dropped)
+                            .map_err(|e| dropped.accounts.push((uid, e)))
+                            .ok()
+                    })
+                    .collect();
+                Action::Sync(batch)
             }
             other => other,
         };
@@ -144,6 +157,17 @@ impl AcceptPolicy {
     /// Whether `kind` is applied from this peer.
     pub fn takes(&self, kind: ActionKind) -> bool {
         self.actions.contains(&kind)
+    }
+
+    /// Whether a message of `kind` is opened from this peer at all: the link's own messages and
+    /// answers always; the initial sync's probe and batch when the peer may create accounts
+    /// here (a probe tells it no more than its creates would); a user action when accepted.
+    pub fn admits(&self, kind: ActionKind) -> bool {
+        match kind {
+            ActionKind::Ping | ActionKind::Pong | ActionKind::Answer => true,
+            ActionKind::Probe | ActionKind::Sync => self.takes(ActionKind::Create),
+            k => self.takes(k),
+        }
     }
 }
 
@@ -217,6 +241,22 @@ impl SendPolicy {
     pub fn sends_meta(&self, key: &str) -> bool {
         !is_protected_meta(key) && self.meta.matches(key)
     }
+
+    /// The initial sync (src/sync.rs): an account holding a privileged role (a configured one,
+    /// or super admin) is offered to this peer only when the send policy names every such role
+    /// exactly — a pattern such as `*` never merges an administrator into a peer's account.
+    pub fn offers_account(
+        &self,
+        roles: &[String],
+        super_admin: bool,
+        privileged: &[String],
+    ) -> bool {
+        roles
+            .iter()
+            .filter(|r| is_privileged(r, privileged))
+            .all(|r| self.roles.names_exactly(r))
+            && (!super_admin || self.roles.names_exactly(SUPER_ADMIN))
+    }
 }
 
 /// What the accept policy removed from an action (reported to the host for its log).
@@ -225,15 +265,25 @@ pub struct Dropped {
     pub roles: Vec<String>,
     pub meta: Vec<String>,
     pub pass_hash: bool,
+    /// An initial sync batch: the accounts (by uid) the policy refuses, with the reason.
+    pub accounts: Vec<(String, Error)>,
 }
 
 impl Dropped {
     pub fn is_empty(&self) -> bool {
-        self.roles.is_empty() && self.meta.is_empty() && !self.pass_hash
+        self.roles.is_empty() && self.meta.is_empty() && !self.pass_hash && self.accounts.is_empty()
     }
 
     pub fn to_json(&self) -> Value {
-        json!({"roles": self.roles, "meta": self.meta, "pass_hash": self.pass_hash})
+        let mut v = json!({"roles": self.roles, "meta": self.meta, "pass_hash": self.pass_hash});
+        if !self.accounts.is_empty() {
+            v["accounts"] = self
+                .accounts
+                .iter()
+                .map(|(uid, e)| json!({"uid": uid, "reason": e.name()}))
+                .collect();
+        }
+        v
     }
 }
 

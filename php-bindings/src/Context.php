@@ -169,6 +169,57 @@ final class Context
     }
 
     /**
+     * The initial sync (docs/protocol.md §18), sender's side: a probe asking $peer about up to
+     * 1000 local accounts — each the user record of a create (`login`, `email`, `fields`?,
+     * `roles`?, `meta`? as an object, `pass_hash`?) plus `uid` when linked and `super_admin`?.
+     * Returns `['peer', 'url', 'message' (null when none may be offered), 'jti', 'local' =>
+     * [['do' => 'ask'] | ['do' => 'not_sent', 'reason' => …], …]]`.
+     * @throws MessageRefused action_not_sent when this site sends the peer no creates
+     */
+    public function syncProbe(string $peer, array $accounts): array
+    {
+        return $this->syncRequest('usersync_context_sync_probe', $peer, $accounts);
+    }
+
+    /**
+     * A batch carrying out the report for $peer: accounts as for syncProbe(), each with the
+     * `uid` it is linked by and `op` ('create' or 'link'). Shaped like syncProbe()'s.
+     * @throws EnvelopeException too_large when the batch does not fit a message (send fewer)
+     */
+    public function syncBatch(string $peer, array $accounts): array
+    {
+        return $this->syncRequest('usersync_context_sync_batch', $peer, $accounts);
+    }
+
+    private function syncRequest(string $function, string $peer, array $accounts): array
+    {
+        $json = json_encode(array_values($accounts), JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
+        $ffi = $this->lib->ffi;
+        return $this->lib->allocatedJson(
+            fn($out, $len) => $ffi->$function($this->handle, $peer, strlen($peer), $json, strlen($json), $out, $len),
+        );
+    }
+
+    /**
+     * Receiver's side: for an opened probe or batch (openAction()'s result, unchanged) and the
+     * facts about each asked account (`['accounts' => [['linked' => …, 'by_login' => …,
+     * 'by_email' => …], …]]`, each null or `['id', 'uid'?, 'roles', 'super_admin'?]`), the
+     * outcome of each and the sealed answer: `['peer', 'url', 'message', 'results' => [['do',
+     * 'reason'?, 'uid'?], …]]`.
+     * @throws MessageRefused data_invalid for facts of another shape or count
+     */
+    public function syncAnswer(array $opened, array $facts): array
+    {
+        $flags = JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE;
+        $o = json_encode($opened, $flags);
+        $f = json_encode((object) $facts, $flags);
+        $ffi = $this->lib->ffi;
+        return $this->lib->allocatedJson(
+            fn($out, $len) => $ffi->usersync_context_sync_answer($this->handle, $o, strlen($o), $f, strlen($f), $out, $len),
+        );
+    }
+
+    /**
      * Opens the pong a peer answered to $ping (ping()'s result) like any action from that peer,
      * $remoteIp being the answering server's address (its ip_allow applies), and reports the
      * link: `['peer', 'time' (the peer's clock), 'local_time', 'version', 'not_accepted' (actions

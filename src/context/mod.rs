@@ -231,7 +231,7 @@ impl Context {
             .as_str()
             .and_then(ActionKind::parse)
             .ok_or(Error::UnknownAction)?;
-        if !MessageType::Action.carries(kind) || kind.is_link_check() {
+        if !MessageType::Action.carries(kind) || !kind.is_user_action() {
             return Err(Error::UnknownAction);
         }
         Ok((eid.to_string(), Action::parse(kind, &m["data"])?))
@@ -319,7 +319,7 @@ impl Context {
         let kind = ActionKind::parse(&claims.act)
             .filter(|k| typ.carries(*k))
             .ok_or(Error::UnknownAction)?;
-        if !peer.accept.takes(kind) && !kind.is_link_check() {
+        if !peer.accept.admits(kind) {
             return Err(Error::ActionNotAccepted);
         }
         let (mut action, dropped) = peer.accept.apply(
@@ -366,7 +366,7 @@ impl Context {
         let kind = m["act"]
             .as_str()
             .and_then(ActionKind::parse)
-            .filter(|k| !k.is_link_check())
+            .filter(|k| k.is_user_action())
             .ok_or(Error::DataInvalid)?;
         let action = Action::parse(kind, &m["data"]).map_err(|_| Error::DataInvalid)?;
         let facts = Facts::parse(facts)?;
@@ -509,5 +509,6 @@ impl Context {
     }
 }
 
+mod sync;
 #[cfg(test)]
 mod tests;

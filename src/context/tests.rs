@@ -1202,4 +1202,27 @@ mod vectors {
             }
         }
     }
+
+    #[test]
+    fn every_sync_vector_gets_its_outcomes_or_refusal() {
+        let (ctx, _, cases) = load("sync.json");
+        assert!(cases.len() >= 30);
+        for case in cases {
+            let got = ctx.sync_answer(
+                case["opened"].to_string().as_bytes(),
+                case["facts"].to_string().as_bytes(),
+            );
+            match case["error"].as_str() {
+                Some(error) => {
+                    assert_eq!(got.map_err(|e| e.name()), Err(error), "{}", case["desc"])
+                }
+                None => assert_eq!(
+                    got.map(|v| v["results"].clone()),
+                    Ok(case["expected"].clone()),
+                    "{}",
+                    case["desc"]
+                ),
+            }
+        }
+    }
 }

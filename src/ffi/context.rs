@@ -10,10 +10,10 @@ use zeroize::Zeroize;
 /// Create with usersync_context_new(), release with usersync_context_free(). Immutable: one
 /// context may serve every thread of a host.
 #[allow(non_camel_case_types)]
-pub struct usersync_context(Context);
+pub struct usersync_context(pub(super) Context);
 
 /// Runs `f` for an entry point with a context and a library-allocated JSON result.
-unsafe fn with_context(
+pub(super) unsafe fn with_context(
     ctx: *const usersync_context,
     out: *mut *mut c_char,
     out_len: *mut usize,

@@ -10,6 +10,7 @@ mod envelope;
 mod identity;
 mod result;
 mod secret;
+mod sync;
 mod wordpress;
 
 pub use context::*;
@@ -17,6 +18,7 @@ pub use envelope::*;
 pub use identity::*;
 pub use result::*;
 pub use secret::*;
+pub use sync::*;
 pub use wordpress::*;
 
 use crate::config::ConfigError;

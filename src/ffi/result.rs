@@ -100,6 +100,14 @@ pub enum usersync_result {
     ProtectedAccount = 601,
     /// No local account is linked to this uid.
     UnknownAccount = 602,
+    /// The initial sync: the login belongs to another account there.
+    LoginTaken = 603,
+    /// The initial sync: the email belongs to another account there.
+    EmailTaken = 604,
+    /// The initial sync: the matching account there is linked to another uid.
+    LinkedElsewhere = 605,
+    /// The initial sync: a privileged account the send policy does not name exactly.
+    PrivilegedNotSent = 606,
     /// The password does not match the hash.
     PasswordMismatch = 700,
 }

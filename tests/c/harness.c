@@ -163,6 +163,7 @@ int main(int argc, char **argv) {
     test_threads();
     test_context();
     test_identity(vectors);
+    test_sync(vectors);
     test_wordpress(vectors);
     printf("%d passed, %d failed\n", t_passed, t_failed);
     return t_failed == 0 ? 0 : 1;

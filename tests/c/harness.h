@@ -44,6 +44,7 @@ void test_vectors(const char *dir);
 void test_threads(void);
 void test_context(void);
 void test_identity(const char *dir);
+void test_sync(const char *dir);
 void test_wordpress(const char *dir);
 
 #endif

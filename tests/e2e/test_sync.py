@@ -28,6 +28,7 @@ from checks import check, failed, secret, summary  # noqa: E402
 import delivery  # noqa: E402
 import health  # noqa: E402
 import identity  # noqa: E402
+import initial_sync  # noqa: E402
 from sites import ROOT, Env  # noqa: E402
 
 
@@ -74,6 +75,7 @@ def main():
         refusals(env, ab)
         administration(env, ab)
         health.run(env, ab)
+        initial_sync.run(env, base + 3)  # three more sites on this MariaDB and php-fpm
         if "--measure" in sys.argv:
             measure(env, url)
         uninstall(env, "c")

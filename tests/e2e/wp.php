@@ -130,6 +130,22 @@ switch ($command) {
         // A hash as this site makes them (WordPress 6.8: $wp$2y$…), for a forged password action.
         $out = wp_hash_password($args['password']);
         break;
+    // ---- for tests/e2e/initial_sync.py: the functions behind `wp usersync sync` ----
+    case 'sync_report':
+        $out = Usersync_Sync::report($args['peer'], $args['batch'] ?? Usersync_Sync::BATCH);
+        break;
+    case 'sync_run':
+        $out = Usersync_Sync::run($args['peer'], $args['batch'] ?? Usersync_Sync::BATCH, static function (array $s): void {
+            fwrite(STDERR, json_encode(['progress' => $s]) . "\n");
+        });
+        break;
+    case 'sync_rows':
+        $out = Usersync_Sync::rows($args['peer']);
+        break;
+    case 'links':
+        global $wpdb;
+        $out = $wpdb->get_results("SELECT u.user_login AS login, k.uid FROM {$wpdb->users} u JOIN " . Usersync_Schema::tables()['links'] . ' k ON k.user_id = u.ID ORDER BY u.user_login', ARRAY_A);
+        break;
     // ---- for tests/e2e/health.py: the plain functions behind the settings page and `wp usersync` ----
     case 'health_test':
         $out = Usersync_Health::test($args['peer']);

@@ -922,6 +922,188 @@ def target_cases():
     return cases
 
 
+# ---- the initial sync (§18) ---------------------------------------------------------------
+
+def _sync_account_ok(a):
+    if a is None:
+        return True
+    if not isinstance(a, dict) or set(a) - {"id", "uid", "roles", "super_admin"} or not {"id", "roles"} <= set(a):
+        return False
+    ok_id = (isinstance(a["id"], str) and a["id"] != "") or (isinstance(a["id"], int) and not isinstance(a["id"], bool) and a["id"] >= 0)
+    return ok_id and _is_str_list(a["roles"]) and (a.get("uid") is None or isinstance(a["uid"], str)) \
+        and isinstance(a.get("super_admin", False), bool)
+
+
+def reconcile(config, opened, facts):
+    """The receiver's rule of docs/protocol.md §18, written from the text: one outcome per asked
+    account (a probe in order; a batch: its creates, its links, then the accounts its policy
+    refused, each with its uid), or Refused."""
+    peers = {p["id"]: p for p in config["peers"]}
+    if opened.get("iss") not in peers:
+        raise Refused("unknown_peer")
+    peer = peers[opened["iss"]]
+    act, data = opened.get("act"), opened.get("data")
+    if act == "probe":
+        asked = [("probe", a) for a in data["accounts"]]
+    elif act == "sync":
+        asked = [("create", u) for u in data.get("create", [])] + [("link", l) for l in data.get("link", [])]
+    else:
+        raise Refused("data_invalid")
+    if not isinstance(facts, dict) or set(facts) != {"accounts"} or not isinstance(facts["accounts"], list) \
+            or len(facts["accounts"]) != len(asked):
+        raise Refused("data_invalid")
+    for f in facts["accounts"]:
+        if not isinstance(f, dict) or set(f) != {"linked", "by_login", "by_email"} \
+                or not all(_sync_account_ok(f[k]) for k in f):
+            raise Refused("data_invalid")
+    privileged = set(config.get("privileged_roles", ["administrator"])) | {"super_admin"}
+    claimed, out = set(), []
+    for (op, a), f in zip(asked, facts["accounts"]):
+        linked, by_login, by_email = f["linked"], f["by_login"], f["by_email"]
+        same = lambda x, y: x is not None and y is not None and str(x["id"]) == str(y["id"])  # noqa: E731
+        keys = ("l:" + a["login"].lower(), "e:" + a["email"].lower())
+        if linked is not None:
+            o = ("linked", None) if "uid" in a and same(by_login, linked) and same(by_email, linked) \
+                else ("collision", "identity_conflict")
+        elif keys[0] in claimed:
+            o = ("collision", "login_taken")
+        elif keys[1] in claimed:
+            o = ("collision", "email_taken")
+        elif by_login is None and by_email is None:
+            if op == "link":
+                o = ("collision", "unknown_account")
+            elif any(r in privileged and not _may_grant(config, peer, r) for r in a.get("roles", [])):
+                o = ("not_sent", "privileged_role")
+            else:
+                o = ("create", None)
+        elif same(by_login, by_email):
+            held = list(by_login["roles"]) + (["super_admin"] if by_login.get("super_admin") else [])
+            if by_login.get("uid") is not None:
+                o = ("collision", "linked_elsewhere")
+            elif not all(_may_grant(config, peer, r) for r in held):
+                o = ("collision", "protected_account")
+            elif op == "create":
+                o = ("collision", "identity_conflict")
+            else:
+                o = ("link", None)
+        elif by_login is not None:
+            o = ("collision", "login_taken")
+        else:
+            o = ("collision", "email_taken")
+        if o[0] in ("create", "link"):
+            claimed.update(keys)
+        result = {"do": o[0]}
+        if o[1]:
+            result["reason"] = o[1]
+        if op != "probe":
+            result["uid"] = a["uid"]
+        out.append(result)
+    for refused in opened.get("dropped", {}).get("accounts", []):
+        out.append({"do": "not_sent", "reason": refused["reason"], "uid": refused["uid"]})
+    return out
+
+
+def sync_cases():
+    cases = []
+
+    def opened(act, data, iss="a.test", dropped=None):
+        o = {"iss": iss, "jti": b64u(label_bytes(f"usersync vector sync jti {len(cases)}", 16)),
+             "eid": b64u(label_bytes(f"usersync vector sync eid {len(cases)}", 16)), "exp": NOW + 120, "act": act, "data": data}
+        if dropped:
+            o["dropped"] = {"roles": [], "meta": [], "pass_hash": False, "accounts": dropped}
+        return o
+
+    def add(desc, o, facts, want):
+        """`want` is written by hand: the outcomes as (do, reason) pairs, or an error name."""
+        try:
+            got = reconcile(TARGET_RECEIVER, o, facts)
+            assert [(r["do"], r.get("reason")) for r in got] == want, f"{desc}: the rule says {got}, the case says {want}"
+            cases.append({"desc": desc, "opened": o, "facts": facts, "expected": got})
+        except Refused as refused:
+            assert str(refused) == want, f"{desc}: the rule says {refused}, the case says {want}"
+            cases.append({"desc": desc, "opened": o, "facts": facts, "error": str(refused)})
+
+    def asked(name, **rest):
+        return {"login": name, "email": f"{name}@example.test", **rest}
+
+    def acct(n, roles=("subscriber",), uid_of=None, super_admin=False):
+        a = {"id": n, "roles": list(roles)}
+        if uid_of:
+            a["uid"] = uid(uid_of)
+        if super_admin:
+            a["super_admin"] = True
+        return a
+
+    def f(linked=None, by_login=None, by_email=None):
+        return {"linked": linked, "by_login": by_login, "by_email": by_email}
+
+    def one(desc, facts1, want, peer="a.test", **rest):
+        add(desc, opened("probe", {"accounts": [asked("alice", **rest)]}, iss=peer), {"accounts": [facts1]}, [want])
+
+    one("nothing there: create", f(), ("create", None))
+    one("login and email of one unlinked subscriber: link", f(None, acct(7), acct(7)), ("link", None))
+    one("the account ids may be strings", f(None, acct("7"), acct("7")), ("link", None))
+    one("an account with no role is linked", f(None, acct(7, ()), acct(7, ())), ("link", None))
+    one("the login belongs to an account with another email", f(None, acct(7), None), ("collision", "login_taken"))
+    one("the login and the email belong to two accounts", f(None, acct(7), acct(8)), ("collision", "login_taken"))
+    one("the email belongs to an account with another login", f(None, None, acct(8)), ("collision", "email_taken"))
+    one("the match is an administrator the peer may not grant", f(None, acct(1, ["administrator"]), acct(1, ["administrator"])),
+        ("collision", "protected_account"))
+    one("the match holds a role outside the peer's policy", f(None, acct(2, ["subscriber", "shop_manager"]),
+                                                             acct(2, ["subscriber", "shop_manager"])), ("collision", "protected_account"))
+    one("the match is a super admin", f(None, acct(3, super_admin=True), acct(3, super_admin=True)), ("collision", "protected_account"))
+    one("an administrator, from a peer that may grant it", f(None, acct(1, ["administrator"]), acct(1, ["administrator"])),
+        ("link", None), peer="p.test")
+    one("a super admin, from a peer that may grant super_admin", f(None, acct(1, ["administrator"], super_admin=True),
+                                                                    acct(1, ["administrator"], super_admin=True)), ("link", None), peer="s.test")
+    one("the match is linked to another identity", f(None, acct(7, uid_of="someone"), acct(7, uid_of="someone")),
+        ("collision", "linked_elsewhere"))
+    one("a new account with a privileged role the peer may not grant", f(), ("not_sent", "privileged_role"), roles=["administrator"])
+    one("a new account with an ordinary role outside the policy is created (the role is dropped)", f(), ("create", None),
+        roles=["shop_manager"])
+    one("the sender's uid is linked here to this very account", f(acct(7, uid_of="alice"), acct(7, uid_of="alice"), acct(7, uid_of="alice")),
+        ("linked", None), uid=uid("alice"))
+    one("the sender's uid is linked here to another account", f(acct(9, uid_of="alice"), acct(7), acct(7)),
+        ("collision", "identity_conflict"), uid=uid("alice"))
+    add("two accounts of one probe with one email (case aside): the second collides",
+        opened("probe", {"accounts": [asked("alice"), {"login": "alice2", "email": "ALICE@example.test"}]}),
+        {"accounts": [f(), f()]}, [("create", None), ("collision", "email_taken")])
+    add("two accounts of one probe with one login (case aside): the second collides",
+        opened("probe", {"accounts": [asked("bob"), {"login": "BOB", "email": "bob2@example.test"}]}),
+        {"accounts": [f(), f()]}, [("create", None), ("collision", "login_taken")])
+
+    new = user("carol", email="carol@example.test", roles=["subscriber"], pass_hash=BCRYPT)
+    link = {"uid": uid("dave"), "login": "dave", "email": "dave@example.test"}
+    add("a batch creates and links what matches",
+        opened("sync", {"create": [new], "link": [link]}),
+        {"accounts": [f(), f(None, acct(11), acct(11))]}, [("create", None), ("link", None)])
+    add("the same batch again: both already linked, nothing to do",
+        opened("sync", {"create": [new], "link": [link]}),
+        {"accounts": [f(acct(30, uid_of="carol"), acct(30, uid_of="carol"), acct(30, uid_of="carol")),
+                      f(acct(11, uid_of="dave"), acct(11, uid_of="dave"), acct(11, uid_of="dave"))]},
+        [("linked", None), ("linked", None)])
+    add("a batch's create never merges into an account that appeared since the report",
+        opened("sync", {"create": [new]}), {"accounts": [f(None, acct(12), acct(12))]}, [("collision", "identity_conflict")])
+    add("a batch's link of an account deleted since the report",
+        opened("sync", {"link": [link]}), {"accounts": [f()]}, [("collision", "unknown_account")])
+    add("a batch's link of an account made an administrator since the report",
+        opened("sync", {"link": [link]}), {"accounts": [f(None, acct(11, ["administrator"]), acct(11, ["administrator"]))]},
+        [("collision", "protected_account")])
+    add("a batch's link whose email changed since the report",
+        opened("sync", {"link": [link]}), {"accounts": [f(None, acct(11), None)]}, [("collision", "login_taken")])
+    add("accounts the policy refused on opening come last, not sent",
+        opened("sync", {"link": [link]}, dropped=[{"uid": uid("erin"), "reason": "privileged_role"}]),
+        {"accounts": [f(None, acct(11), acct(11))]}, [("link", None), ("not_sent", "privileged_role")])
+    add("facts for fewer accounts than asked", opened("sync", {"create": [new], "link": [link]}), {"accounts": [f()]}, "data_invalid")
+    add("facts without a lookup", opened("probe", {"accounts": [asked("alice")]}), {"accounts": [{"linked": None, "by_login": None}]},
+        "data_invalid")
+    add("facts naming an account without roles", opened("probe", {"accounts": [asked("alice")]}),
+        {"accounts": [f(None, {"id": 7}, {"id": 7})]}, "data_invalid")
+    add("a probe from an unknown peer", opened("probe", {"accounts": [asked("alice")]}, iss="z.test"), {"accounts": [f()]}, "unknown_peer")
+    add("not a probe or batch", opened("update", user("alice", email="alice@example.test")), {"accounts": []}, "data_invalid")
+    return cases
+
+
 def write_targets(name, cases):
     with open(os.path.join(HERE, name), "w") as f:
         json.dump({"generated_by": "tests/vectors/generate.py (Python cryptography, independent of the crate)",
@@ -948,3 +1130,4 @@ if __name__ == "__main__":
     write_messages("messages-verify.json", message_verify_cases())
     write_messages("messages-invalid.json", message_invalid_cases())
     write_targets("targets.json", target_cases())
+    write_targets("sync.json", sync_cases())

@@ -1,5 +1,5 @@
 <?php
-// Usersync_Schema: the plugin's four tables, created and dropped per site (table prefix).
+// Usersync_Schema: the plugin's five tables, created and dropped per site (table prefix).
 declare(strict_types=1);
 
 final class SchemaTest extends UsersyncTestCase
@@ -12,7 +12,7 @@ final class SchemaTest extends UsersyncTestCase
 
     public function testActivationCreatedTheTables(): void
     {
-        $expected = ['wp_usersync_links', 'wp_usersync_log', 'wp_usersync_outbox', 'wp_usersync_seen'];
+        $expected = ['wp_usersync_links', 'wp_usersync_log', 'wp_usersync_outbox', 'wp_usersync_seen', 'wp_usersync_sync'];
         $this->assertEqualsCanonicalizing($expected, self::tables('wp_'));
         $this->assertEqualsCanonicalizing($expected, array_values(Usersync_Schema::tables()));
     }
@@ -23,7 +23,7 @@ final class SchemaTest extends UsersyncTestCase
         $cycle = self::site('other', 'schema');
         $this->assertSame([], $cycle['uninstalled']['tables']);
         $this->assertFalse($cycle['uninstalled']['option']);
-        $this->assertEqualsCanonicalizing(['wp2_usersync_links', 'wp2_usersync_log', 'wp2_usersync_outbox', 'wp2_usersync_seen'],
+        $this->assertEqualsCanonicalizing(['wp2_usersync_links', 'wp2_usersync_log', 'wp2_usersync_outbox', 'wp2_usersync_seen', 'wp2_usersync_sync'],
             $cycle['installed']['tables']);
         $this->assertNotFalse($cycle['installed']['option']);
         // docs/protocol.md §9: a uid is base64url, where "a" and "A" differ.

@@ -46,6 +46,9 @@ require_once __DIR__ . '/includes/class-usersync-inbox-request.php';
 require_once __DIR__ . '/includes/class-usersync-sso.php';
 require_once __DIR__ . '/includes/class-usersync-health.php';
 require_once __DIR__ . '/includes/class-usersync-admin.php';
+require_once __DIR__ . '/includes/class-usersync-sync.php';
+require_once __DIR__ . '/includes/class-usersync-sync-receiver.php';
+require_once __DIR__ . '/includes/class-usersync-sync-admin.php';
 require_once __DIR__ . '/includes/class-usersync-plugin.php';
 
 register_activation_hook( __FILE__, array( 'Usersync_Schema', 'install' ) );
@@ -54,5 +57,7 @@ Usersync_Plugin::add_hooks();
 // `wp usersync …` where WP-CLI runs the site (readme.txt: WP-CLI is needed for the commands).
 if ( defined( 'WP_CLI' ) && WP_CLI ) {
 	require_once __DIR__ . '/includes/class-usersync-cli.php';
+	require_once __DIR__ . '/includes/class-usersync-sync-cli.php';
 	WP_CLI::add_command( 'usersync', 'Usersync_CLI' );
+	WP_CLI::add_command( 'usersync sync', 'Usersync_Sync_CLI' );
 }

@@ -123,6 +123,9 @@ final class Usersync_Inbox {
 		if ( 'ping' === $opened['act'] ) {
 			return self::answer_ping( $context, $opened );
 		}
+		if ( in_array( $opened['act'], array( 'probe', 'sync' ), true ) ) {
+			return Usersync_Sync_Receiver::receive( $opened, $context ); // the initial sync
+		}
 		$login = (string) ( $opened['data']['login'] ?? '' );
 		$seen  = Usersync_Schema::tables()['seen'];
 		// Creates are serialised: wp_users has no unique key on login or email. One that cannot
@@ -244,7 +247,7 @@ final class Usersync_Inbox {
 	 * database and table prefix (as the outbox's do), so no two sites share it however long
 	 * their names. @return ?string the lock's name, or null when it was not free in time
 	 */
-	private static function lock_creates(): ?string {
+	public static function lock_creates(): ?string {
 		global $wpdb;
 		$name = 'usersync_create:' . substr( hash( 'sha256', DB_NAME . '|' . $wpdb->prefix ), 0, 40 );
 		return '1' === (string) $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, 10)', $name ) ) ? $name : null;

@@ -61,6 +61,9 @@ final class Usersync_Plugin {
 		add_action( 'admin_post_usersync_clear_log', array( 'Usersync_Admin', 'clear_log' ) );
 		add_action( 'admin_post_usersync_test_link', array( 'Usersync_Admin', 'test_link' ) );
 
+		// The initial sync's settings page (its WP-CLI command is registered in usersync.php).
+		Usersync_Sync_Admin::add_hooks();
+
 		// Upgrades without re-activation (tables created on first use).
 		add_action( 'plugins_loaded', array( 'Usersync_Schema', 'maybe_install' ) );
 	}

@@ -2,7 +2,8 @@
 /**
  * The plugin's tables: the outbox (events waiting to be routed, then one row per peer), the
  * replay record (each applied event by its eid, each used ticket by its jti), the linked
- * identities (uid of each linked account) and the activity log.
+ * identities (uid of each linked account), the activity log and the initial sync's reports (one
+ * row per account and peer).
  * Uninstall drops them (uninstall.php).
  */
 
@@ -10,7 +11,7 @@ defined( 'ABSPATH' ) || exit;
 
 final class Usersync_Schema {
 
-	const VERSION = '4';
+	const VERSION = '5';
 	const OPTION  = 'usersync_schema';
 
 	/** @return string[] table name by role */
@@ -21,6 +22,7 @@ final class Usersync_Schema {
 			'seen'   => $wpdb->prefix . 'usersync_seen',
 			'log'    => $wpdb->prefix . 'usersync_log',
 			'links'  => $wpdb->prefix . 'usersync_links',
+			'sync'   => $wpdb->prefix . 'usersync_sync',
 		);
 	}
 
@@ -79,6 +81,20 @@ final class Usersync_Schema {
 				linked_at bigint(20) NOT NULL,
 				PRIMARY KEY  (uid),
 				UNIQUE KEY user_id (user_id)
+			) $charset;
+			CREATE TABLE {$t['sync']} (
+				peer varchar(128) NOT NULL,
+				user_id bigint(20) unsigned NOT NULL,
+				login varchar(60) NOT NULL,
+				email varchar(100) NOT NULL,
+				verdict varchar(16) NOT NULL,
+				reason varchar(32) NOT NULL DEFAULT '',
+				uid varchar(22) CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT '',
+				state varchar(8) NOT NULL DEFAULT '',
+				result varchar(32) NOT NULL DEFAULT '',
+				reported_at bigint(20) NOT NULL,
+				PRIMARY KEY  (peer,user_id),
+				KEY todo (peer,state,user_id)
 			) $charset;"
 		);
 		update_option( self::OPTION, self::VERSION, true );
