@@ -1,7 +1,9 @@
 //! Contexts (a site and its peers), user-action messages, login tickets and nonces through the
 //! C ABI. Variable-size results are library-allocated JSON: see usersync_bytes_free().
 
-use super::{free, guard, input, store, usersync_result, with_config_error, Allocated, Output};
+use super::{
+    free, guard, input, peer_id, store, usersync_result, with_config_error, Allocated, Output,
+};
 use crate::{nonce, Context, Error};
 use std::ffi::c_char;
 use zeroize::Zeroize;
@@ -102,10 +104,7 @@ pub unsafe extern "C" fn usersync_context_build(
     out_len: *mut usize,
 ) -> usersync_result {
     with_context(ctx, out, out_len, |ctx| {
-        let peer = match input(peer, peer_len)? {
-            [] => None,
-            p => Some(std::str::from_utf8(p).map_err(|_| Error::UnknownPeer)?),
-        };
+        let peer = Some(peer_id(peer, peer_len)?).filter(|p| !p.is_empty());
         let messages = ctx.build(input(event, event_len)?, peer)?;
         Ok(messages.iter().map(|m| m.to_json()).collect())
     })
@@ -263,7 +262,7 @@ pub unsafe extern "C" fn usersync_context_ping(
     out_len: *mut usize,
 ) -> usersync_result {
     with_context(ctx, out, out_len, |ctx| {
-        let peer = std::str::from_utf8(input(peer, peer_len)?).map_err(|_| Error::UnknownPeer)?;
+        let peer = peer_id(peer, peer_len)?;
         Ok(ctx.ping(peer)?.to_json())
     })
 }

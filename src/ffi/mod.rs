@@ -35,6 +35,14 @@ fn guard(body: impl FnOnce() -> Result<(), Error>) -> usersync_result {
     }
 }
 
+/// A peer's site id given as `(ptr, len)`: bytes that are not UTF-8 name no configured peer.
+///
+/// # Safety
+/// As for [`input`].
+unsafe fn peer_id<'a>(ptr: *const c_char, len: usize) -> Result<&'a str, Error> {
+    std::str::from_utf8(input(ptr, len)?).map_err(|_| Error::UnknownPeer)
+}
+
 /// Borrows a `(ptr, len)` byte input. NULL is allowed only for an empty input.
 ///
 /// # Safety

@@ -1,9 +1,8 @@
 //! The initial sync through the C ABI (docs/protocol.md §18): the sender's probe and batch,
 //! the receiver's answer. Results are library-allocated JSON: see usersync_bytes_free().
 
-use super::{input, usersync_result};
+use super::{input, peer_id, usersync_result};
 use crate::ffi::context::{usersync_context, with_context};
-use crate::Error;
 use std::ffi::c_char;
 
 /// Builds a probe for peer (its id) asking which of this site's accounts exist there, for the
@@ -29,7 +28,7 @@ pub unsafe extern "C" fn usersync_context_sync_probe(
     out_len: *mut usize,
 ) -> usersync_result {
     with_context(ctx, out, out_len, |ctx| {
-        let peer = std::str::from_utf8(input(peer, peer_len)?).map_err(|_| Error::UnknownPeer)?;
+        let peer = peer_id(peer, peer_len)?;
         ctx.sync_probe(peer, input(accounts, accounts_len)?)
     })
 }
@@ -54,7 +53,7 @@ pub unsafe extern "C" fn usersync_context_sync_batch(
     out_len: *mut usize,
 ) -> usersync_result {
     with_context(ctx, out, out_len, |ctx| {
-        let peer = std::str::from_utf8(input(peer, peer_len)?).map_err(|_| Error::UnknownPeer)?;
+        let peer = peer_id(peer, peer_len)?;
         ctx.sync_batch(peer, input(accounts, accounts_len)?)
     })
 }
