@@ -563,27 +563,15 @@ final class Usersync_Outbox {
 	}
 
 	/**
-	 * One POST to a peer's inbox now, with delivery's timeouts and options, for the link health
+	 * One POST to a peer's inbox now, built as delivery builds its requests, for the link health
 	 * check: the HTTP status, the body, the address answered from (CURLINFO_PRIMARY_IP) and, when
 	 * no answer came, the network error in plain words.
 	 *
 	 * @return array{status: int, body: string, ip: string, error: string, location: string}
 	 */
 	public static function post_now( string $url, string $body ): array {
-		$ch = curl_init( $url );
-		curl_setopt_array(
-			$ch,
-			array(
-				CURLOPT_POST           => true,
-				CURLOPT_POSTFIELDS     => $body,
-				CURLOPT_HTTPHEADER     => array( 'Content-Type: text/plain', 'Expect:' ),
-				CURLOPT_RETURNTRANSFER => true,
-				CURLOPT_CONNECTTIMEOUT => 3,
-				CURLOPT_TIMEOUT        => self::timeout(),
-				CURLOPT_FOLLOWLOCATION => false,
-				CURLOPT_PROTOCOLS      => CURLPROTO_HTTP | CURLPROTO_HTTPS,
-			)
-		);
+		// The same request delivery makes (WordPress's arguments, TLS, proxy), sent at once.
+		$ch = self::curl( $url, self::http_args( $url, $body )['args'] );
 		$answer = curl_exec( $ch );
 		$errno  = curl_errno( $ch );
 		$out    = array(
