@@ -62,7 +62,7 @@ final class Usersync_Links {
 	 */
 	public static function facts( array $opened, ?string $binding = null ): array {
 		$data  = $opened['data'];
-		$user  = self::user_of( (string) $data['uid'] );
+		$user  = self::user_of( (string) ( $data['uid'] ?? '' ) ); // a ping, pong or answer names none: the target check refuses it
 		$facts = array( 'account' => null );
 		if ( $user ) {
 			$account = array(
