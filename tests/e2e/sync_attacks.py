@@ -118,12 +118,11 @@ class Attacks:
         return [line.split("\t") for line in out.splitlines()]
 
     def rows(self, site):
-        """Every row of the site's accounts: wp_users, wp_usermeta (sessions included: the
-        session_tokens meta) and wp_usersync_links."""
+        """Every row of the site's accounts, in one query each: wp_users, wp_usermeta (sessions
+        included: the session_tokens meta) and wp_usersync_links."""
         db = f"usersync_{site}"
-        return tuple(tuple(map(tuple, self.sql(q))) for q in (
-            f"SELECT * FROM {db}.wp_users ORDER BY ID", f"SELECT * FROM {db}.wp_usermeta ORDER BY umeta_id",
-            f"SELECT * FROM {db}.wp_usersync_links ORDER BY uid"))
+        return tuple(map(tuple, self.sql(f"SELECT * FROM {db}.wp_users ORDER BY ID; SELECT * FROM {db}.wp_usermeta ORDER BY umeta_id; "
+                                         f"SELECT * FROM {db}.wp_usersync_links ORDER BY uid")))
 
     def log_mark(self, site):
         return int(self.sql(f"SELECT COALESCE(MAX(id), 0) FROM usersync_{site}.wp_usersync_log")[0][0])
@@ -342,8 +341,8 @@ class Attacks:
 
     def a_state(self):
         """What A's actions would change: its sync report for B and its link check results."""
-        return (self.sql("SELECT * FROM usersync_a.wp_usersync_sync ORDER BY peer, user_id"),
-                self.sql("SELECT option_value FROM usersync_a.wp_options WHERE option_name = 'usersync_health'"))
+        return self.sql("SELECT * FROM usersync_a.wp_usersync_sync ORDER BY peer, user_id; "
+                        "SELECT option_value FROM usersync_a.wp_options WHERE option_name = 'usersync_health'")
 
     def admin_actions(self):
         env = self.env
