@@ -35,7 +35,9 @@ final class Usersync_Links {
 		global $wpdb;
 		$ok = $wpdb->insert( self::table(), array( 'uid' => $uid, 'user_id' => $user_id, 'linked_at' => time() ) );
 		if ( ! $ok ) {
-			throw new Usersync_Apply_Failed( 'the account or the uid is already linked' );
+			// MariaDB's duplicate-key error (1062) is a second link; anything else is the database's.
+			$duplicate = 0 === strpos( (string) $wpdb->last_error, 'Duplicate entry' );
+			throw new Usersync_Apply_Failed( $duplicate ? 'the account or the uid is already linked' : 'the link could not be stored: ' . $wpdb->last_error );
 		}
 	}
 
