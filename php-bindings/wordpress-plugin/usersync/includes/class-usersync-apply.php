@@ -76,20 +76,24 @@ final class Usersync_Apply {
 		}
 	}
 
-	/** The profile of a create/update as wp_insert_user()/wp_update_user() take it. */
+	/**
+	 * The profile of a create/update as wp_insert_user()/wp_update_user() take it: slashed, as
+	 * they unslash it (a backslash sent would otherwise be lost). Their input filters still run:
+	 * a peer's markup is this site's to clean.
+	 */
 	private static function userdata( array $data ): array {
 		$userdata = array( 'user_email' => $data['email'] );
 		foreach ( $data['fields'] ?? array() as $field => $value ) {
 			$userdata[ Usersync\WordPressSite::profileFields()[ $field ] ] = $value;
 		}
-		return $userdata;
+		return wp_slash( $userdata );
 	}
 
 	/** A new account for a peer's create, linked to its uid; its roles, meta and hash. */
 	private static function create( array $opened ): void {
 		$data                   = $opened['data'];
 		$userdata               = self::userdata( $data );
-		$userdata['user_login'] = $data['login'];
+		$userdata['user_login'] = wp_slash( $data['login'] );
 		// A random password until the peer's hash (if any) is written below: no one can log in with it.
 		$userdata['user_pass'] = wp_generate_password( 40, true, true );
 		// Without roles (none sent, or all dropped by the policy) WordPress would give the site's
@@ -166,7 +170,7 @@ final class Usersync_Apply {
 		}
 	}
 
-	/** Replaces each key's values with the given strings. */
+	/** Replaces each key's values with the given strings (slashed: add_user_meta() unslashes). */
 	private static function set_meta( int $user_id, array $meta ): void {
 		foreach ( $meta as $key => $values ) {
 			if ( get_user_meta( $user_id, $key ) === array_values( $values ) ) {
@@ -174,7 +178,7 @@ final class Usersync_Apply {
 			}
 			delete_user_meta( $user_id, $key );
 			foreach ( $values as $value ) {
-				add_user_meta( $user_id, $key, $value );
+				add_user_meta( $user_id, $key, wp_slash( $value ) );
 			}
 		}
 	}
