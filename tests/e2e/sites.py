@@ -73,6 +73,8 @@ class Env:
         conf = os.path.join(self.work, f"fpm{tag}.conf")
         if not tag:
             self.fpm_sock = sock
+        # With `environ`, the workers keep it (clear_env = no): libfaketime re-reads FAKETIME
+        # from the environment every 10 s, and a cleared one ends the skew.
         with open(conf, "w") as f:
             f.write(f"""[global]
 pid = {self.work}/fpm{tag}.pid
@@ -86,6 +88,7 @@ listen.mode = 0666
 pm = static
 pm.max_children = 10
 catch_workers_output = yes
+{"clear_env = no" if environ else ""}
 ; A request still running after 10 s gets its PHP backtrace here (what a stuck test waits for).
 request_slowlog_timeout = 10s
 slowlog = {self.work}/fpm-slow.log
