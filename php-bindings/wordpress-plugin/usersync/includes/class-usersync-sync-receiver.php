@@ -220,7 +220,7 @@ final class Usersync_Sync_Receiver {
 		}
 		$ids = array();
 		foreach ( array_chunk( $rows, self::ROWS, true ) as $chunk ) {
-			self::insert( $wpdb->users, array( 'user_login', 'user_pass', 'user_nicename', 'user_email', 'user_url', 'user_registered', 'display_name' ), '(%s, %s, %s, %s, %s, %s, %s)', $chunk );
+			self::insert( $wpdb->users, array( 'user_login', 'user_pass', 'user_nicename', 'user_email', 'user_url', 'user_registered', 'display_name' ), $chunk );
 			$first = (int) $wpdb->insert_id;
 			$made  = $wpdb->get_results( $wpdb->prepare( "SELECT ID, user_login FROM $wpdb->users WHERE ID >= %d ORDER BY ID LIMIT %d", $first, count( $chunk ) ) );
 			foreach ( array_values( array_keys( $chunk ) ) as $j => $k ) {
@@ -246,7 +246,12 @@ final class Usersync_Sync_Receiver {
 				}
 			}
 			$meta[] = array( $id, $caps, serialize( array_fill_keys( $roles, true ) ) ); // phpcs:ignore WordPress.PHP.DiscouragedPHPFunctions -- as WordPress stores roles
-			$meta[] = array( $id, $level, (string) self::level( $roles ) );
+			// Level 0 (subscribers) needs no row: WordPress reads a missing level as 0, and its
+			// one query on levels (authors) looks for levels other than 0.
+			$user_level = self::level( $roles );
+			if ( $user_level > 0 ) {
+				$meta[] = array( $id, $level, (string) $user_level );
+			}
 			foreach ( $u['meta'] ?? array() as $key => $values ) {
 				foreach ( $values as $value ) {
 					// As add_user_meta() stores a string: one that looks serialized is never unserialized.
@@ -256,7 +261,7 @@ final class Usersync_Sync_Receiver {
 			$links[ $u['uid'] ] = $id;
 		}
 		foreach ( array_chunk( $meta, self::ROWS ) as $chunk ) {
-			self::insert( $wpdb->usermeta, array( 'user_id', 'meta_key', 'meta_value' ), '(%d, %s, %s)', $chunk );
+			self::insert( $wpdb->usermeta, array( 'user_id', 'meta_key', 'meta_value' ), $chunk );
 		}
 		return $links;
 	}
@@ -293,22 +298,26 @@ final class Usersync_Sync_Receiver {
 			$rows[] = array( $uid, $id, time() );
 		}
 		foreach ( array_chunk( $rows, self::ROWS ) as $chunk ) {
-			self::insert( Usersync_Schema::tables()['links'], array( 'uid', 'user_id', 'linked_at' ), '(%s, %d, %d)', $chunk );
+			self::insert( Usersync_Schema::tables()['links'], array( 'uid', 'user_id', 'linked_at' ), $chunk );
 		}
 	}
 
-	/** One multi-row INSERT; a failure fails the batch (its transaction is rolled back). */
-	private static function insert( string $table, array $columns, string $row, array $rows ): void {
+	/**
+	 * One multi-row INSERT; a failure fails the batch (its transaction is rolled back). Integers
+	 * go in as integers, everything else as escaped strings: what $wpdb->prepare() would make of
+	 * %d and %s, without its pass over a format of thousands of placeholders.
+	 */
+	private static function insert( string $table, array $columns, array $rows ): void {
 		global $wpdb;
 		if ( ! $rows ) {
 			return;
 		}
 		$values = array();
 		foreach ( $rows as $r ) {
-			array_push( $values, ...array_values( $r ) );
+			$values[] = '(' . implode( ', ', array_map( static fn( $v ) => is_int( $v ) ? (string) $v : "'" . esc_sql( (string) $v ) . "'", array_values( $r ) ) ) . ')';
 		}
-		$sql = "INSERT INTO $table (" . implode( ', ', $columns ) . ') VALUES ' . implode( ', ', array_fill( 0, count( $rows ), $row ) );
-		if ( false === $wpdb->query( $wpdb->prepare( $sql, $values ) ) ) { // phpcs:ignore WordPress.DB.PreparedSQL
+		$sql = "INSERT INTO $table (" . implode( ', ', $columns ) . ') VALUES ' . implode( ', ', $values );
+		if ( false === $wpdb->query( $sql ) ) { // phpcs:ignore WordPress.DB.PreparedSQL -- every value escaped above
 			throw new RuntimeException( "bulk insert into $table failed" );
 		}
 	}
