@@ -5,7 +5,8 @@
  * its uid, the account with its login and one with its email (with WordPress's own comparison:
  * the columns' collation); the library classifies each and seals the answer. A probe changes
  * nothing. A batch is applied in one transaction under the create lock: its (iss, eid) recorded,
- * the accounts to create written in bulk (rows as wp_insert_user() writes them, the password
+ * the accounts to create written in bulk (rows as wp_insert_user() writes them, less the meta
+ * rows WordPress reads the same when missing: empty fields, a user level of 0; the password
  * hash as it came: no re-hashing, no hook per account) and linked to their uid, the accounts to
  * link linked. Nothing else is touched.
  */
