@@ -126,6 +126,11 @@ test-e2e-django: build
 bench-django: build
 	python3 tests/e2e/test_django.py --measure
 
+# The Python binding against pure Python (cryptography + hmac), one run (docs/benchmarks.md).
+.PHONY: bench-python
+bench-python: test-python
+	build/python-venv/bin/python python-bindings/bench/envelope.py
+
 # WordPress and Django together (make demo stays the two WordPress sites).
 demo-django: deps build
 	python3 scripts/django/demo.py

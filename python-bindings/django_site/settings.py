@@ -2,7 +2,9 @@
 unit tests run in (``scripts/django/run-units.sh``) and the Django site D of the end-to-end
 tests (gunicorn behind nginx, PostgreSQL). Everything site-specific comes from the environment:
 
-- ``DJANGO_SECRET_KEY``, ``DJANGO_DEBUG``, ``DJANGO_ALLOWED_HOSTS``
+- ``DJANGO_SECRET_KEY``, ``DJANGO_DEBUG``, ``DJANGO_ALLOWED_HOSTS``; ``DJANGO_SECURE``: ``proxy``
+  (behind nginx, which says in X-Forwarded-Proto whether the request came over HTTPS) or ``1``
+  (that, and cookies for HTTPS only)
 - ``DJANGO_DB_HOST`` (a PostgreSQL socket folder), ``DJANGO_DB_NAME``, ``DJANGO_DB_USER``;
   without them SQLite in ``DJANGO_SQLITE`` (for the demo)
 - ``USERSYNC_SETTINGS``: a JSON file with the USERSYNC setting (usersync.django.conf), without
@@ -35,6 +37,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "usersync.django.middleware.SingleSignOnMiddleware",  # single sign-on with the peers (after auth)
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -73,14 +76,16 @@ PASSWORD_HASHERS = [
     "usersync.django.hashers.WordPressPasswordHasher",
 ]
 
-LOGIN_REDIRECT_URL = "/whoami"
+LOGIN_REDIRECT_URL = "/profile"
+LOGOUT_REDIRECT_URL = "/profile"
 USE_TZ = True
 TIME_ZONE = "UTC"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 STATIC_URL = "/static/"
 
-if os.environ.get("DJANGO_SECURE") == "1":  # behind nginx with TLS
+if os.environ.get("DJANGO_SECURE") in ("1", "proxy"):  # behind nginx, which sets X-Forwarded-Proto
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if os.environ.get("DJANGO_SECURE") == "1":  # HTTPS only
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
 
 USERSYNC = {}

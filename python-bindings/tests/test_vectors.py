@@ -116,3 +116,24 @@ def test_every_target_vector() -> None:
     assert sum(seen.values()) == len(v["cases"]) >= 184
     assert seen["verdict"] > 50
     assert reasons == {"data_invalid", "identity_conflict", "protected_account", "unknown_account", "unknown_peer", "wrong_browser"}
+
+
+def test_every_sync_vector() -> None:
+    """The initial sync's rule (docs/protocol.md §18) on the receiver's side: each probe or batch
+    answered exactly as the vector says, through :meth:`usersync.Context.sync_answer`."""
+    v = load("sync.json")
+    ctx = usersync.Context(v["receiver_config"])
+    answered = refused = 0
+    for case in v["cases"]:
+        desc = case["desc"]
+        assert ("expected" in case) != ("error" in case), desc
+        try:
+            out = ctx.sync_answer(case["opened"], case["facts"])
+        except usersync.Error as e:
+            assert e.reason == case.get("error"), f"{desc}: refused with {e.reason}, expected {case.get('expected')}"
+            refused += 1
+            continue
+        assert out["results"] == case.get("expected"), desc
+        assert out["peer"] == case["opened"]["iss"] and out["message"], desc
+        answered += 1
+    assert answered > 10 and answered + refused == len(v["cases"])

@@ -13,7 +13,7 @@ import os
 import shutil
 import subprocess
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -29,12 +29,15 @@ def venv() -> str:
 
 class DjangoSite:
     def __init__(self, work: str, name: str, port: int, usersync: Dict[str, Any], secrets: Dict[str, str],
-                 python: Optional[str] = None, postgres: bool = True) -> None:
+                 python: Optional[str] = None, postgres: bool = True, tls: Optional[Tuple[str, str, str]] = None) -> None:
+        """tls: (host, certificate, key) — the site is then https://host:port for browsers, and
+        http://127.0.0.1:port+2000 (``url``) for server-to-server posts and the tests' own calls."""
         self.work = os.path.join(work, f"django-{name}")
         os.makedirs(self.work, exist_ok=True)
         os.chmod(self.work, 0o755)
-        self.name, self.port = name, port
-        self.url = f"http://127.0.0.1:{port}"
+        self.name, self.port, self.tls = name, port, tls
+        self.url = f"http://127.0.0.1:{port + 2000}" if tls else f"http://127.0.0.1:{port}"
+        self.public = f"https://{tls[0]}:{port}" if tls else self.url
         self.python = python or venv()
         # gunicorn on loopback TCP, not a Unix socket: the app sees nginx's address (a trusted
         # proxy) and takes the client's from X-Forwarded-For, as ip_allow needs.
@@ -44,7 +47,9 @@ class DjangoSite:
             json.dump(usersync, f)  # no secrets in it: they come from the environment
         self.env = dict(os.environ, DJANGO_SETTINGS_MODULE="django_site.settings",
                         PYTHONPATH=os.path.join(ROOT, "python-bindings"),  # the project; the app is the wheel's
-                        DJANGO_SECRET_KEY=os.urandom(32).hex(), DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+                        DJANGO_SECRET_KEY=os.urandom(32).hex(),
+                        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost" + (f",{tls[0]}" if tls else ""),
+                        DJANGO_SECURE="proxy",  # nginx says whether a request came over HTTPS
                         USERSYNC_SETTINGS=self.settings_file)
         self.env.pop("USERSYNC_LIBRARY", None)
         for peer, secret in secrets.items():
@@ -69,6 +74,21 @@ class DjangoSite:
             "--error-logfile", os.path.join(self.work, "gunicorn.log"), "--chdir", os.path.join(ROOT, "python-bindings"),
             "django_site.wsgi:application", env=self.env)
         conf = os.path.join(self.work, "nginx.conf")
+        listens = [f"127.0.0.1:{self.port}"]
+        if self.tls:
+            listens = [f"127.0.0.1:{self.port} ssl;\n        ssl_certificate {self.tls[1]};\n        ssl_certificate_key {self.tls[2]}",
+                       f"127.0.0.1:{self.port + 2000}"]
+        servers = "".join(f"""
+    server {{
+        listen {listen};
+        location / {{
+            proxy_pass http://{self.upstream};
+            proxy_set_header Host $host:$server_port;
+            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_redirect off;
+        }}
+    }}""" for listen in listens)
         with open(conf, "w") as f:
             f.write(f"""daemon on;
 pid {self.work}/nginx.pid;
@@ -77,24 +97,14 @@ worker_processes 1;
 events {{ worker_connections 256; }}
 http {{
     access_log off;
-    client_max_body_size 2m;
-    server {{
-        listen 127.0.0.1:{self.port};
-        location / {{
-            proxy_pass http://{self.upstream};
-            proxy_set_header Host $host:$server_port;
-            proxy_set_header X-Forwarded-For $remote_addr;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_redirect off;
-        }}
-    }}
+    client_max_body_size 2m;{servers}
 }}
 """)
         self.nginx_conf = conf
         run("nginx", "-c", conf, "-p", self.work)
         for _ in range(100):
             try:
-                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                c = http.client.HTTPConnection("127.0.0.1", int(self.url.rsplit(":", 1)[1]), timeout=2)
                 c.request("GET", "/accounts/login/")
                 if c.getresponse().status == 200:
                     return

@@ -17,6 +17,8 @@ try {
   let steps = 0;
   page.on('request', (r) => { if (r.url().includes('admin-ajax.php') && (r.postData() || '').includes('usersync_sync_step')) steps++; });
   await page.goto(`${cfg.url}/wp-login.php`);
+  // wp-login.php focuses the user name field 200 ms after it loads: fill after that (lib.mjs).
+  await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'user_login', null, { timeout: 5000 }).catch(() => {});
   await page.fill('#user_login', cfg.user);
   await page.fill('#user_pass', cfg.password);
   await Promise.all([page.waitForNavigation(), page.click('#wp-submit')]);

@@ -106,8 +106,13 @@ export async function loggedOut(page, site) {
 export async function submitLogin(page, a, user, password, redirectTo) {
   const query = redirectTo === undefined ? '' : `?redirect_to=${encodeURIComponent(redirectTo)}`;
   await page.goto(`${a}/wp-login.php${query}`);
+  // wp-login.php focuses and selects the user name field 200 ms after it loads: a fill racing
+  // that timer types the password over the user name. Fill once it has run.
+  await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'user_login', null, { timeout: 5000 }).catch(() => {});
   await page.fill('#user_login', user);
   await page.fill('#user_pass', password);
+  const filled = await page.evaluate(() => [document.getElementById('user_login').value, document.getElementById('user_pass').value]);
+  if (filled[0] !== user || filled[1] !== password) throw new Error(`the login form was not filled as asked (user field: ${filled[0]})`);
   const clicked = Date.now();
   await page.click('#wp-submit', { noWaitAfter: true });
   return clicked;

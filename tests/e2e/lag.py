@@ -13,8 +13,10 @@ inside an ordinary web request (wp_insert_user, wp_update_user, wp_set_password)
 How it is measured:
 - end of the user's request: the client's clock when the response has been read (the plugin
   calls fastcgi_finish_request() before it delivers);
-- applied on a peer: a trigger on the peer's activity log stamps (MariaDB's clock, the same
-  machine's) the "applied" row, written right after the apply's transaction committed;
+- applied on a peer: the peer's usersync_after_apply (fired right after the apply's transaction,
+  which holds the "applied" log row, has committed) stamps the time into the trace; a trigger
+  copies each "applied" log row into lagbench.applied, where it is visible once committed, to know
+  when every peer has it;
 - the floor: an empty POST to b's inbox URL (refused as malformed, one log row), from sending
   until the answer is read, on a fresh connection as a delivery makes one;
 - the breakdown: test-only mu-plugins stamp when the sender's shutdown answered the browser, when
@@ -78,6 +80,10 @@ if (isset($_GET['usersync_e2e'])) {
     add_action('wp_loaded', function () use ($usersync_trace) {
         file_put_contents($usersync_trace, json_encode(['k' => 'received', 'site' => DB_NAME, 'start' => $_SERVER['REQUEST_TIME_FLOAT'], 'loaded' => microtime(true)]) . "\\n", FILE_APPEND);
     }, 0);
+    // Applied: the apply's transaction has committed (the change is in the peer's database).
+    add_action('usersync_after_apply', function ($opened) use ($usersync_trace) {
+        file_put_contents($usersync_trace, json_encode(['k' => 'applied', 'site' => DB_NAME, 'login' => $opened['data']['login'] ?? '', 'act' => $opened['act'], 'at' => microtime(true)]) . "\\n", FILE_APPEND);
+    }, PHP_INT_MIN);
 }
 """
 
@@ -129,6 +135,7 @@ class Bench:
 
     def _sites(self, base, npeers):
         self.trace = os.path.join(self.env.work, "trace.jsonl")
+        self.trace_read, self.applied_at = 0, {}
         open(self.trace, "w").close()
         os.chmod(self.trace, 0o666)
         receivers = ["b", "c"] + [f"p{i}" for i in range(3, npeers + 1)]
@@ -161,24 +168,46 @@ class Bench:
                          f"INSERT INTO lagbench.applied SELECT '{r}', NEW.peer, NEW.act, NEW.login, UNIX_TIMESTAMP(NOW(6)) "
                          f"FROM DUAL WHERE NEW.result = 'applied'")
 
+    def applied_stamps(self):
+        """(login, act, peer) -> when the peer's apply had committed (its usersync_after_apply), from the trace."""
+        with open(self.trace, "rb") as f:
+            f.seek(self.trace_read)
+            lines = f.readlines()
+        if lines and not lines[-1].endswith(b"\n"):
+            lines.pop()  # being written
+        for line in lines:
+            self.trace_read += len(line)
+            e = json.loads(line)
+            if e["k"] == "applied":
+                self.applied_at[(e["login"], e["act"], e["site"].split("_", 1)[1])] = e["at"]
+        return self.applied_at
+
     def change(self, sender, act, login):
         """One user change on `sender`; returns (request start, request end, last apply on its peers)."""
         start, end = get(self.port[sender], f"/?usersync_e2e={act}&login={login}")
-        want = len(self.senders[sender])
-        if not want:
+        peers = self.senders[sender]
+        if not peers:
             return start, end, None
         time.sleep(0.15 if act != "create" else 0.25)  # no polling while the peers work: it would cost CPU
         deadline = time.time() + 20
         while True:
-            rows = self.env.sql(f"SELECT COUNT(*), MAX(at) FROM lagbench.applied WHERE login='{login}' AND act='{act}'").split("\t")
-            if int(rows[0]) >= want or time.time() > deadline:
+            # the log's "applied" row (a trigger copies it) is visible once the apply has committed
+            count = int(self.env.sql(f"SELECT COUNT(*) FROM lagbench.applied WHERE login='{login}' AND act='{act}'"))
+            if count >= len(peers) or time.time() > deadline:
                 break
             time.sleep(0.1)
-        if int(rows[0]) < want:
-            raise RuntimeError(f"{sender} {act} {login}: {rows[0]} of {want} peers applied it")
-        return start, end, float(rows[1])
+        if count < len(peers):
+            raise RuntimeError(f"{sender} {act} {login}: {count} of {len(peers)} peers applied it")
+        while True:
+            stamps = [self.applied_stamps().get((login, act, p)) for p in peers]
+            if None not in stamps or time.time() > deadline:
+                break
+            time.sleep(0.02)
+        if None in stamps:
+            raise RuntimeError(f"{sender} {act} {login}: no usersync_after_apply stamp from every peer")
+        return start, end, max(stamps)
 
-    def run(self, rounds):
+    def run(self, rounds, tag="lag"):
         lag = {(s, a): [] for s in ("a1", "a2") for a in ACTS}
         request = {s: [] for s in self.senders}
         floor, many_lag, login_of = [], [], {}
@@ -192,7 +221,7 @@ class Bench:
             random.shuffle(order)
             for act in ACTS:
                 for s in order:
-                    start, end, applied = self.change(s, act, f"lag{r}{s}")
+                    start, end, applied = self.change(s, act, f"{tag}{r}{s}")
                     if act == "update":
                         request[s].append((end - start) * 1000)
                     if s in ("a1", "a2"):
@@ -214,10 +243,7 @@ class Bench:
         answered = {(e["login"], e["act"]): e["at"] for e in events if e["k"] == "answered"}
         sent = [e for e in events if e["k"] == "sent" and (e["login"], e["act"]) in answered]
         received = sorted((e for e in events if e["k"] == "received"), key=lambda e: e["start"])
-        applied_at = {}
-        for line in self.env.sql("SELECT login, act, site, at FROM lagbench.applied").splitlines():
-            login, act, site, at = line.split("\t")
-            applied_at[(login, act, site)] = float(at)
+        applied_at = self.applied_stamps()
         by_port = {str(p): n for n, p in self.port.items()}
         parts = {}
         connections = []
@@ -239,6 +265,35 @@ class Bench:
         self.env.close()
 
 
+def report(bench, rounds, npeers, measured, load, load_end):
+    lag, request, floor, many_lag = measured
+    f = median(floor)
+    print(f"\n{os.cpu_count()} CPUs; load average {load[0]:.2f} at the start, {load_end[0]:.2f} at the end; "
+          f"{rounds} interleaved rounds", flush=True)
+    print(f"floor: one no-op POST to a peer's inbox (fresh connection): median {f:.1f} ms over {len(floor)}")
+    print(f"{'change':<10} {'peers':>5} {'lag p50 (ms)':>13} {'p90':>8} {'/ floor':>8}")
+    for (s, act), xs in sorted(lag.items(), key=lambda kv: (ACTS.index(kv[0][1]), kv[0][0])):
+        xs = sorted(xs)
+        p90 = xs[int(0.9 * (len(xs) - 1))]
+        print(f"{act:<10} {s[1:]:>5} {median(xs):>13.1f} {p90:>8.1f} {median(xs) / f:>7.2f}x")
+    base = median(request["a0"])
+    print(f"\nthe user's request (a profile update, median): no peers {base:.1f} ms")
+    for s in sorted(request, key=lambda s: int(s[1:])):
+        if s != "a0":
+            print(f"  {s[1:]:>2} peers: {median(request[s]):.1f} ms ({median(request[s]) - base:+.1f} ms)")
+    if many_lag:
+        for act in ACTS:
+            xs = [x for a, x in many_lag if a == act]
+            if xs:
+                print(f"{npeers} peers, {act}: all {npeers} have it {median(xs):.1f} ms after the request (median of {len(xs)})")
+    parts, connections = bench.breakdown()
+    print(f"\nwhere the lag goes, per delivery (medians over {len(connections)} deliveries of all senders; ms):")
+    print("  " + f"{'change, sender':<20}" + "".join(f"{p:>34}" for p in Bench.PARTS))
+    for group, values in parts.items():
+        print("  " + f"{group:<20}" + "".join(f"{v:>34.1f}" for v in values))
+    print(f"  new connections per delivery: median {median(connections)} (0 = a kept-alive connection reused)", flush=True)
+
+
 def main():
     quick = "--quick" in sys.argv
     rounds = arg("rounds", 3 if quick else 12)
@@ -246,33 +301,8 @@ def main():
     bench = Bench(npeers)
     try:
         load = os.getloadavg()
-        lag, request, floor, many_lag = bench.run(rounds)
-        load_end = os.getloadavg()
-        f = median(floor)
-        print(f"\n{os.cpu_count()} CPUs; load average {load[0]:.2f} at the start, {load_end[0]:.2f} at the end; "
-              f"{rounds} interleaved rounds", flush=True)
-        print(f"floor: one no-op POST to a peer's inbox (fresh connection): median {f:.1f} ms over {len(floor)}")
-        print(f"{'change':<10} {'peers':>5} {'lag p50 (ms)':>13} {'p90':>8} {'/ floor':>8}")
-        for (s, act), xs in sorted(lag.items(), key=lambda kv: (ACTS.index(kv[0][1]), kv[0][0])):
-            xs = sorted(xs)
-            p90 = xs[int(0.9 * (len(xs) - 1))]
-            print(f"{act:<10} {s[1:]:>5} {median(xs):>13.1f} {p90:>8.1f} {median(xs) / f:>7.2f}x")
-        base = median(request["a0"])
-        print(f"\nthe user's request (a profile update, median): no peers {base:.1f} ms")
-        for s in sorted(request, key=lambda s: int(s[1:])):
-            if s != "a0":
-                print(f"  {s[1:]:>2} peers: {median(request[s]):.1f} ms ({median(request[s]) - base:+.1f} ms)")
-        if many_lag:
-            for act in ACTS:
-                xs = [x for a, x in many_lag if a == act]
-                if xs:
-                    print(f"{npeers} peers, {act}: all {npeers} have it {median(xs):.1f} ms after the request (median of {len(xs)})")
-        parts, connections = bench.breakdown()
-        print(f"\nwhere the lag goes, per delivery (medians over {len(connections)} deliveries of all senders; ms):")
-        print("  " + f"{'change, sender':<20}" + "".join(f"{p:>34}" for p in Bench.PARTS))
-        for group, values in parts.items():
-            print("  " + f"{group:<20}" + "".join(f"{v:>34.1f}" for v in values))
-        print(f"  new connections per delivery: median {median(connections)} (0 = a kept-alive connection reused)")
+        measured = bench.run(rounds)
+        report(bench, rounds, npeers, measured, load, os.getloadavg())
     finally:
         bench.close()
     return 0

@@ -73,6 +73,8 @@ class Env:
         conf = os.path.join(self.work, f"fpm{tag}.conf")
         if not tag:
             self.fpm_sock = sock
+        # With `environ`, the workers keep it (clear_env = no): libfaketime re-reads FAKETIME
+        # from the environment every 10 s, and a cleared one ends the skew.
         with open(conf, "w") as f:
             f.write(f"""[global]
 pid = {self.work}/fpm{tag}.pid
@@ -86,6 +88,10 @@ listen.mode = 0666
 pm = static
 pm.max_children = 10
 catch_workers_output = yes
+{"clear_env = no" if environ else ""}
+; A request still running after 10 s gets its PHP backtrace here (what a stuck test waits for).
+request_slowlog_timeout = 10s
+slowlog = {self.work}/fpm-slow.log
 php_admin_value[error_log] = {self.work}/php-errors.log
 php_admin_flag[log_errors] = on
 """)
@@ -165,7 +171,9 @@ error_log {w}/nginx-{name}-error.log;
 worker_processes 1;
 events {{ worker_connections 256; }}
 http {{
-    access_log off;
+    # Every request with its time (what a slow or stuck test ran into).
+    log_format timed '$msec $request_time $status "$request" $upstream_response_time';
+    access_log {w}/nginx-{name}-access.log timed;
     client_max_body_size 2m;
 {servers}
 }}

@@ -13,7 +13,9 @@ with the password chosen on A (D then stores a Django hash of its own and sends 
 password changed in D's password form logs in on A (A then stores a WordPress hash); email,
 names, group/role and delete both ways; and A's link secret alone, forging any message, cannot
 touch D's superuser or staff, linked or not, nor D's unlinked accounts, nor grant privileges
-(D's rows compared before and after).
+(D's rows compared before and after); single sign-on and logout everywhere both ways in
+Debian's Chromium (django_sso.py: both sites over HTTPS with a test CA); and D's initial sync of
+its accounts from before the link (`manage.py usersync_sync a.test [--dry-run]`).
 """
 import base64
 import http.cookiejar
@@ -34,8 +36,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"
 from checks import check, failed, secret, summary  # noqa: E402
 from sites import Env  # noqa: E402
 from host import DjangoSite  # noqa: E402  (scripts/django/host.py)
+import django_sso  # noqa: E402
 
 ACTIONS = ["create", "update", "delete", "password"]
+SSO = ["login", "logout"]  # single sign-on and logout everywhere, both ways (django_sso.py)
 ROLES = ["subscriber", "editor"]
 
 
@@ -85,8 +89,10 @@ def django_login(d, login, password):
 
 
 def wp_login(env, site, name, password):
+    s = env.sites[site]
     out = subprocess.run(
-        ["curl", "-s", "-o", "/dev/null", "-D", "-", "-b", "wordpress_test_cookie=WP%20Cookie%20check",
+        ["curl", "-s", "-o", "/dev/null", "-D", "-", "--cacert", env.ca, "--resolve", f"{s['host']}:{s['port']}:127.0.0.1",
+         "-b", "wordpress_test_cookie=WP%20Cookie%20check",
          "--data-urlencode", f"log={name}", "--data-urlencode", f"pwd={password}", "-d", "wp-submit=Log+In", "-d", "testcookie=1",
          env.sites[site]["url"] + "/wp-login.php"], capture_output=True, text=True, check=True).stdout
     return " 302" in out.splitlines()[0] and "wordpress_logged_in_" in out
@@ -99,17 +105,24 @@ def main():
     env = Env()
     d = None
     try:
-        d_url = f"http://127.0.0.1:{pd}"
+        # Over HTTPS with a test CA, as single sign-on needs (its cookies are SameSite=None; Secure):
+        # browsers reach https://a.test and https://d.test; the sites post to each other, and the
+        # tests to them, on their plain loopback ports.
+        env.tls(["a.test", "d.test"])
+        d_url, d_internal = f"https://d.test:{pd}", f"http://127.0.0.1:{pd + 2000}"
         env.add_site("a", pa, {"USERSYNC_RETRY_BASE": 1, "USERSYNC_HTTP_TIMEOUT": 6, "USERSYNC_SITE_ID": "a.test",
-                               "USERSYNC_PEERS": [{"id": "d.test", "url": d_url, "inbox": "/usersync/inbox", "secrets": [link],
-                                                   "send": {"actions": ACTIONS, "roles": ROLES},
-                                                   "accept": {"actions": ACTIONS, "roles": ROLES}}]})
+                               "WP_ACCESSIBLE_HOSTS": "127.0.0.1",
+                               "USERSYNC_PEERS": [{"id": "d.test", "url": d_url, "deliver_to": d_internal, "inbox": "/usersync/inbox",
+                                                   "secrets": [link],
+                                                   "send": {"actions": ACTIONS + SSO, "roles": ROLES},
+                                                   "accept": {"actions": ACTIONS + SSO, "roles": ROLES}}]}, host="a.test")
         d = DjangoSite(env.work, "d", pd, {
             "SITE_ID": "d.test", "URL": d_url, "TRUSTED_PROXIES": ["127.0.0.1/32"], "RETRY_BASE": 1, "HTTP_TIMEOUT": 6,
-            "PEERS": [{"id": "a.test", "url": env.sites["a"]["url"], "ip_allow": ["127.0.0.1/32"],
-                       "send": {"actions": ACTIONS, "roles": ROLES}, "accept": {"actions": ACTIONS, "roles": ROLES},
+            "PEERS": [{"id": "a.test", "url": env.sites["a"]["url"], "deliver_to": env.sites["a"]["internal"],
+                       "ip_allow": ["127.0.0.1/32"],
+                       "send": {"actions": ACTIONS + SSO, "roles": ROLES}, "accept": {"actions": ACTIONS + SSO, "roles": ROLES},
                        "groups": {"subscriber": "Members", "editor": "Editors"}}],
-        }, {"a.test": link})
+        }, {"a.test": link}, tls=("d.test", env.cert, env.key))
         # D's own accounts from before the link: its superuser and a staff member, and a member.
         d.do("create_user", usersync=False, login="root", email="root@d.test", password="root pw", superuser=True)
         d.do("create_user", usersync=False, login="staffer", email="staffer@d.test", password="staff pw", staff=True)
@@ -119,7 +132,10 @@ def main():
         passwords(env, d)
         both_ways(env, d)
         attacks(env, d, link)
-        if "--measure" in sys.argv:
+        if "--measure" not in sys.argv:
+            django_sso.run(env, d, link)
+            initial_sync(env, d)
+        else:
             measure(env, d)
     finally:
         if failed():
@@ -275,6 +291,28 @@ def attacks(env, d, link):
     check(sum(1 for e in log if e["direction"] == "in" and e["result"] == "refused") >= 17, "D's activity log shows every refusal")
 
 
+def initial_sync(env, d):
+    """manage.py usersync_sync a.test: D's accounts from before the link — dave (a member), root
+    (superuser) and staffer (staff) — reconciled with A by the protocol's initial sync (§18)."""
+    before = a_user(env, "dave")
+    report = d.manage("usersync_sync", "a.test", "--dry-run")
+    check("dave: would be created there" in report and "root: not sent: privileged_not_sent" in report
+          and "staffer: not sent: privileged_not_sent" in report and "alice: linked already" in report,
+          f"D's dry run reports dave to create, root and staffer kept home, alice linked: {report!r}")
+    check(not before["exists"] and not a_user(env, "dave")["exists"] and d_user(d, "dave")["uid"] is None,
+          "the dry run changes nothing on A or D")
+    out = d.manage("usersync_sync", "a.test")
+    dave = d_user(d, "dave")
+    check("dave: were created there" in out and dave["uid"] is not None and env.wp("a", "uid", login="dave") == dave["uid"],
+          f"the run creates dave on A and links him on D by the same uid: {out!r}")
+    check(a_user(env, "dave")["roles"] == ["subscriber"] and wp_login(env, "a", "dave", "dave pw"),
+          "dave is A's subscriber (Members) and logs in on A with his Django password")
+    check(not a_user(env, "root")["exists"] and not a_user(env, "staffer")["exists"] and d_user(d, "root")["uid"] is None,
+          "D's superuser and staff stay on D, unlinked")
+    again = d.manage("usersync_sync", "a.test")
+    check("dave: linked already" in again and "were created" not in again, f"a second run has nothing to do: {again!r}")
+
+
 def measure(env, d):
     """A profile change made in a web request on A (a test-only endpoint, as a profile save
     would) until D has applied it (polled in D's PostgreSQL every 2 ms); then D's inbox alone."""
@@ -295,7 +333,8 @@ add_action('init', function () {
     for i in range(20):
         name = f"Alice{i}x{random.randint(0, 10**6)}"
         t0 = time.perf_counter()
-        subprocess.run(["curl", "-s", "-o", "/dev/null", f"{env.sites['a']['url']}/?usersync_e2e=1&login=alice&name={name}"], check=True)
+        subprocess.run(["curl", "-s", "-o", "/dev/null", f"{env.sites['a']['internal']}/?usersync_e2e=1&login=alice&name={name}"],
+                       check=True)
         requests.append(time.perf_counter() - t0)
         ok = wait_for(lambda: d.sql(f"SELECT 1 FROM auth_user WHERE username = 'alice' AND first_name = '{name}'") != [],
                       every=0.002)

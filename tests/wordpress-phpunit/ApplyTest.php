@@ -154,6 +154,31 @@ final class ApplyTest extends UsersyncTestCase
         $this->assertSame([], get_user_meta($user->ID, 'billing_zip'));
     }
 
+    public function testBackslashesArriveAsSent(): void
+    {
+        // wp_insert_user() and add_user_meta() unslash what they are given: sent unslashed, a
+        // backslash would be lost.
+        $uid = Usersync\Secret::uid();
+        $login = self::unique();
+        self::apply('blog.test', 'create', ['uid' => $uid, 'login' => $login, 'email' => "$login@example.org",
+            'fields' => ['first_name' => 'C:\\temp\\new', 'display_name' => 'back\\slash', 'description' => 'trailing\\'],
+            'roles' => ['editor'], 'meta' => ['billing_city' => ['a\\b', '\\\\two']]]);
+        $user = self::account($uid);
+        $this->assertSame('C:\\temp\\new', $user->first_name);
+        $this->assertSame('back\\slash', $user->display_name);
+        $this->assertSame('trailing\\', $user->description);
+        $this->assertSame(['a\\b', '\\\\two'], get_user_meta($user->ID, 'billing_city'));
+
+        self::apply('blog.test', 'update', ['uid' => $uid, 'login' => $login, 'email' => "$login@example.org",
+            'fields' => ['last_name' => 'O\\\'Brien'], 'meta' => ['billing_city' => ['x\\y']]]);
+        $user = self::account($uid);
+        $this->assertSame('O\\\'Brien', $user->last_name);
+        $this->assertSame(['x\\y'], get_user_meta($user->ID, 'billing_city'));
+
+        self::apply('blog.test', 'meta', ['uid' => $uid, 'login' => $login, 'set' => ['billing_city' => ['m\\n']], 'delete' => []]);
+        $this->assertSame(['m\\n'], get_user_meta($user->ID, 'billing_city'));
+    }
+
     public function testADeleteGivesTheContentToALinkedHeirOnly(): void
     {
         [$gone, $uid] = $this->linkedUser(['role' => 'editor']);

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union, cast
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union, cast
 
 from . import _library
 from ._library import Bytesish, to_bytes, to_json
@@ -205,6 +205,45 @@ class Context:
         """
         data = to_json(opened)
         return cast(Outgoing, self._lib.allocated_json(self._c.usersync_context_pong, self._handle, data, len(data)))
+
+    def sync_probe(self, peer: str, accounts: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
+        """The initial sync's question for ``peer`` (docs/protocol.md §18): which of these local
+        accounts (1–1000 user records of a ``create``, with ``uid`` when linked) would be
+        created, linked or left alone there. Returns ``{"peer", "url", "message", "jti",
+        "local"}``: POST ``message`` (``None`` when no account may be offered) to the peer's
+        inbox; ``local`` says per account ``{"do": "ask"}`` or ``{"do": "not_sent", "reason"}``.
+
+        :raises MessageRefused: ``action_not_sent`` when this site does not send creates there.
+        :raises Error: ``invalid_argument`` for an empty or too long list.
+        """
+        return self._sync(self._c.usersync_context_sync_probe, peer, accounts)
+
+    def sync_batch(self, peer: str, accounts: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
+        """A batch carrying out the report for ``peer``: accounts as for :meth:`sync_probe`, each
+        with the ``uid`` it is linked by (kept until answered) and ``op`` (``"create"`` or
+        ``"link"``). Shaped like :meth:`sync_probe`'s result.
+
+        :raises EnvelopeError: ``too_large`` when the batch would not fit a message (send fewer).
+        """
+        return self._sync(self._c.usersync_context_sync_batch, peer, accounts)
+
+    def sync_answer(self, opened: Mapping[str, Any], facts: Mapping[str, Any]) -> Dict[str, Any]:
+        """The receiver's side of an opened probe or batch, from the host's facts ``{"accounts":
+        [{"linked", "by_login", "by_email"}, …]}``: ``{"peer", "url", "message", "results"}``.
+
+        :raises MessageRefused: ``data_invalid`` for another message or facts of another shape.
+        """
+        o = to_json(opened)
+        f = to_json(facts)
+        return cast(
+            Dict[str, Any],
+            self._lib.allocated_json(self._c.usersync_context_sync_answer, self._handle, o, len(o), f, len(f)),
+        )
+
+    def _sync(self, call: Any, peer: str, accounts: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
+        p = to_bytes(peer)
+        a = to_json(list(accounts))
+        return cast(Dict[str, Any], self._lib.allocated_json(call, self._handle, p, len(p), a, len(a)))
 
     # Immutable: a copy is the same context; handles cannot be pickled.
     def __copy__(self) -> "Context":

@@ -1,6 +1,7 @@
 // usersync single sign-on in hidden frames, in the page the user asked for after logging in (or
-// an interstitial when that page is a peer's). Each peer's frame first sets that peer's binding
-// cookie and sends back its hash; this page asks its own site for a ticket bound to it and posts
+// an interstitial when that page is a peer's). It opens one frame per peer once it listens for
+// their messages (a frame in the markup could answer before this script ran: lost, its peer never
+// signed in). Each peer's frame first sets that peer's binding cookie and sends back its hash; this page asks its own site for a ticket bound to it and posts
 // the ticket into the frame; the frame then answers whether the peer signed the browser in. Only
 // messages from a configured peer's origin count. Every address it goes to came from the server:
 // when all have answered it stays (or goes to "done"), or, for peers whose cookies the browser
@@ -66,6 +67,13 @@
 		} else if (e.data.usersync === 'sso') {
 			settle(peer, !e.data.ok && !!e.data.retry);
 		}
+	});
+	Object.keys(c.peers).forEach(function (peer) {
+		var f = document.createElement('iframe');
+		f.name = c.peers[peer].frame;
+		f.hidden = true;
+		f.src = c.peers[peer].bind;
+		document.body.appendChild(f);
 	});
 	setTimeout(function () {
 		pending.filter(function (p) { return !posted[p]; }).forEach(function (p) { settle(p, true); });

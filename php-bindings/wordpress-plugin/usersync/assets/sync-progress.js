@@ -1,6 +1,7 @@
 /* usersync initial sync: carries out the report one batch per request (admin-ajax, with the
- * page's nonce), moving the progress bar, until every account is done or a batch changes
- * nothing; then reloads the page, which shows each account's outcome. */
+ * page's nonce), with cfg.inFlight requests going at once (this site seals the next batch while
+ * the peer applies the last), moving the progress bar, until every account is done or the
+ * batches change nothing; then reloads the page, which shows each account's outcome. */
 ( function () {
 	'use strict';
 	var cfg = window.usersyncSync;
@@ -12,6 +13,9 @@
 	}
 	function show( s ) {
 		var done = s.total - s.remaining;
+		if ( done < bar.value && bar.max === Math.max( 1, s.total ) ) {
+			return; // an earlier lane's answer, overtaken
+		}
 		bar.max = Math.max( 1, s.total );
 		bar.value = done;
 		status.textContent = cfg.done.replace( '%1$d', done ).replace( '%2$d', s.total );
@@ -21,12 +25,27 @@
 		status.setAttribute( 'data-state', 'failed' );
 		button.disabled = false;
 	}
+	var running = 0;
+	var failed = false;
+	function finish() {
+		if ( --running > 0 || failed ) {
+			return;
+		}
+		status.textContent += ' ' + cfg.end;
+		status.setAttribute( 'data-state', 'finished' );
+		window.setTimeout( function () { window.location.reload(); }, 600 );
+	}
+	// One lane of requests: goes on while its steps change something.
 	function step( before ) {
 		var body = new URLSearchParams( { action: 'usersync_sync_step', peer: cfg.peer, _ajax_nonce: cfg.nonce } );
 		fetch( cfg.ajax, { method: 'POST', credentials: 'same-origin', body: body } )
 			.then( function ( r ) { return r.json(); } )
 			.then( function ( r ) {
+				if ( failed ) {
+					return;
+				}
 				if ( ! r || ! r.success ) {
+					failed = true;
 					fail( r && r.data && r.data.message ? r.data.message : 'error' );
 					return;
 				}
@@ -35,15 +54,19 @@
 					step( r.data.remaining );
 					return;
 				}
-				status.textContent += ' ' + cfg.end;
-				status.setAttribute( 'data-state', 'finished' );
-				window.setTimeout( function () { window.location.reload(); }, 600 );
+				finish();
 			} )
-			.catch( function ( e ) { fail( String( e ) ); } );
+			.catch( function ( e ) {
+				failed = true;
+				fail( String( e ) );
+			} );
 	}
 	button.addEventListener( 'click', function () {
 		button.disabled = true;
+		failed = false;
 		status.setAttribute( 'data-state', 'running' );
-		step( Infinity );
+		for ( running = 0; running < Math.max( 1, cfg.inFlight || 1 ); running++ ) {
+			step( Infinity );
+		}
 	} );
 } )();

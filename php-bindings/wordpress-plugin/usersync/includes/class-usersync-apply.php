@@ -76,25 +76,30 @@ final class Usersync_Apply {
 		}
 	}
 
-	/** The profile of a create/update as wp_insert_user()/wp_update_user() take it. */
+	/**
+	 * The profile of a create/update as wp_insert_user()/wp_update_user() take it: slashed, as
+	 * they unslash it (a backslash sent would otherwise be lost). Their input filters still run:
+	 * a peer's markup is this site's to clean.
+	 */
 	private static function userdata( array $data ): array {
 		$userdata = array( 'user_email' => $data['email'] );
 		foreach ( $data['fields'] ?? array() as $field => $value ) {
 			$userdata[ Usersync\WordPressSite::profileFields()[ $field ] ] = $value;
 		}
-		return $userdata;
+		return wp_slash( $userdata );
 	}
 
 	/** A new account for a peer's create, linked to its uid; its roles, meta and hash. */
 	private static function create( array $opened ): void {
 		$data                   = $opened['data'];
 		$userdata               = self::userdata( $data );
-		$userdata['user_login'] = $data['login'];
+		$userdata['user_login'] = wp_slash( $data['login'] );
 		// A random password until the peer's hash (if any) is written below: no one can log in with it.
 		$userdata['user_pass'] = wp_generate_password( 40, true, true );
-		// Without roles (none sent, or all dropped by the policy) WordPress would give the site's
-		// default role: only when this peer may grant it.
-		$userdata['role'] = isset( $data['roles'] ) ? '' : self::default_role( $opened );
+		// The account is made with its first role (the others are added below), so its roles are
+		// written once. Without roles (none sent, or all dropped by the policy) WordPress would
+		// give the site's default role: only when this peer may grant it.
+		$userdata['role'] = isset( $data['roles'] ) ? ( self::roles( $data )[0] ?? '' ) : self::default_role( $opened );
 		// The placeholder is no one's password: hashed at bcrypt's lowest cost (not ≈ 50 ms), and
 		// the peer's hash, when sent, is in the row from the start (user_register sees it).
 		$cheap = static fn( $options, $algorithm ) => PASSWORD_BCRYPT === $algorithm ? array( 'cost' => 4 ) + (array) $options : $options;
@@ -102,7 +107,7 @@ final class Usersync_Apply {
 		add_filter( 'wp_hash_password_options', $cheap, PHP_INT_MAX, 2 );
 		add_filter( 'wp_pre_insert_user_data', $hash, PHP_INT_MAX, 2 );
 		try {
-			$id = wp_insert_user( $userdata );
+			$id = self::keeping_meta_cache( static fn() => wp_insert_user( $userdata ) );
 		} finally {
 			remove_filter( 'wp_hash_password_options', $cheap, PHP_INT_MAX );
 			remove_filter( 'wp_pre_insert_user_data', $hash, PHP_INT_MAX );
@@ -111,7 +116,43 @@ final class Usersync_Apply {
 			throw new Usersync_Apply_Failed( $id->get_error_code() );
 		}
 		Usersync_Links::link( $id, $data['uid'] );
-		self::profile( get_user_by( 'id', $id ), $data );
+		// The hash is in the row and one role was given: the account is read again only for more.
+		if ( count( self::roles( $data ) ) > 1 || ! empty( (array) ( $data['meta'] ?? array() ) ) ) {
+			self::profile( get_user_by( 'id', $id ), $data );
+		}
+	}
+
+	/**
+	 * Runs $insert (wp_insert_user() of a new account) without reading the account's meta back
+	 * after each row. WordPress empties a user's meta cache after every meta row it adds, and
+	 * its next add reads all of them again (get_object_subtype() loads the user): a dozen
+	 * queries for a new account's dozen rows. Each row is appended to the cache instead, as the
+	 * database now has it (the account is in this transaction only, so nothing else writes its
+	 * meta). Every hook fires as before; when anything else empties the cache, it is read again.
+	 *
+	 * @return mixed what $insert returns
+	 */
+	private static function keeping_meta_cache( callable $insert ) {
+		$kept = array(); // user id => the meta cache just before its row is added
+		$take = static function ( $object_id ) use ( &$kept ): void {
+			$kept[ $object_id ] = wp_cache_get( $object_id, 'user_meta' );
+		};
+		$put  = static function ( $unused_meta_id, $object_id, $meta_key, $meta_value ) use ( &$kept ): void {
+			$cache = $kept[ $object_id ] ?? false;
+			unset( $kept[ $object_id ] );
+			if ( is_array( $cache ) && false === wp_cache_get( $object_id, 'user_meta' ) ) {
+				$cache[ $meta_key ][] = maybe_serialize( $meta_value ); // as add_metadata() stored it
+				wp_cache_set( $object_id, $cache, 'user_meta' );
+			}
+		};
+		add_action( 'add_user_meta', $take, PHP_INT_MAX );
+		add_action( 'added_user_meta', $put, PHP_INT_MIN, 4 );
+		try {
+			return $insert();
+		} finally {
+			remove_action( 'add_user_meta', $take, PHP_INT_MAX );
+			remove_action( 'added_user_meta', $put, PHP_INT_MIN );
+		}
 	}
 
 	/**
@@ -146,9 +187,14 @@ final class Usersync_Apply {
 		self::profile( get_user_by( 'id', $id ), $data );
 	}
 
+	/** @return string[] the roles a create/update names that exist here, in its order */
+	private static function roles( array $data ): array {
+		return array_values( array_filter( (array) ( $data['roles'] ?? array() ), 'get_role' ) );
+	}
+
 	/** Roles, meta and password hash of a create/update. */
 	private static function profile( WP_User $user, array $data ): void {
-		$roles = array_values( array_filter( (array) ( $data['roles'] ?? array() ), 'get_role' ) );
+		$roles = self::roles( $data );
 		$held  = array_values( (array) $user->roles );
 		sort( $roles );
 		sort( $held );
@@ -166,7 +212,7 @@ final class Usersync_Apply {
 		}
 	}
 
-	/** Replaces each key's values with the given strings. */
+	/** Replaces each key's values with the given strings (slashed: add_user_meta() unslashes). */
 	private static function set_meta( int $user_id, array $meta ): void {
 		foreach ( $meta as $key => $values ) {
 			if ( get_user_meta( $user_id, $key ) === array_values( $values ) ) {
@@ -174,7 +220,7 @@ final class Usersync_Apply {
 			}
 			delete_user_meta( $user_id, $key );
 			foreach ( $values as $value ) {
-				add_user_meta( $user_id, $key, $value );
+				add_user_meta( $user_id, $key, wp_slash( $value ) );
 			}
 		}
 	}
@@ -185,7 +231,7 @@ final class Usersync_Apply {
 		if ( $user->user_pass === $hash ) {
 			return;
 		}
-		$wpdb->update( $wpdb->users, array( 'user_pass' => $hash, 'user_activation_key' => '' ), array( 'ID' => $user->ID ) );
+		$wpdb->query( $wpdb->prepare( "UPDATE $wpdb->users SET user_pass = %s, user_activation_key = '' WHERE ID = %d", $hash, $user->ID ) );
 		clean_user_cache( $user->ID );
 		WP_Session_Tokens::get_instance( $user->ID )->destroy_all();
 	}

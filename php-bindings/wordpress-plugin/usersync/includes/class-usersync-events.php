@@ -37,7 +37,11 @@ final class Usersync_Events {
 		if ( preg_match( '/^wp_user-settings|^(dismissed_wp_pointers|last_update|community-events-location)$/', $key ) ) {
 			return 'protected';
 		}
-		return Usersync_Settings::context() ? Usersync\WordPressSite::metaKind( $key ) : null;
+		if ( ! Usersync_Settings::context() ) {
+			return null;
+		}
+		static $kinds = array(); // the library's answer never changes: one FFI call per key (a bulk sync asks 14 per account)
+		return $kinds[ $key ] ??= Usersync\WordPressSite::metaKind( $key );
 	}
 
 	/** Runs $apply with outgoing events switched off (applying a peer's action). */

@@ -155,7 +155,11 @@ final class Usersync_Inbox {
 			list( $facts, $user ) = Usersync_Links::facts( $opened );
 			$verdict              = $context->checkTarget( $opened, $facts );
 			self::stopping_on_database_errors( static fn() => Usersync_Events::applying( static fn() => Usersync_Apply::apply( $opened, $verdict, $user ) ) );
-			$wpdb->query( 'COMMIT' );
+			// The log line is part of the change: one commit (one flush to disk) for both.
+			self::log_outcome( $opened, $verdict, $login );
+			if ( false === $wpdb->query( 'COMMIT' ) ) {
+				throw new Usersync_Database_Failed( $wpdb->last_error );
+			}
 		} catch ( Usersync\Exception $e ) {
 			$wpdb->query( 'ROLLBACK' );
 			Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'refused', $e->reason, $opened['eid'] );
@@ -180,7 +184,6 @@ final class Usersync_Inbox {
 			}
 		}
 		if ( 'skip' === $verdict['do'] ) {
-			Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'skipped', 'no such account here: nothing to do', $opened['eid'] );
 			self::prune_seen();
 			return self::answer( 200, 'skipped' );
 		}
@@ -191,10 +194,26 @@ final class Usersync_Inbox {
 		 * @param array $verdict the library's target check
 		 */
 		do_action( 'usersync_after_apply', $opened, $verdict );
-		$dropped = isset( $opened['dropped'] ) ? wp_json_encode( $opened['dropped'] ) : '';
-		Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'applied', $dropped ? "dropped by policy: $dropped" : '', $opened['eid'] );
 		self::prune_seen();
 		return self::answer( 200, 'applied' );
+	}
+
+	/**
+	 * Logs an applied (or skipped) change inside its transaction. A failed write stops it like
+	 * any failed query of the change: after a deadlock InnoDB has rolled the change back, and
+	 * it must not be answered "applied".
+	 */
+	private static function log_outcome( array $opened, array $verdict, string $login ): void {
+		global $wpdb;
+		if ( 'skip' === $verdict['do'] ) {
+			Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'skipped', 'no such account here: nothing to do', $opened['eid'] );
+		} else {
+			$dropped = isset( $opened['dropped'] ) ? wp_json_encode( $opened['dropped'] ) : '';
+			Usersync_Log::add( 'in', $opened['iss'], $opened['act'], $login, 'applied', $dropped ? "dropped by policy: $dropped" : '', $opened['eid'] );
+		}
+		if ( '' !== $wpdb->last_error ) {
+			throw new Usersync_Database_Failed( $wpdb->last_error );
+		}
 	}
 
 	/**

@@ -24,18 +24,25 @@ final class Usersync_Links {
 
 	/** The local account linked to $uid, or null. */
 	public static function user_of( string $uid ): ?WP_User {
+		return self::linked( $uid )[0];
+	}
+
+	/** @return array{0: ?WP_User, 1: ?string} the account linked to $uid, and the uid as stored (one query) */
+	private static function linked( string $uid ): array {
 		global $wpdb;
-		$id   = $wpdb->get_var( $wpdb->prepare( 'SELECT user_id FROM ' . self::table() . ' WHERE uid = %s', $uid ) ); // phpcs:ignore WordPress.DB.PreparedSQL
-		$user = null === $id ? false : get_userdata( (int) $id );
-		return $user ? $user : null;
+		$row  = $wpdb->get_row( $wpdb->prepare( 'SELECT user_id, uid FROM ' . self::table() . ' WHERE uid = %s', $uid ) ); // phpcs:ignore WordPress.DB.PreparedSQL
+		$user = null === $row ? false : get_userdata( (int) $row->user_id );
+		return $user ? array( $user, (string) $row->uid ) : array( null, null );
 	}
 
 	/** Links an account to a uid (a unique key refuses a second link of either). */
 	public static function link( int $user_id, string $uid ): void {
 		global $wpdb;
-		$ok = $wpdb->insert( self::table(), array( 'uid' => $uid, 'user_id' => $user_id, 'linked_at' => time() ) );
+		$ok = $wpdb->query( $wpdb->prepare( 'INSERT INTO ' . self::table() . ' (uid, user_id, linked_at) VALUES (%s, %d, %d)', $uid, $user_id, time() ) ); // phpcs:ignore WordPress.DB.PreparedSQL
 		if ( ! $ok ) {
-			throw new Usersync_Apply_Failed( 'the account or the uid is already linked' );
+			// MariaDB's duplicate-key error (1062) is a second link; anything else is the database's.
+			$duplicate = 0 === strpos( (string) $wpdb->last_error, 'Duplicate entry' );
+			throw new Usersync_Apply_Failed( $duplicate ? 'the account or the uid is already linked' : 'the link could not be stored: ' . $wpdb->last_error );
 		}
 	}
 
@@ -62,11 +69,11 @@ final class Usersync_Links {
 	 */
 	public static function facts( array $opened, ?string $binding = null ): array {
 		$data  = $opened['data'];
-		$user  = self::user_of( (string) ( $data['uid'] ?? '' ) ); // a ping, pong or answer names none: the target check refuses it
-		$facts = array( 'account' => null );
+		list( $user, $stored ) = self::linked( (string) ( $data['uid'] ?? '' ) ); // a ping, pong or answer names none: the target check refuses it
+		$facts                 = array( 'account' => null );
 		if ( $user ) {
 			$account = array(
-				'uid'         => (string) self::uid_of( $user->ID ), // as stored: the library compares it
+				'uid'         => $stored, // as stored: the library compares it
 				'roles'       => array_values( (array) $user->roles ),
 				'super_admin' => is_multisite() && is_super_admin( $user->ID ),
 			);

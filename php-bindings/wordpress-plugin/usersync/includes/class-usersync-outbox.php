@@ -183,27 +183,31 @@ final class Usersync_Outbox {
 						Usersync_Log::add( 'out', '', $row->act, $row->login, 'refused', $e->reason );
 					}
 				}
-				foreach ( $peers as $peer ) {
-					$wpdb->insert(
-						$table,
-						array(
-							'peer'         => $peer,
-							'eid'          => $event['eid'],
-							'user_id'      => $row->user_id,
-							'act'          => $row->act,
-							'login'        => $row->login,
-							'event'        => wp_json_encode( $event ),
-							'created_at'   => $row->created_at,
-							'next_attempt' => $row->created_at,
-						)
-					);
+				// One statement for every peer's row. A failed write (a deadlock has rolled the
+				// transaction back) stops routing: the queued row stays for the next run.
+				if ( ( $peers && ! self::insert_routed( $row, $event, $peers ) ) || false === $wpdb->query( $wpdb->prepare( "DELETE FROM $table WHERE id = %d", $row->id ) ) ) { // phpcs:ignore WordPress.DB.PreparedSQL
+					$wpdb->query( 'ROLLBACK' );
+					return;
 				}
-				$wpdb->delete( $table, array( 'id' => $row->id ) );
 				$wpdb->query( 'COMMIT' );
 			}
 		} finally {
 			self::unlock( 'route' );
 		}
+	}
+
+	/** One row per peer for a routed event, in one INSERT; false when the database refused it. */
+	private static function insert_routed( object $row, array $event, array $peers ): bool {
+		global $wpdb;
+		$json   = wp_json_encode( $event );
+		$rows   = array();
+		$values = array();
+		foreach ( $peers as $peer ) {
+			$rows[] = '(%s, %s, %d, %s, %s, %s, %d, %d)';
+			array_push( $values, $peer, $event['eid'], (int) $row->user_id, $row->act, $row->login, $json, (int) $row->created_at, (int) $row->created_at );
+		}
+		$sql = 'INSERT INTO ' . self::table() . ' (peer, eid, user_id, act, login, event, created_at, next_attempt) VALUES ' . implode( ', ', $rows );
+		return false !== $wpdb->query( $wpdb->prepare( $sql, $values ) ); // phpcs:ignore WordPress.DB.PreparedSQL
 	}
 
 	/**
@@ -233,7 +237,44 @@ final class Usersync_Outbox {
 		global $wpdb;
 		$table = self::table();
 		$row   = $wpdb->get_row( $wpdb->prepare( "SELECT * FROM $table WHERE peer = %s ORDER BY id LIMIT 1", $peer ) ); // phpcs:ignore WordPress.DB.PreparedSQL
-		return $row && (int) $row->next_attempt <= time() ? $row : null;
+		return $row && self::due( $row ) ? $row : null;
+	}
+
+	private static function due( object $row ): bool {
+		return (int) $row->next_attempt <= time();
+	}
+
+	/**
+	 * The oldest event of every peer (or of the given ones), due or not, in one query.
+	 *
+	 * @param string[]|null $peers
+	 * @return array<string, object> by peer
+	 */
+	private static function heads( ?array $peers = null ): array {
+		global $wpdb;
+		$table = self::table();
+		$which = null === $peers ? "peer <> ''" : $wpdb->prepare( 'peer IN (' . implode( ', ', array_fill( 0, count( $peers ), '%s' ) ) . ')', $peers ); // phpcs:ignore WordPress.DB.PreparedSQL
+		$heads = array();
+		foreach ( $wpdb->get_results( "SELECT o.* FROM $table o JOIN (SELECT MIN(id) AS id FROM $table WHERE $which GROUP BY peer) h ON o.id = h.id" ) as $row ) { // phpcs:ignore WordPress.DB.PreparedSQL
+			$heads[ $row->peer ] = $row;
+		}
+		return $heads;
+	}
+
+	/**
+	 * Takes the delivery locks of these peers that are free, in one statement.
+	 *
+	 * @param string[] $peers
+	 * @return string[] the peers taken
+	 */
+	private static function lock_peers( array $peers ): array {
+		global $wpdb;
+		if ( ! $peers ) {
+			return array();
+		}
+		$names = array_map( static fn( $peer ) => self::lock_name( 'deliver|' . $peer ), $peers );
+		$got   = (array) $wpdb->get_row( $wpdb->prepare( 'SELECT ' . implode( ', ', array_fill( 0, count( $peers ), 'GET_LOCK(%s, 0)' ) ), $names ), ARRAY_N ); // phpcs:ignore WordPress.DB.PreparedSQL
+		return array_values( array_filter( $peers, static fn( $i ) => '1' === (string) ( $got[ $i ] ?? '' ), ARRAY_FILTER_USE_KEY ) );
 	}
 
 	/**
@@ -248,17 +289,31 @@ final class Usersync_Outbox {
 			return;
 		}
 		self::route( $context );
-		self::expire();
-		$peers = $wpdb->get_col( 'SELECT DISTINCT peer FROM ' . self::table() . " WHERE peer <> ''" ); // phpcs:ignore WordPress.DB.PreparedSQL
+		// Each peer's oldest event, then the free peers with one due, taken in one statement and
+		// read again under their locks (another run may have delivered them in between). Events
+		// expire oldest first: when no peer's oldest has, none has.
+		$heads = self::heads();
+		if ( array_filter( $heads, static fn( $row ) => (int) $row->created_at < time() - self::ttl() ) ) {
+			self::expire();
+			$heads = self::heads();
+		}
+		$peers = self::lock_peers( array_keys( array_filter( $heads, array( __CLASS__, 'due' ) ) ) );
+		$heads = $peers ? self::heads( $peers ) : array();
 		self::$multi = self::$multi ?? curl_multi_init();
 		$multi       = self::$multi;
 		$busy        = array(); // peer => [handle, row, request]
 		$sent  = array();
-		$next  = static function ( string $peer ) use ( $context, $multi, &$busy, &$sent ): void {
-			// Take the peer's next due message, or let the peer go (and look once more after
-			// letting go: a row queued by a run that found the lock taken must not be stranded).
+		$next  = static function ( string $peer, bool $known = false, ?object $head = null ) use ( $context, $multi, &$busy, &$sent ): void {
+			// Take the peer's next due message ($head when it was just read), or let the peer go
+			// (and look once more after letting go: a row queued by a run that found the lock
+			// taken must not be stranded).
 			for ( $again = 0; $again < 2; $again++ ) {
-				$row = ( $sent[ $peer ] ?? 0 ) < self::RUN_LIMIT ? self::head( $peer ) : null;
+				if ( $known ) {
+					$row   = $head && self::due( $head ) ? $head : null;
+					$known = false;
+				} else {
+					$row = ( $sent[ $peer ] ?? 0 ) < self::RUN_LIMIT ? self::head( $peer ) : null;
+				}
 				while ( $row ) {
 					$request = self::request( $context, $row );
 					if ( isset( $request['handle'] ) ) {
@@ -278,9 +333,7 @@ final class Usersync_Outbox {
 			}
 		};
 		foreach ( $peers as $peer ) {
-			if ( self::head( $peer ) && self::lock( 'deliver|' . $peer ) ) {
-				$next( $peer );
-			}
+			$next( $peer, true, $heads[ $peer ] ?? null );
 		}
 		while ( $busy ) {
 			curl_multi_exec( $multi, $running );
@@ -618,7 +671,7 @@ final class Usersync_Outbox {
 				array( 'id' => $row->id )
 			);
 		} else {
-			$wpdb->delete( self::table(), array( 'id' => $row->id ) );
+			$wpdb->query( $wpdb->prepare( 'DELETE FROM ' . self::table() . ' WHERE id = %d', $row->id ) ); // phpcs:ignore WordPress.DB.PreparedSQL
 		}
 		Usersync_Log::add( 'out', $row->peer, $row->act, $row->login, $outcome['result'], $outcome['reason'], $row->eid );
 		/**

@@ -346,7 +346,9 @@ final class Usersync_SSO {
 
 	/**
 	 * The frames for $peers and the script that drives them (sso-frames.js): each frame gets a
-	 * bound ticket; $done is where the page goes when all have answered (null: it stays).
+	 * bound ticket; $done is where the page goes when all have answered (null: it stays). The
+	 * script opens the frames itself, once it listens for their answers: a frame that answered
+	 * before the script ran would be lost (and its peer never signed in).
 	 */
 	private static function frames_markup( array $peers, ?string $done ): string {
 		$config = array(
@@ -359,16 +361,17 @@ final class Usersync_SSO {
 			'fallback' => 'auto' === Usersync_Settings::sso_mode(),
 			'timeout'  => 5000,
 		);
-		$frames = '';
 		foreach ( $peers as $id ) {
 			$entry = Usersync_Settings::peer( $id );
-			if ( ! $entry ) {
-				continue;
+			if ( $entry ) {
+				$config['peers'][ $id ] = array(
+					'origin' => Usersync_Settings::origin( (string) $entry['url'] ),
+					'frame'  => 'usersync_' . md5( $id ),
+					'bind'   => esc_url_raw( self::bind_url( $id, 'frame' ) ),
+				);
 			}
-			$config['peers'][ $id ] = array( 'origin' => Usersync_Settings::origin( (string) $entry['url'] ), 'frame' => 'usersync_' . md5( $id ) );
-			$frames                .= '<iframe name="' . esc_attr( $config['peers'][ $id ]['frame'] ) . '" src="' . esc_url( self::bind_url( $id, 'frame' ) ) . '" hidden></iframe>';
 		}
-		return '<div id="usersync-sso" hidden data-config="' . esc_attr( wp_json_encode( $config ) ) . '"></div>' . $frames;
+		return '<div id="usersync-sso" hidden data-config="' . esc_attr( wp_json_encode( $config ) ) . '"></div>';
 	}
 
 	/** The interstitial for a destination that is not this site's: frames, then the destination. */

@@ -81,13 +81,14 @@ final class Usersync_Sync_Admin {
 			'usersync-sync',
 			'usersyncSync',
 			array(
-				'ajax'  => admin_url( 'admin-ajax.php' ),
-				'nonce' => wp_create_nonce( 'usersync_sync_step' ),
-				'peer'  => self::peer(),
+				'ajax'     => admin_url( 'admin-ajax.php' ),
+				'nonce'    => wp_create_nonce( 'usersync_sync_step' ),
+				'inFlight' => Usersync_Sync::IN_FLIGHT,
+				'peer'     => self::peer(),
 				/* translators: 1: accounts done, 2: accounts in all */
-				'done'  => __( '%1$d of %2$d accounts done', 'usersync' ),
-				'end'   => __( 'Finished.', 'usersync' ),
-				'fail'  => __( 'The sync stopped:', 'usersync' ),
+				'done'     => __( '%1$d of %2$d accounts done', 'usersync' ),
+				'end'      => __( 'Finished.', 'usersync' ),
+				'fail'     => __( 'The sync stopped:', 'usersync' ),
 			)
 		);
 	}

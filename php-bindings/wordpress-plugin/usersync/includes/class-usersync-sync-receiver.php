@@ -5,7 +5,8 @@
  * its uid, the account with its login and one with its email (with WordPress's own comparison:
  * the columns' collation); the library classifies each and seals the answer. A probe changes
  * nothing. A batch is applied in one transaction under the create lock: its (iss, eid) recorded,
- * the accounts to create written in bulk (rows as wp_insert_user() writes them, the password
+ * the accounts to create written in bulk (rows as wp_insert_user() writes them, less the meta
+ * rows WordPress reads the same when missing: empty fields, a user level of 0; the password
  * hash as it came: no re-hashing, no hook per account) and linked to their uid, the accounts to
  * link linked. Nothing else is touched.
  */
@@ -72,11 +73,13 @@ final class Usersync_Sync_Receiver {
 		}
 		$created = array();
 		foreach ( $links as $uid => $id ) {
-			clean_user_cache( $id );
 			if ( 'create' === ( $results[ $uid ] ?? '' ) ) {
 				$created[] = $id;
+			} else {
+				clean_user_cache( $id );
 			}
 		}
+		self::forget_created( $created );
 		Usersync_Log::add( 'in', $opened['iss'], 'sync', '', 'applied', self::counts( $answer['results'] ), $opened['eid'] );
 		/**
 		 * Fires when a batch of the initial sync was applied and committed here. Its accounts are
@@ -94,6 +97,28 @@ final class Usersync_Sync_Receiver {
 	private static function duplicate( array $opened ): WP_REST_Response {
 		Usersync_Log::add( 'in', $opened['iss'], $opened['act'], '', 'duplicate', 'refused: this message was received before', $opened['eid'] );
 		return self::answer( 409, array( 'result' => 'refused', 'reason' => 'duplicate: this ' . $opened['act'] . ' was received already; send it again as a new one' ) );
+	}
+
+	/**
+	 * What clean_user_cache() does for accounts just created, without loading each one as a
+	 * WP_User (two queries each): their cache keys go, read in one query, and the users'
+	 * last-changed time moves once, after the commit, so cached user queries are redone.
+	 *
+	 * @param int[] $ids the new accounts
+	 */
+	private static function forget_created( array $ids ): void {
+		global $wpdb;
+		if ( ! $ids ) {
+			return;
+		}
+		$in   = implode( ',', array_map( 'intval', $ids ) );
+		$rows = $wpdb->get_results( "SELECT user_login, user_nicename, user_email FROM $wpdb->users WHERE ID IN ($in)" ); // phpcs:ignore WordPress.DB.PreparedSQL
+		wp_cache_delete_multiple( $ids, 'users' );
+		wp_cache_delete_multiple( $ids, 'user_meta' );
+		wp_cache_delete_multiple( array_column( $rows, 'user_login' ), 'userlogins' );
+		wp_cache_delete_multiple( array_column( $rows, 'user_nicename' ), 'userslugs' );
+		wp_cache_delete_multiple( array_column( $rows, 'user_email' ), 'useremail' );
+		wp_cache_set_users_last_changed();
 	}
 
 	/** "create 3, link 1, collision 2" for the activity log (no logins: one line per batch). */
@@ -210,7 +235,7 @@ final class Usersync_Sync_Receiver {
 		}
 		$ids = array();
 		foreach ( array_chunk( $rows, self::ROWS, true ) as $chunk ) {
-			self::insert( $wpdb->users, array( 'user_login', 'user_pass', 'user_nicename', 'user_email', 'user_url', 'user_registered', 'display_name' ), '(%s, %s, %s, %s, %s, %s, %s)', $chunk );
+			self::insert( $wpdb->users, array( 'user_login', 'user_pass', 'user_nicename', 'user_email', 'user_url', 'user_registered', 'display_name' ), $chunk );
 			$first = (int) $wpdb->insert_id;
 			$made  = $wpdb->get_results( $wpdb->prepare( "SELECT ID, user_login FROM $wpdb->users WHERE ID >= %d ORDER BY ID LIMIT %d", $first, count( $chunk ) ) );
 			foreach ( array_values( array_keys( $chunk ) ) as $j => $k ) {
@@ -236,7 +261,12 @@ final class Usersync_Sync_Receiver {
 				}
 			}
 			$meta[] = array( $id, $caps, serialize( array_fill_keys( $roles, true ) ) ); // phpcs:ignore WordPress.PHP.DiscouragedPHPFunctions -- as WordPress stores roles
-			$meta[] = array( $id, $level, (string) self::level( $roles ) );
+			// Level 0 (subscribers) needs no row: WordPress reads a missing level as 0, and its
+			// one query on levels (authors) looks for levels other than 0.
+			$user_level = self::level( $roles );
+			if ( $user_level > 0 ) {
+				$meta[] = array( $id, $level, (string) $user_level );
+			}
 			foreach ( $u['meta'] ?? array() as $key => $values ) {
 				foreach ( $values as $value ) {
 					// As add_user_meta() stores a string: one that looks serialized is never unserialized.
@@ -246,7 +276,7 @@ final class Usersync_Sync_Receiver {
 			$links[ $u['uid'] ] = $id;
 		}
 		foreach ( array_chunk( $meta, self::ROWS ) as $chunk ) {
-			self::insert( $wpdb->usermeta, array( 'user_id', 'meta_key', 'meta_value' ), '(%d, %s, %s)', $chunk );
+			self::insert( $wpdb->usermeta, array( 'user_id', 'meta_key', 'meta_value' ), $chunk );
 		}
 		return $links;
 	}
@@ -283,22 +313,26 @@ final class Usersync_Sync_Receiver {
 			$rows[] = array( $uid, $id, time() );
 		}
 		foreach ( array_chunk( $rows, self::ROWS ) as $chunk ) {
-			self::insert( Usersync_Schema::tables()['links'], array( 'uid', 'user_id', 'linked_at' ), '(%s, %d, %d)', $chunk );
+			self::insert( Usersync_Schema::tables()['links'], array( 'uid', 'user_id', 'linked_at' ), $chunk );
 		}
 	}
 
-	/** One multi-row INSERT; a failure fails the batch (its transaction is rolled back). */
-	private static function insert( string $table, array $columns, string $row, array $rows ): void {
+	/**
+	 * One multi-row INSERT; a failure fails the batch (its transaction is rolled back). Integers
+	 * go in as integers, everything else as escaped strings: what $wpdb->prepare() would make of
+	 * %d and %s, without its pass over a format of thousands of placeholders.
+	 */
+	private static function insert( string $table, array $columns, array $rows ): void {
 		global $wpdb;
 		if ( ! $rows ) {
 			return;
 		}
 		$values = array();
 		foreach ( $rows as $r ) {
-			array_push( $values, ...array_values( $r ) );
+			$values[] = '(' . implode( ', ', array_map( static fn( $v ) => is_int( $v ) ? (string) $v : "'" . esc_sql( (string) $v ) . "'", array_values( $r ) ) ) . ')';
 		}
-		$sql = "INSERT INTO $table (" . implode( ', ', $columns ) . ') VALUES ' . implode( ', ', array_fill( 0, count( $rows ), $row ) );
-		if ( false === $wpdb->query( $wpdb->prepare( $sql, $values ) ) ) { // phpcs:ignore WordPress.DB.PreparedSQL
+		$sql = "INSERT INTO $table (" . implode( ', ', $columns ) . ') VALUES ' . implode( ', ', $values );
+		if ( false === $wpdb->query( $sql ) ) { // phpcs:ignore WordPress.DB.PreparedSQL -- every value escaped above
 			throw new RuntimeException( "bulk insert into $table failed" );
 		}
 	}

@@ -10,9 +10,11 @@
  *    (login and email match one unlinked, unprotected account), nothing (linked already), or a
  *    collision it will not touch. The report is stored, one row per account.
  * 2. step(), repeated by run(), the CLI or the settings page's progress bar: the next batch of
- *    the report's creates and links, each account with the uid it is linked by — minted here once
- *    and stored before the batch leaves, so a batch sent again after an interruption changes
- *    nothing twice — and the profile, roles, meta and password hash the send policy lets out.
+ *    the report's creates and links, each account with the uid it is linked by — minted here once,
+ *    stored with the report, so a batch sent again after an interruption changes nothing twice —
+ *    and the profile, roles, meta and password hash the send policy lets out. Up to IN_FLIGHT
+ *    steps run at once (the progress bar keeps two going: this site reads and seals the next
+ *    batch while the peer applies the last), each on a batch of its own.
  *    The peer classifies every account again, with what it holds at that moment, and applies only
  *    what still holds; an account that changed here since the report is not sent. Answered
  *    accounts are linked here by the same uid.
@@ -26,6 +28,12 @@ final class Usersync_Sync {
 
 	/** Accounts per probe or batch (the library takes at most 1000 in one message). */
 	const BATCH = 1000;
+
+	/**
+	 * Steps of one run at a time (each holds a slot, a named lock): while the peer applies one
+	 * batch, this site reads and seals the next.
+	 */
+	const IN_FLIGHT = 2;
 
 	/** Report verdicts the run carries out. */
 	const TO_DO = array( 'create', 'link' );
@@ -84,17 +92,46 @@ final class Usersync_Sync {
 		return $uids;
 	}
 
-	/** One run per peer at a time (a named lock per site and peer). */
-	private static function lock( string $peer ): bool {
+	/** A named lock per site and peer: the peer's (`''`) or one of its run's slots (`':0'`, …). */
+	private static function lock_name( string $peer, string $which ): string {
 		global $wpdb;
-		$name = 'usersync_sync:' . substr( hash( 'sha256', DB_NAME . '|' . $wpdb->prefix . '|' . $peer ), 0, 40 );
-		return '1' === (string) $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, 0)', $name ) );
+		return 'usersync_sync:' . substr( hash( 'sha256', DB_NAME . '|' . $wpdb->prefix . '|' . $peer ), 0, 40 ) . $which;
 	}
 
-	private static function unlock( string $peer ): void {
+	private static function lock( string $peer, string $which = '', int $wait = 0 ): bool {
 		global $wpdb;
-		$name = 'usersync_sync:' . substr( hash( 'sha256', DB_NAME . '|' . $wpdb->prefix . '|' . $peer ), 0, 40 );
-		$wpdb->query( $wpdb->prepare( 'SELECT RELEASE_LOCK(%s)', $name ) );
+		return '1' === (string) $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, %d)', self::lock_name( $peer, $which ), $wait ) );
+	}
+
+	private static function unlock( string $peer, string $which = '' ): void {
+		global $wpdb;
+		$wpdb->query( $wpdb->prepare( 'SELECT RELEASE_LOCK(%s)', self::lock_name( $peer, $which ) ) );
+	}
+
+	/** The peer's lock and every slot: a report runs alone. */
+	private static function lock_all( string $peer ): bool {
+		$held = array();
+		foreach ( array_merge( array( '' ), self::slots() ) as $which ) {
+			if ( ! self::lock( $peer, $which ) ) {
+				foreach ( $held as $h ) {
+					self::unlock( $peer, $h );
+				}
+				return false;
+			}
+			$held[] = $which;
+		}
+		return true;
+	}
+
+	private static function unlock_all( string $peer ): void {
+		foreach ( array_merge( array( '' ), self::slots() ) as $which ) {
+			self::unlock( $peer, $which );
+		}
+	}
+
+	/** @return string[] the slots' lock suffixes */
+	private static function slots(): array {
+		return array_map( static fn( $i ) => ":$i", range( 0, self::IN_FLIGHT - 1 ) );
 	}
 
 	/**
@@ -106,13 +143,14 @@ final class Usersync_Sync {
 	public static function report( string $peer, int $batch = self::BATCH, ?callable $progress = null ): array {
 		global $wpdb;
 		$context = self::context_for( $peer );
-		if ( ! self::lock( $peer ) ) {
+		if ( ! self::lock_all( $peer ) ) {
 			throw new RuntimeException( __( 'An initial sync with this peer is running: wait for it to end.', 'usersync' ) );
 		}
 		try {
 			$table = self::table();
-			// uids a run minted and sent before it was interrupted: the peer may have applied
-			// them, so the new report asks with them and the next run sends them again.
+			// uids the last report minted for what its run had still to do: the run may have sent
+			// some before it was interrupted and the peer applied them, so the new report asks with
+			// them and the next run sends them again.
 			$kept = array();
 			foreach ( $wpdb->get_results( $wpdb->prepare( "SELECT user_id, uid FROM $table WHERE peer = %s AND state = '' AND uid <> ''", $peer ) ) as $r ) { // phpcs:ignore WordPress.DB.PreparedSQL
 				$kept[ (int) $r->user_id ] = (string) $r->uid;
@@ -128,20 +166,75 @@ final class Usersync_Sync {
 				if ( ! $ids ) {
 					break;
 				}
-				$last  = end( $ids );
-				$users = self::users( $ids );
-				$rows  = self::classify( $context, $peer, $users, $kept );
-				self::store( $peer, $users, $rows, $now, $kept );
-				self::forget( $ids );
+				$last     = end( $ids );
+				$accounts = self::identities( $ids );
+				$rows     = self::classify( $context, $peer, $accounts, $kept );
+				self::store( $peer, $accounts, $rows, $now, $kept );
 				$done += count( $ids );
 				if ( $progress ) {
 					$progress( $done, $total );
 				}
 			}
+			delete_option( self::cursor_option( $peer ) );
 		} finally {
-			self::unlock( $peer );
+			self::unlock_all( $peer );
 		}
 		return self::summary( $peer );
+	}
+
+	/**
+	 * What the dry run offers of these accounts, read in three queries without loading them as
+	 * WP_User objects: login, email, password hash, every profile field (from the users table
+	 * and the user meta WordPress keeps them in), roles as WP_User reads them (the keys of the
+	 * capabilities that are roles), uid when linked, super admin. Only the meta is left to the
+	 * batch: an account whose meta cannot be sent is refused by the run, never merged.
+	 *
+	 * @return array[] records by id
+	 */
+	private static function identities( array $ids ): array {
+		global $wpdb;
+		$in      = implode( ',', array_map( 'intval', $ids ) );
+		$caps    = $wpdb->get_blog_prefix() . 'capabilities';
+		$fields  = Usersync\WordPressSite::profileFields();
+		$keys    = array_merge( array( $caps ), array_values( $fields ) ); // the fields' that are columns match no meta
+		$meta    = array();
+		$records = array();
+		$place   = implode( ', ', array_fill( 0, count( $keys ), '%s' ) );
+		foreach ( $wpdb->get_results( $wpdb->prepare( "SELECT user_id, meta_key, meta_value FROM $wpdb->usermeta WHERE user_id IN ($in) AND meta_key IN ($place) ORDER BY umeta_id", $keys ) ) as $r ) { // phpcs:ignore WordPress.DB.PreparedSQL
+			$meta[ (int) $r->user_id ][ $r->meta_key ] ??= (string) $r->meta_value; // the first row, as get_user_meta( …, true )
+		}
+		$uids  = self::uids( $ids );
+		$roles = wp_roles();
+		foreach ( $wpdb->get_results( "SELECT * FROM $wpdb->users WHERE ID IN ($in) ORDER BY ID", ARRAY_A ) as $row ) { // phpcs:ignore WordPress.DB.PreparedSQL
+			$id   = (int) $row['ID'];
+			$mine = $meta[ $id ] ?? array();
+			// The roles array as WordPress stores it (serialized): read as WP_User reads it, never
+			// into an object.
+			$held   = isset( $mine[ $caps ] ) && is_serialized( $mine[ $caps ] ) ? unserialize( trim( $mine[ $caps ] ), array( 'allowed_classes' => false ) ) : array(); // phpcs:ignore Generic.PHP.ForbiddenFunctions.Found, WordPress.PHP.DiscouragedPHPFunctions -- allowed_classes false
+			$record = array(
+				'login'  => (string) $row['user_login'],
+				'email'  => (string) $row['user_email'],
+				'fields' => array(),
+				'roles'  => array_values( array_filter( array_keys( is_array( $held ) ? $held : array() ), array( $roles, 'is_role' ) ) ),
+			);
+			foreach ( $fields as $field => $property ) {
+				$value = array_key_exists( $property, $row ) ? $row[ $property ] : ( $mine[ $property ] ?? '' );
+				if ( ! is_serialized( (string) $value ) ) { // one WordPress would unserialize is the run's to read
+					$record['fields'][ $field ] = (string) $value;
+				}
+			}
+			if ( '' !== (string) $row['user_pass'] ) {
+				$record['pass_hash'] = (string) $row['user_pass'];
+			}
+			if ( isset( $uids[ $id ] ) ) {
+				$record['uid'] = $uids[ $id ];
+			}
+			if ( is_multisite() && is_super_admin( $id ) ) {
+				$record['super_admin'] = true;
+			}
+			$records[ $id ] = $record;
+		}
+		return $records;
 	}
 
 	/** The accounts with these ids, caches primed in a few queries. @return WP_User[] by id */
@@ -168,8 +261,7 @@ final class Usersync_Sync {
 	 * The report's verdict for each account: the library's reason when it may not be offered,
 	 * else the peer's answer to the probe. @return array<int, array{0: string, 1: string}> by id
 	 */
-	private static function classify( Usersync\Context $context, string $peer, array $users, array $kept ): array {
-		$records = self::records( $users );
+	private static function classify( Usersync\Context $context, string $peer, array $records, array $kept ): array {
 		foreach ( $records as $id => $record ) {
 			if ( ! isset( $record['uid'] ) && isset( $kept[ $id ] ) ) {
 				$records[ $id ]['uid'] = $kept[ $id ];
@@ -179,7 +271,7 @@ final class Usersync_Sync {
 		$answers = null === $probe['message'] ? array() : self::ask( $context, $peer, $probe, 'probe' );
 		$rows    = array();
 		$next    = 0;
-		foreach ( array_keys( $users ) as $i => $id ) {
+		foreach ( array_keys( $records ) as $i => $id ) {
 			$local       = $probe['local'][ $i ];
 			$outcome     = 'ask' === $local['do'] ? ( $answers[ $next++ ] ?? array( 'do' => 'collision', 'reason' => 'no_answer' ) ) : $local;
 			$rows[ $id ] = array( (string) $outcome['do'], (string) ( $outcome['reason'] ?? '' ) );
@@ -188,19 +280,22 @@ final class Usersync_Sync {
 	}
 
 	/** Writes a batch's report rows in one statement. */
-	private static function store( string $peer, array $users, array $rows, int $now, array $kept ): void {
+	private static function store( string $peer, array $records, array $rows, int $now, array $kept ): void {
 		global $wpdb;
 		$values = array();
 		$place  = array();
-		$linked = self::uids( array_keys( $rows ) );
 		foreach ( $rows as $id => list( $verdict, $reason ) ) {
 			$place[] = '(%s, %d, %s, %s, %s, %s, %s, %s, %d)';
-			$uid     = isset( $linked[ $id ] ) ? '' : ( $kept[ $id ] ?? '' ); // '' for none
+			$linked  = isset( $records[ $id ]['uid'] );
+			$uid     = $linked ? '' : ( $kept[ $id ] ?? '' ); // '' for none
 			// State '' marks what the run has still to do, '-' what it leaves alone; an account an
 			// interrupted run left linked there but not yet here is still to do (linked here then).
 			$unfinished = 'linked' === $verdict && '' !== $uid;
 			$state      = in_array( $verdict, self::TO_DO, true ) || $unfinished ? '' : '-';
-			array_push( $values, $peer, $id, $users[ $id ]->user_login, $users[ $id ]->user_email, $unfinished ? 'link' : $verdict, $reason, $uid, $state, $now );
+			if ( '' === $state && '' === $uid && ! $linked ) {
+				$uid = Usersync\Secret::uid(); // the uid the run links it by, stored before any batch leaves
+			}
+			array_push( $values, $peer, $id, $records[ $id ]['login'], $records[ $id ]['email'], $unfinished ? 'link' : $verdict, $reason, $uid, $state, $now );
 		}
 		if ( $place ) {
 			$wpdb->query( $wpdb->prepare( 'INSERT INTO ' . self::table() . ' (peer, user_id, login, email, verdict, reason, uid, state, reported_at) VALUES ' . implode( ', ', $place ), $values ) ); // phpcs:ignore WordPress.DB.PreparedSQL
@@ -234,21 +329,59 @@ final class Usersync_Sync {
 	 * @return array the progress after the batch (see progress())
 	 */
 	public static function step( string $peer, int $batch = self::BATCH ): array {
-		global $wpdb;
 		$context = self::context_for( $peer );
-		if ( ! self::lock( $peer ) ) {
-			throw new RuntimeException( __( 'An initial sync with this peer is running: wait for it to end.', 'usersync' ) );
+		$busy    = __( 'An initial sync with this peer is running: wait for it to end.', 'usersync' );
+		// The peer's lock only while a batch is claimed (a report holds it throughout).
+		if ( ! self::lock( $peer, '', 10 ) ) {
+			throw new RuntimeException( $busy );
+		}
+		$slot = null;
+		try {
+			foreach ( self::slots() as $which ) {
+				if ( self::lock( $peer, $which ) ) {
+					$slot = $which;
+					break;
+				}
+			}
+			$rows = null === $slot ? null : self::claim( $peer, $slot, max( 1, min( self::BATCH, $batch ) ) );
+		} finally {
+			self::unlock( $peer );
+		}
+		if ( null === $slot ) {
+			throw new RuntimeException( $busy );
 		}
 		try {
-			$table = self::table();
-			$rows  = $wpdb->get_results( $wpdb->prepare( "SELECT * FROM $table WHERE peer = %s AND state = '' ORDER BY user_id LIMIT %d", $peer, max( 1, min( self::BATCH, $batch ) ) ) ); // phpcs:ignore WordPress.DB.PreparedSQL
 			if ( $rows ) {
 				self::send( $context, $peer, $rows );
 			}
 		} finally {
-			self::unlock( $peer );
+			self::unlock( $peer, $slot );
 		}
 		return self::progress( $peer );
+	}
+
+	/** The option holding the highest account id claimed by a step still in flight. */
+	private static function cursor_option( string $peer ): string {
+		return 'usersync_sync_cursor_' . substr( hash( 'sha256', $peer ), 0, 16 );
+	}
+
+	/**
+	 * The next batch still to do that no other step has in flight (called holding the peer's
+	 * lock and a slot). Steps in flight took the accounts up to the cursor; with none in flight,
+	 * everything still to do is free again — what a step that died left undone included.
+	 */
+	private static function claim( string $peer, string $slot, int $batch ): array {
+		global $wpdb;
+		$others = false;
+		foreach ( array_diff( self::slots(), array( $slot ) ) as $which ) {
+			$others = $others || null !== $wpdb->get_var( $wpdb->prepare( 'SELECT IS_USED_LOCK(%s)', self::lock_name( $peer, $which ) ) );
+		}
+		$after = $others ? (int) get_option( self::cursor_option( $peer ), 0 ) : 0;
+		$rows  = $wpdb->get_results( $wpdb->prepare( 'SELECT * FROM ' . self::table() . " WHERE peer = %s AND state = '' AND user_id > %d ORDER BY user_id LIMIT %d", $peer, $after, $batch ) ); // phpcs:ignore WordPress.DB.PreparedSQL
+		if ( $rows ) {
+			update_option( self::cursor_option( $peer ), (int) end( $rows )->user_id, false );
+		}
+		return $rows;
 	}
 
 	/**
@@ -302,9 +435,13 @@ final class Usersync_Sync {
 				$changed[ $id ] = 'changed_since_report';
 				continue;
 			}
-			// The uid the account is linked by: its own, or one minted now and kept until answered.
-			$uid         = $records[ $id ]['uid'] ?? ( '' !== (string) $row->uid ? (string) $row->uid : Usersync\Secret::uid() );
-			$uids[ $id ] = $uid;
+			// The uid the account is linked by: its own, or the report's (a report made before the
+			// report minted them has none: one is minted now and stored before the batch leaves).
+			$uid = $records[ $id ]['uid'] ?? ( '' !== (string) $row->uid ? (string) $row->uid : null );
+			if ( null === $uid ) {
+				$uid         = Usersync\Secret::uid();
+				$uids[ $id ] = $uid;
+			}
 			$sent[ $id ] = array( 'op' => $row->verdict, 'uid' => $uid ) + $records[ $id ];
 		}
 		self::forget( array_keys( $users ) );

@@ -8,7 +8,7 @@ from typing import Any, Dict, Mapping, Optional
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 
-from . import conf, hashers, roles
+from . import conf, hashers, links, roles
 from .models import Link, UserSession
 
 
@@ -35,7 +35,7 @@ def apply(opened: Mapping[str, Any], verdict: Mapping[str, Any], user: Optional[
     elif act == "password":
         password(user, data["pass_hash"])
     elif act == "logout":
-        end_sessions(verdict.get("end_sessions", []))
+        end_sessions(links.session_keys(user, [str(i) for i in verdict.get("end_sessions", [])]))
     else:
         # meta: a Django user has no free-form meta; a site that accepts it has nowhere to put it.
         raise ApplyFailed(f"{act} is not applied on this site")

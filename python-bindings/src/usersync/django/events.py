@@ -20,7 +20,7 @@ from django.core.signals import request_finished
 from django.db.models.signals import m2m_changed, post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
-from . import conf, hashers, links, outbox, state
+from . import apply as applying, conf, hashers, links, outbox, state
 from .models import UserSession
 
 User = get_user_model()
@@ -110,17 +110,38 @@ def _after_response(sender: Any, **kw: Any) -> None:
 
 @receiver(user_logged_in, dispatch_uid="usersync_session_started")
 def _logged_in(sender: Any, request: Any, user: Any, **kw: Any) -> None:
-    """Sessions are facts of the target check (a peer's logout ends them): record each one."""
+    """Sessions are facts of the target check (a peer's logout ends them): record each one, with
+    the peer and peer session it came from when a peer's ticket started it (sso.accept). A login
+    made here starts single sign-on on the peers once its answer is ready (the middleware)."""
     session = getattr(request, "session", None)
     if session is None or not conf.configured():
         return
     if session.session_key is None:
         session.save()
-    UserSession.objects.update_or_create(session_key=session.session_key, defaults={"user": user})
+    came = getattr(request, "usersync_from", None) or {}
+    UserSession.objects.update_or_create(session_key=session.session_key,
+                                         defaults={"user": user, "iss": came.get("iss", ""), "sid": came.get("sid", "")})
+    if not came:
+        request.usersync_login = True
 
 
 @receiver(user_logged_out, dispatch_uid="usersync_session_ended")
 def _logged_out(sender: Any, request: Any, user: Any, **kw: Any) -> None:
+    """Logout everywhere: the peers end the sessions that came from this one (a ``logout`` with
+    its ``sid``: for a session a peer's ticket started, the peer's session it came from), or, with
+    ``usersync_everywhere=1`` in the logout's POST, every session of the user here and there."""
     session = getattr(request, "session", None)
-    if session is not None and session.session_key:
-        UserSession.objects.filter(session_key=session.session_key).delete()
+    key = session.session_key if session is not None else None
+    if user is None or not conf.configured():
+        return
+    everywhere = request is not None and request.method == "POST" and request.POST.get("usersync_everywhere") == "1"
+    mine = UserSession.objects.filter(session_key=key).first() if key else None
+    if everywhere:
+        sid = ""
+        applying.end_sessions_of(user)
+    else:
+        sid = mine.sid if mine is not None and mine.iss and mine.sid else (links.session_id(key) if key else "")
+    if key:
+        UserSession.objects.filter(session_key=key).delete()
+    if not state.applying() and (sid or everywhere):
+        outbox.enqueue("logout", user, sid=sid)

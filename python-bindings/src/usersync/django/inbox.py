@@ -70,7 +70,7 @@ def _lock_creates() -> bool:
     return True
 
 
-def _record(iss: str, msg_id: str, exp: Any) -> bool:
+def record_once(iss: str, msg_id: str, exp: Any) -> bool:
     """Records a replay key; False when it was recorded before."""
     try:
         with transaction.atomic():
@@ -105,7 +105,7 @@ def inbox(request: HttpRequest) -> JsonResponse:
                 raise _Busy()
             # The event, not the message, is what must apply once: a retry re-seals it with a
             # new jti but the same eid.
-            if not _record(iss, eid, timezone.now() + EVENT_MEMORY):
+            if not record_once(iss, eid, timezone.now() + EVENT_MEMORY):
                 raise _Duplicate()
             facts, user = links.facts(opened)
             verdict = context.check_target(opened, facts)
@@ -136,7 +136,7 @@ def inbox(request: HttpRequest) -> JsonResponse:
 def _pong(context: usersync.Context, opened: Mapping[str, Any]) -> JsonResponse:
     """The link health check (docs/protocol.md §16): a ping is recorded like any event and
     answered with a sealed pong in the body."""
-    if not _record(opened["iss"], opened["eid"], timezone.now() + EVENT_MEMORY):
+    if not record_once(opened["iss"], opened["eid"], timezone.now() + EVENT_MEMORY):
         return answer(200, "duplicate")
     pong = context.pong(opened)
     log.add("in", opened["iss"], "ping", "", "applied", "answered with a pong", opened["eid"])

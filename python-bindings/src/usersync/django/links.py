@@ -3,7 +3,8 @@ This module stores links and reads facts; what a peer may do with them is the li
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional, Tuple
+import hashlib
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from django.contrib.auth import get_user_model
 
@@ -32,6 +33,18 @@ def mint(user: Any) -> str:
     return uid
 
 
+def session_id(session_key: str) -> str:
+    """How this site names one of its sessions to peers (a logout's or a ticket's ``sid``): a
+    hash of the session key, which itself is a credential and never leaves the site."""
+    return hashlib.sha256(session_key.encode()).hexdigest()
+
+
+def session_keys(user: Any, ids: List[str]) -> List[str]:
+    """The keys of the user's sessions named by ``session_id``s (a logout's verdict)."""
+    wanted = set(ids)
+    return [k for k in UserSession.objects.filter(user=user).values_list("session_key", flat=True) if session_id(k) in wanted]
+
+
 def facts(opened: Mapping[str, Any], binding: Optional[str] = None) -> Tuple[Dict[str, Any], Optional[Any]]:
     """The facts about the account an opened message names, read (and the account's row locked)
     in the caller's transaction, and the linked account."""
@@ -42,7 +55,7 @@ def facts(opened: Mapping[str, Any], binding: Optional[str] = None) -> Tuple[Dic
         account: Dict[str, Any] = {"uid": uid_of(user), "roles": roles.held(user, str(opened["iss"]))}
         if opened["act"] == "logout":
             account["sessions"] = [
-                {"id": s.session_key, "iss": s.iss or None, "sid": s.sid or None, "peers": list(s.peers)}
+                {"id": session_id(s.session_key), "iss": s.iss or None, "sid": s.sid or None, "peers": list(s.peers)}
                 for s in UserSession.objects.filter(user=user).order_by("session_key")
             ]
         out["account"] = account

@@ -84,3 +84,33 @@ class UserSession(models.Model):
     iss = models.CharField(max_length=128, blank=True, default="")
     sid = models.CharField(max_length=128, blank=True, default="")
     peers = models.JSONField(default=list)
+
+
+class PeerCheck(models.Model):
+    """The last link health check of one peer (health.py): when, whether it worked, what it said
+    in plain words, and the last time it worked. The peers themselves are configuration."""
+
+    peer = models.CharField(max_length=128, primary_key=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    ok = models.BooleanField(default=False)
+    report = models.TextField(blank=True, default="")
+    last_ok_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "peer"
+
+    def __str__(self) -> str:
+        return self.peer
+
+
+class SyncPending(models.Model):
+    """A uid the initial sync minted for a local account and sent to a peer, kept until the peer
+    has answered for it: a run sent again after an interruption sends the same uid, so nothing
+    is created twice (docs/protocol.md §18)."""
+
+    peer = models.CharField(max_length=128)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    uid = models.CharField(max_length=22)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["peer", "user"], name="usersync_sync_pending_once")]

@@ -51,11 +51,14 @@ def login_of(user: Any) -> str:
     return str(getattr(user, get_user_model().USERNAME_FIELD))
 
 
-def event_data(act: str, user: Any, uid: str) -> Optional[Dict[str, Any]]:
-    """The data of an event about ``user`` (docs/protocol.md §9); roles are added per peer."""
+def event_data(act: str, user: Any, uid: str, sid: str = "") -> Optional[Dict[str, Any]]:
+    """The data of an event about ``user`` (docs/protocol.md §9); roles are added per peer.
+    ``sid``: a logout's session (none: every session)."""
     data: Dict[str, Any] = {"uid": uid, "login": login_of(user)}
     if act == "delete":
         return data
+    if act == "logout":
+        return dict(data, sid=sid) if sid else data
     pass_hash = hashers.wire_form(user.password or "")
     if act == "password":
         if pass_hash is None:
@@ -68,13 +71,13 @@ def event_data(act: str, user: Any, uid: str) -> Optional[Dict[str, Any]]:
     return data
 
 
-def enqueue(act: str, user: Any, uid: Optional[str] = None) -> None:
+def enqueue(act: str, user: Any, uid: Optional[str] = None, sid: str = "") -> None:
     """Queues an event about a linked account, one row per peer the library routes it to, on
     the caller's transaction. Accounts that are not linked are not synced."""
     uid = uid or links.uid_of(user)
     if uid is None:
         return
-    data = event_data(act, user, uid)
+    data = event_data(act, user, uid, sid)
     if data is None:
         return
     event: Dict[str, Any] = {"eid": usersync.secret.uid(), "act": act, "data": data}
