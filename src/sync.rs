@@ -201,7 +201,18 @@ impl Probe {
 }
 
 impl Batch {
+    /// A batch as a sender writes it: 1 to [`MAX_BATCH`] accounts.
     pub fn parse(data: &Value) -> Result<Batch, Error> {
+        Self::parse_checked(data, false)
+    }
+
+    /// A batch as opening left it (§10): the accounts the accept policy refused are gone from
+    /// it, so it may hold none (each is then answered `not_sent`, from `dropped.accounts`).
+    pub fn parse_opened(data: &Value) -> Result<Batch, Error> {
+        Self::parse_checked(data, true)
+    }
+
+    fn parse_checked(data: &Value, may_be_empty: bool) -> Result<Batch, Error> {
         let m = actions::fields_of(data, &[], &["create", "link"])?;
         let create = actions::optional(m, "create", |v| entries(v, actions::user))?;
         let link = actions::optional(m, "link", |v| entries(v, link_entry))?;
@@ -212,7 +223,7 @@ impl Batch {
         let n = batch.create.len() + batch.link.len();
         // Answers name accounts by uid: each at most once.
         let uids: HashSet<&str> = batch.uids().collect();
-        if n == 0 || n > MAX_BATCH || uids.len() != n {
+        if (n == 0 && !may_be_empty) || n > MAX_BATCH || uids.len() != n {
             return Err(Error::DataInvalid);
         }
         Ok(batch)

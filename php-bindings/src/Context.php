@@ -211,6 +211,10 @@ final class Context
     public function syncAnswer(array $opened, array $facts): array
     {
         $flags = JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE;
+        // A batch the policy emptied on opening has data {}: PHP decoded it to [], an object again here.
+        if (isset($opened['data']) && [] === $opened['data']) {
+            $opened['data'] = new \stdClass();
+        }
         $o = json_encode($opened, $flags);
         $f = json_encode((object) $facts, $flags);
         $ffi = $this->lib->ffi;

@@ -95,8 +95,15 @@ impl Context {
             .as_str()
             .and_then(crate::actions::ActionKind::parse)
             .ok_or(Error::DataInvalid)?;
-        let action = Action::parse(kind, &opened["data"]).map_err(|_| Error::DataInvalid)?;
         let refused = refused_accounts(opened.get("dropped"))?;
+        // A batch whose every account the policy refused on opening is empty, and answered.
+        let action = match kind {
+            crate::actions::ActionKind::Sync if !refused.is_empty() => {
+                sync::Batch::parse_opened(&opened["data"]).map(Action::Sync)
+            }
+            _ => Action::parse(kind, &opened["data"]),
+        }
+        .map_err(|_| Error::DataInvalid)?;
         let facts = Facts::parse_all(facts, sync::facts_needed(&action)?)?;
         let results = sync::outcomes(
             peer,
@@ -387,6 +394,41 @@ mod tests {
                 missing.to_string().as_bytes()
             )
             .unwrap_err(),
+            Error::DataInvalid
+        );
+    }
+
+    #[test]
+    fn a_batch_the_policy_empties_on_opening_is_answered_not_sent() {
+        let (a, b) = pair(subscribers());
+        let (u1, u2) = ("dWlkLW9mLWFsaWNlLTAwMQ", "dWlkLW9mLWJvYi0wMDAwMQ");
+        let sealed = |data: Value| {
+            let action = Action::parse(crate::actions::ActionKind::Sync, &data).unwrap();
+            let peer = a.peer("b.test").unwrap();
+            let out = a
+                .seal(peer, MessageType::Action, Some(u1), &action, now())
+                .unwrap();
+            open(&b, &json!(out.message))
+        };
+        // Every create refused by B's accept policy: an administrator, a protected meta key.
+        let opened = sealed(json!({"create": [
+            {"uid": u1, "login": "boss", "email": "boss@x.test", "roles": ["administrator"]},
+            {"uid": u2, "login": "caps", "email": "caps@x.test", "meta": {"wp_capabilities": ["x"]}}]}));
+        assert_eq!(opened["data"], json!({}));
+        let r = b
+            .sync_answer(opened.to_string().as_bytes(), br#"{"accounts": []}"#)
+            .unwrap();
+        assert_eq!(
+            r["results"],
+            json!([{"do": "not_sent", "reason": "privileged_role", "uid": u1},
+                   {"do": "not_sent", "reason": "protected_meta", "uid": u2}])
+        );
+        // An empty batch that nothing emptied is still refused.
+        let mut empty = opened.clone();
+        empty.as_object_mut().unwrap().remove("dropped");
+        assert_eq!(
+            b.sync_answer(empty.to_string().as_bytes(), br#"{"accounts": []}"#)
+                .unwrap_err(),
             Error::DataInvalid
         );
     }

@@ -29,6 +29,7 @@ import delivery  # noqa: E402
 import health  # noqa: E402
 import identity  # noqa: E402
 import initial_sync  # noqa: E402
+import sync_attacks  # noqa: E402
 from sites import ROOT, Env  # noqa: E402
 
 
@@ -75,6 +76,7 @@ def main():
         refusals(env, ab)
         administration(env, ab)
         health.run(env, ab)
+        sync_attacks.run(env, ab)
         initial_sync.run(env, base + 3)  # three more sites on this MariaDB and php-fpm
         if "--measure" in sys.argv:
             measure(env, url)

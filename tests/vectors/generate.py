@@ -1101,6 +1101,9 @@ def sync_cases():
         {"accounts": [f(None, {"id": 7}, {"id": 7})]}, "data_invalid")
     add("a probe from an unknown peer", opened("probe", {"accounts": [asked("alice")]}, iss="z.test"), {"accounts": [f()]}, "unknown_peer")
     add("not a probe or batch", opened("update", user("alice", email="alice@example.test")), {"accounts": []}, "data_invalid")
+    add("every account of a batch refused on opening: each answered not sent, nothing asked",
+        opened("sync", {}, dropped=[{"uid": uid("erin"), "reason": "privileged_role"}, {"uid": uid("frank"), "reason": "protected_meta"}]),
+        {"accounts": []}, [("not_sent", "privileged_role"), ("not_sent", "protected_meta")])
     return cases
 
 

@@ -69,7 +69,7 @@ final class Usersync_Links {
 	 */
 	public static function facts( array $opened, ?string $binding = null ): array {
 		$data  = $opened['data'];
-		list( $user, $stored ) = self::linked( (string) $data['uid'] );
+		list( $user, $stored ) = self::linked( (string) ( $data['uid'] ?? '' ) ); // a ping, pong or answer names none: the target check refuses it
 		$facts                 = array( 'account' => null );
 		if ( $user ) {
 			$account = array(

@@ -433,7 +433,7 @@ final class Usersync_Outbox {
 	 *
 	 * @return array{args: array, answer?: array|WP_Error}
 	 */
-	private static function http_args( string $url, string $message ): array {
+	private static function http_args( string $url, string $message, ?int $timeout = null ): array {
 		$args    = null;
 		$capture = static function ( $pre, $parsed ) use ( &$args ) {
 			$args = $parsed;
@@ -445,7 +445,7 @@ final class Usersync_Outbox {
 				$url,
 				array(
 					'body'        => $message,
-					'timeout'     => self::timeout(),
+					'timeout'     => $timeout ?? self::timeout(),
 					'redirection' => 0,
 					'httpversion' => '1.1', // keep-alive
 					'headers'     => array( 'Content-Type' => 'text/plain' ),
@@ -617,21 +617,40 @@ final class Usersync_Outbox {
 
 	/**
 	 * One POST to a peer's inbox now, built as delivery builds its requests, for the link health
-	 * check: the HTTP status, the body, the address answered from (CURLINFO_PRIMARY_IP) and, when
-	 * no answer came, the network error in plain words.
+	 * check and the initial sync: the HTTP status, the body, the address answered from
+	 * (CURLINFO_PRIMARY_IP) and, when no answer came, the network error in plain words. As in
+	 * delivery, a `pre_http_request` filter's answer is the answer, and WordPress's HTTP settings
+	 * may block it. $timeout: seconds, delivery's by default.
 	 *
 	 * @return array{status: int, body: string, ip: string, error: string, location: string}
 	 */
-	public static function post_now( string $url, string $body ): array {
-		// The same request delivery makes (WordPress's arguments, TLS, proxy), sent at once.
-		$ch = self::curl( $url, self::http_args( $url, $body )['args'] );
+	public static function post_now( string $url, string $body, ?int $timeout = null ): array {
+		$timeout  = $timeout ?? self::timeout();
+		$prepared = self::http_args( $url, $body, $timeout );
+		$none     = array( 'status' => 0, 'body' => '', 'ip' => '', 'error' => '', 'location' => '' );
+		if ( isset( $prepared['answer'] ) ) {
+			$answer = $prepared['answer'];
+			if ( is_wp_error( $answer ) ) {
+				return array( 'error' => $answer->get_error_message() ) + $none;
+			}
+			return array(
+				'status'   => (int) wp_remote_retrieve_response_code( $answer ),
+				'body'     => (string) wp_remote_retrieve_body( $answer ),
+				'location' => (string) wp_remote_retrieve_header( $answer, 'location' ),
+			) + $none;
+		}
+		$blocked = self::blocked( $url, $prepared['args'] );
+		if ( null !== $blocked ) {
+			return array( 'error' => $blocked ) + $none;
+		}
+		$ch     = self::curl( $url, $prepared['args'] );
 		$answer = curl_exec( $ch );
 		$errno  = curl_errno( $ch );
 		$out    = array(
 			'status'   => (int) curl_getinfo( $ch, CURLINFO_RESPONSE_CODE ),
 			'body'     => is_string( $answer ) ? $answer : '',
 			'ip'       => (string) curl_getinfo( $ch, CURLINFO_PRIMARY_IP ),
-			'error'    => CURLE_OK === $errno ? '' : self::network_error( $errno, curl_error( $ch ), (float) self::timeout() ),
+			'error'    => CURLE_OK === $errno ? '' : self::network_error( $errno, curl_error( $ch ), (float) $timeout ),
 			'location' => (string) curl_getinfo( $ch, CURLINFO_REDIRECT_URL ),
 		);
 		curl_close( $ch );

@@ -25,6 +25,11 @@ final class Usersync_Sync_Receiver {
 	public static function receive( array $opened, Usersync\Context $context ): WP_REST_Response {
 		global $wpdb;
 		if ( 'probe' === $opened['act'] ) {
+			// Single-use, as every message (docs/protocol.md §11): a copy is not answered again.
+			$seen = Usersync_Schema::tables()['seen'];
+			if ( 1 !== $wpdb->query( $wpdb->prepare( "INSERT IGNORE INTO $seen (iss, msg_id, exp) VALUES (%s, %s, %d)", $opened['iss'], $opened['eid'], time() + Usersync_Inbox::EVENT_MEMORY ) ) ) { // phpcs:ignore WordPress.DB.PreparedSQL
+				return self::duplicate( $opened );
+			}
 			$answer = $context->syncAnswer( $opened, array( 'accounts' => self::facts( $opened['data']['accounts'] ) ) );
 			Usersync_Log::add( 'in', $opened['iss'], 'probe', '', 'answered', self::counts( $answer['results'] ), $opened['eid'] );
 			return self::answer( 200, array( 'result' => 'answered', 'answer' => $answer['message'] ) );
@@ -39,7 +44,7 @@ final class Usersync_Sync_Receiver {
 			$recorded = $wpdb->query( $wpdb->prepare( "INSERT IGNORE INTO $seen (iss, msg_id, exp) VALUES (%s, %s, %d)", $opened['iss'], $opened['eid'], time() + Usersync_Inbox::EVENT_MEMORY ) ); // phpcs:ignore WordPress.DB.PreparedSQL
 			if ( 1 !== $recorded ) {
 				$wpdb->query( 'ROLLBACK' );
-				return self::answer( 409, array( 'result' => 'refused', 'reason' => 'duplicate: this batch was applied already; send it again as a new batch' ) );
+				return self::duplicate( $opened );
 			}
 			$create  = $opened['data']['create'] ?? array();
 			$link    = $opened['data']['link'] ?? array();
@@ -88,6 +93,12 @@ final class Usersync_Sync_Receiver {
 		return self::answer( 200, array( 'result' => 'answered', 'answer' => $answer['message'] ) );
 	}
 
+	/** A replayed probe or batch: refused, and in the activity log (a replay is an attack or a bug). */
+	private static function duplicate( array $opened ): WP_REST_Response {
+		Usersync_Log::add( 'in', $opened['iss'], $opened['act'], '', 'duplicate', 'refused: this message was received before', $opened['eid'] );
+		return self::answer( 409, array( 'result' => 'refused', 'reason' => 'duplicate: this ' . $opened['act'] . ' was received already; send it again as a new one' ) );
+	}
+
 	/**
 	 * What clean_user_cache() does for accounts just created, without loading each one as a
 	 * WP_User (two queries each): their cache keys go, read in one query, and the users'
@@ -123,6 +134,9 @@ final class Usersync_Sync_Receiver {
 	 */
 	private static function facts( array $asked ): array {
 		global $wpdb;
+		if ( ! $asked ) {
+			return array(); // a batch whose every account the policy refused: nothing to look up
+		}
 		$links = Usersync_Schema::tables()['links'];
 		$rows  = array();
 		$vals  = array();

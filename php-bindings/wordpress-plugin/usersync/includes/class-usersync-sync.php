@@ -304,36 +304,19 @@ final class Usersync_Sync {
 
 	/**
 	 * POSTs a sealed probe or batch to the peer's inbox and opens its sealed answer (which must
-	 * answer exactly this message). @return array[] the answer's results
+	 * answer exactly this message). The request is the one delivery and the link check make
+	 * (Usersync_Outbox::post_now: WordPress's HTTP arguments and filters, CA bundle, proxy), with
+	 * time for the peer to apply a whole batch. @return array[] the answer's results
 	 */
 	private static function ask( Usersync\Context $context, string $peer, array $request, string $what ): array {
-		$entry = Usersync_Settings::peer( $peer );
-		$ch    = curl_init( Usersync_Settings::inbox_url( $entry ) );
-		curl_setopt_array(
-			$ch,
-			array(
-				CURLOPT_POST           => true,
-				CURLOPT_POSTFIELDS     => $request['message'],
-				CURLOPT_HTTPHEADER     => array( 'Content-Type: text/plain', 'Expect:' ),
-				CURLOPT_RETURNTRANSFER => true,
-				CURLOPT_CONNECTTIMEOUT => 3,
-				CURLOPT_TIMEOUT        => max( 30, Usersync_Outbox::timeout() ),
-				CURLOPT_FOLLOWLOCATION => false,
-				CURLOPT_PROTOCOLS      => CURLPROTO_HTTP | CURLPROTO_HTTPS,
-			)
-		);
-		$body  = curl_exec( $ch );
-		$code  = (int) curl_getinfo( $ch, CURLINFO_RESPONSE_CODE );
-		$ip    = (string) curl_getinfo( $ch, CURLINFO_PRIMARY_IP );
-		$error = curl_error( $ch );
-		curl_close( $ch );
-		$answer = is_string( $body ) ? json_decode( $body, true ) : null;
-		if ( 200 !== $code || ! is_array( $answer ) || 'answered' !== ( $answer['result'] ?? '' ) ) {
-			$why = is_array( $answer ) && isset( $answer['reason'] ) ? (string) $answer['reason'] : ( '' !== $error ? $error : "HTTP $code" );
+		$http   = Usersync_Outbox::post_now( Usersync_Settings::inbox_url( Usersync_Settings::peer( $peer ) ), $request['message'], max( 30, Usersync_Outbox::timeout() ) );
+		$answer = json_decode( $http['body'], true );
+		if ( 200 !== $http['status'] || ! is_array( $answer ) || 'answered' !== ( $answer['result'] ?? '' ) || ! is_string( $answer['answer'] ?? null ) ) {
+			$why = is_array( $answer ) && isset( $answer['reason'] ) ? (string) $answer['reason'] : ( '' !== $http['error'] ? $http['error'] : 'HTTP ' . $http['status'] );
 			/* translators: 1: probe or batch, 2: the reason */
 			throw new RuntimeException( sprintf( __( 'The peer did not answer the %1$s: %2$s', 'usersync' ), $what, $why ) );
 		}
-		$opened = $context->openAction( (string) $answer['answer'], '' !== $ip ? $ip : null );
+		$opened = $context->openAction( $answer['answer'], '' !== $http['ip'] ? $http['ip'] : null );
 		if ( 'answer' !== $opened['act'] || $opened['iss'] !== $peer || ( $opened['data']['to'] ?? '' ) !== $request['jti'] ) {
 			throw new RuntimeException( __( 'The peer answered another message.', 'usersync' ) );
 		}
