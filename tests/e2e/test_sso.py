@@ -319,6 +319,23 @@ def browser_clean(label, r, allowed):
     check(not r.get("urlsWithTickets"), f"{label}: no ticket in any URL {r.get('urlsWithTickets', [])[:1]}")
 
 
+def hops(label, s, r, peers, mode, block3p):
+    """What the login made the browser ask the peers for: with frames, only each peer's ticket
+    (the login form bound the browser on every peer while the user typed; nothing from A's
+    ticket request); on the chain (redirect mode, or auto with third-party cookies blocked,
+    which the login form's frames reported) one binding step and one ticket per peer, and no
+    frame tried first."""
+    asked = r.get("loginRequests", [])
+    for p in peers:
+        binds = sum(1 for u in asked if u.startswith(s.url[p] + "/?usersync_sso_bind=1"))
+        accepts = sum(1 for u in asked if u.startswith(s.url[p] + "/?usersync_sso_accept=1"))
+        want = (0, 1) if mode != "redirect" and not block3p else (1, 1)
+        check((binds, accepts) == want, f"{label}: after the click the browser visits {p}.test's binding step "
+                                        f"{want[0]}×, its ticket endpoint {want[1]}× (got {binds}, {accepts})")
+    issued = [u for u in asked if "usersync_sso=1&issue=1" in u]
+    check(not issued, f"{label}: no ticket was asked for after the login (got {len(issued)})")
+
+
 def scenario(env, s, label, peers, mode, block3p, logout=True, everywhere=False, expect=None, user="alice",
              password="alice password 7", fresh=False):
     """One login on A in one browser, then (optionally) logout. expect: peer → whether the browser
@@ -351,6 +368,8 @@ def scenario(env, s, label, peers, mode, block3p, logout=True, everywhere=False,
         check(at.get("audit", {}).get(p) == ([user] if expect[p] else []),
               f"{label}: the audit plugin on {p}.test saw {'the' if expect[p] else 'no'} login ({at.get('audit', {}).get(p)})")
     browser_clean(label, r, {s.url[n] for n in ["a"] + peers})
+    if not (mode == "parallel" and block3p):
+        hops(label, s, r, peers, mode, block3p)
     if logout:
         check(r.get("aLoggedOut") and all(r["peersLoggedOut"].values()), f"{label}: logged out on A and every peer {r.get('peersLoggedOut')}")
         check(not r.get("authCookiesLeft"), f"{label}: the peers cleared their auth cookies on the next visit {r.get('authCookiesLeft')}")
