@@ -131,10 +131,11 @@ final class Usersync_SSO {
 	/**
 	 * Prints one of the plugin's scripts (assets/$name.js) the WordPress way: registered, then
 	 * printed by core where the markup it drives ends (these pages have no wp_head/wp_footer of
-	 * their own, and the frames follow the page's footer scripts).
+	 * their own). $strategy "async": it runs as soon as it has arrived, holding nothing up.
 	 */
-	private static function print_script( string $name ): void {
-		wp_register_script( "usersync-$name", plugins_url( "assets/$name.js", USERSYNC_PLUGIN_FILE ), array(), USERSYNC_VERSION, array( 'in_footer' => true ) );
+	private static function print_script( string $name, string $strategy = '' ): void {
+		$args = array( 'in_footer' => true ) + ( $strategy ? array( 'strategy' => $strategy ) : array() );
+		wp_register_script( "usersync-$name", plugins_url( "assets/$name.js", USERSYNC_PLUGIN_FILE ), array(), USERSYNC_VERSION, $args );
 		wp_print_scripts( "usersync-$name" );
 	}
 
@@ -486,10 +487,17 @@ final class Usersync_SSO {
 	}
 
 	/**
-	 * wp_footer, admin_footer: the page this browser asked for after its login signs it in on the
-	 * peers still to sign in, in hidden frames, while the user already reads it.
+	 * in_admin_header, wp_body_open (else wp_footer, admin_footer): the page this browser asked for
+	 * after its login signs it in on the peers still to sign in, in hidden frames, while the user
+	 * already reads it. Printed where the body starts, with an async script, so that the peers
+	 * work while the rest of the page loads; once per page.
 	 */
 	public static function page_frames(): void {
+		static $printed = false;
+		if ( $printed ) {
+			return;
+		}
+		$printed = true;
 		list( $key, $state ) = self::state();
 		if ( ! $state || empty( $state['frames'] ) ) {
 			return;
@@ -502,7 +510,7 @@ final class Usersync_SSO {
 		}
 		if ( $peers ) {
 			echo self::frames_markup( $peers, null, $key, $state ); // phpcs:ignore WordPress.Security.EscapeOutput -- escaped where built
-			self::print_script( 'sso-frames' );
+			self::print_script( 'sso-frames', 'async' );
 		}
 	}
 
