@@ -13,6 +13,7 @@ try {
   result.recordersWork = await browser.proveRecorders();
   const target = `${cfg.a}/wp-admin/profile.php?from=login`;
   const start = await submitLogin(page, cfg.a, cfg.user, cfg.password, target);
+  const clicked = rec.requests.length; // what the login made the browser ask for, from here
   try {
     await page.waitForURL((u) => u.href === target, { timeout: 30000 });
     await page.waitForLoadState('load');
@@ -26,6 +27,7 @@ try {
   // From the click until the asked page is loaded and every peer that can has signed in.
   result.loginMs = Date.now() - start;
   result.landedOn = page.url();
+  result.loginRequests = rec.requests.slice(clicked);
 
   result.peersLoggedIn = {};
   result.peersLogin = {};

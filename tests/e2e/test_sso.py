@@ -22,7 +22,8 @@ Every mode (parallel, redirect, auto; with third-party cookies blocked where it 
             (tests/browser/csrf.mjs, with the attacker's page served on http://attacker.test)
   refusals  tickets posted with curl: replay, another browser, expired, wrong site, bad returns
 --measure times click "Log In" → the asked page per mode for 2 and 5 peers, next to a plain
-login (printed for docs/benchmarks.md, not asserted). --only runs some parts (for development).
+login (printed for docs/benchmarks.md, not asserted; --rounds=N, --modes=parallel,redirect,auto,blocked to
+measure fewer). --only runs some parts (for development).
 """
 import base64
 import hashlib
@@ -319,6 +320,23 @@ def browser_clean(label, r, allowed):
     check(not r.get("urlsWithTickets"), f"{label}: no ticket in any URL {r.get('urlsWithTickets', [])[:1]}")
 
 
+def hops(label, s, r, peers, mode, block3p):
+    """What the login made the browser ask the peers for: with frames, only each peer's ticket
+    (the login form bound the browser on every peer while the user typed; nothing from A's
+    ticket request); on the chain (redirect mode, or auto with third-party cookies blocked,
+    which the login form's frames reported) one binding step and one ticket per peer, and no
+    frame tried first."""
+    asked = r.get("loginRequests", [])
+    for p in peers:
+        binds = sum(1 for u in asked if u.startswith(s.url[p] + "/?usersync_sso_bind=1"))
+        accepts = sum(1 for u in asked if u.startswith(s.url[p] + "/?usersync_sso_accept=1"))
+        want = (0, 1) if mode != "redirect" and not block3p else (1, 1)
+        check((binds, accepts) == want, f"{label}: after the click the browser visits {p}.test's binding step "
+                                        f"{want[0]}×, its ticket endpoint {want[1]}× (got {binds}, {accepts})")
+    issued = [u for u in asked if "usersync_sso=1&issue=1" in u]
+    check(not issued, f"{label}: no ticket was asked for after the login (got {len(issued)})")
+
+
 def scenario(env, s, label, peers, mode, block3p, logout=True, everywhere=False, expect=None, user="alice",
              password="alice password 7", fresh=False):
     """One login on A in one browser, then (optionally) logout. expect: peer → whether the browser
@@ -351,6 +369,8 @@ def scenario(env, s, label, peers, mode, block3p, logout=True, everywhere=False,
         check(at.get("audit", {}).get(p) == ([user] if expect[p] else []),
               f"{label}: the audit plugin on {p}.test saw {'the' if expect[p] else 'no'} login ({at.get('audit', {}).get(p)})")
     browser_clean(label, r, {s.url[n] for n in ["a"] + peers})
+    if not (mode == "parallel" and block3p):
+        hops(label, s, r, peers, mode, block3p)
     if logout:
         check(r.get("aLoggedOut") and all(r["peersLoggedOut"].values()), f"{label}: logged out on A and every peer {r.get('peersLoggedOut')}")
         check(not r.get("authCookiesLeft"), f"{label}: the peers cleared their auth cookies on the next visit {r.get('authCookiesLeft')}")
@@ -504,14 +524,15 @@ def audit_complete(env, s, some=True):
               f"the audit plugin on {p}.test saw every single sign-on, and nothing else ({len(applied)} applied, {len(audited)} audited)")
 
 
-def measure(env, s, rounds=5):
+def measure(env, s, rounds=5, modes=None):
     """Timings for docs/benchmarks.md (printed, not asserted): click "Log In" until the asked page
     is loaded and every peer's cookie is held, per mode, for 2 and 5 peers, and a plain WordPress
     login (A with no peers) — interleaved round by round in one run, each a fresh browser, and
     each mode's median as a ratio to the plain login's."""
     two, five = ["b", "c"], list("bcdef")
+    measured = [m for m in MODES if modes is None or ("blocked" if m[2] else m[1]) in modes]
     configs = [("plain WordPress login", [], "auto", False)] + [
-        (label, peers, mode, block) for label, mode, block in MODES for peers in (two, five)]
+        (label, peers, mode, block) for label, mode, block in measured for peers in (two, five)]
     times = {i: [] for i in range(len(configs))}
     for _ in range(rounds):
         for i, (label, peers, mode, block) in enumerate(configs):
@@ -522,11 +543,11 @@ def measure(env, s, rounds=5):
     median = {i: sorted(t)[len(t) // 2] for i, t in times.items() if t}
     plain = median.get(0)
     print(f"{rounds} interleaved rounds; plain WordPress login: median {plain} ms of {sorted(times[0])}", flush=True)
-    print("| peers | " + " | ".join(label for label, _, _ in MODES) + " |", flush=True)
-    print("|---:|" + "---:|" * len(MODES), flush=True)
+    print("| peers | " + " | ".join(label for label, _, _ in measured) + " |", flush=True)
+    print("|---:|" + "---:|" * len(measured), flush=True)
     for n in (2, 5):
         cells = []
-        for label, _, _ in MODES:
+        for label, _, _ in measured:
             i = next(i for i, c in enumerate(configs) if c[0] == label and len(c[1]) == n)
             cells.append(f"{median[i]} ms ({median[i] / plain:.2f}×)" if i in median and plain else "—")
         print(f"| {n} | " + " | ".join(cells) + " |", flush=True)
@@ -582,7 +603,8 @@ def main():
         if part("refusals"):
             refusals(env, s)
         if measure_:
-            measure(env, s)
+            arg = dict(a.split("=", 1) for a in sys.argv if a.startswith(("--rounds=", "--modes=")))
+            measure(env, s, int(arg.get("--rounds", 5)), arg["--modes"].split(",") if "--modes" in arg else None)
         audit_complete(env, s, some=only is None)
         for (mode, n), ms in timings.items():
             print(f"login to all {n} peers ({mode}): {ms} ms", flush=True)

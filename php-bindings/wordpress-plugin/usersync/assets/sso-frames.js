@@ -1,8 +1,12 @@
 // usersync single sign-on in hidden frames, in the page the user asked for after logging in (or
 // an interstitial when that page is a peer's). It opens one frame per peer once it listens for
 // their messages (a frame in the markup could answer before this script ran: lost, its peer never
-// signed in). Each peer's frame first sets that peer's binding cookie and sends back its hash; this page asks its own site for a ticket bound to it and posts
-// the ticket into the frame; the frame then answers whether the peer signed the browser in. Only
+// signed in). A peer the login form already bound comes with its ticket: it is posted into the
+// frame at once. Any other peer's frame first sets that peer's binding cookie and sends back its
+// hash; this page asks its own site for a ticket bound to it and posts the ticket into the frame.
+// Either way the frame then answers whether the peer signed the browser in; a peer that refused
+// the login form's binding (its cookie expired, or another tab bound the browser since) is bound
+// again from here once, before the chain is tried. Only
 // messages from a configured peer's origin count. Every address it goes to came from the server:
 // when all have answered it stays (or goes to "done"), or, for peers whose cookies the browser
 // blocks, takes the chain through them back to the asked page. It then marks the document
@@ -13,7 +17,7 @@
 (function () {
 	var el = document.getElementById('usersync-sso');
 	var c = JSON.parse(el.getAttribute('data-config'));
-	var pending = Object.keys(c.peers), retry = [], posted = {}, finished = false;
+	var pending = Object.keys(c.peers), retry = [], posted = {}, rebound = {}, finished = false;
 
 	function finish() {
 		if (finished) { return; }
@@ -65,15 +69,23 @@
 		if (e.data.usersync === 'bind' && typeof e.data.bnd === 'string') {
 			ticketFor(peer, e.data.bnd);
 		} else if (e.data.usersync === 'sso') {
+			if (!e.data.ok && e.data.retry && c.peers[peer].ticket && !rebound[peer]) {
+				rebound[peer] = true; // the login form's binding did not hold: bind from here
+				posted[peer] = false;
+				frames[peer].src = c.peers[peer].bind;
+				return;
+			}
 			settle(peer, !e.data.ok && !!e.data.retry);
 		}
 	});
+	var frames = {};
 	Object.keys(c.peers).forEach(function (peer) {
-		var f = document.createElement('iframe');
+		var f = frames[peer] = document.createElement('iframe');
 		f.name = c.peers[peer].frame;
 		f.hidden = true;
-		f.src = c.peers[peer].bind;
+		if (!c.peers[peer].ticket) { f.src = c.peers[peer].bind; }
 		document.body.appendChild(f);
+		if (c.peers[peer].ticket) { post(peer, c.peers[peer].ticket); }
 	});
 	setTimeout(function () {
 		pending.filter(function (p) { return !posted[p]; }).forEach(function (p) { settle(p, true); });

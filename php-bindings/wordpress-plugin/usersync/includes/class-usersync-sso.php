@@ -7,12 +7,16 @@
  * browser (docs/protocol.md §12): the browser first visits the peer, which sets a random
  * binding cookie and hands back its hash; the ticket carries that hash, so a ticket posted by
  * any other browser logs nobody in. Two ways to carry them:
- *  - frames ("parallel"; "auto" first): the browser goes straight to the page it asked for, and
- *    hidden frames in that page sign it in on every peer at once; needs third-party cookies (and
- *    HTTPS). With them blocked the peer never stores its binding cookie, refuses the ticket
- *    before any session exists, and "auto" then takes the chain for that peer, returning to the
- *    same page (and remembers to take the chain first next time);
- *  - a top-level redirect chain through the peers and back ("redirect").
+ *  - frames ("parallel"; "auto" first): the login form's page already has the browser bound on
+ *    every peer, in hidden frames, while the user types; the login sends the binding hashes
+ *    along, the browser goes straight to the page it asked for, and that page posts each peer its
+ *    ticket in a hidden frame (one request per peer; a peer not bound yet is bound from the page
+ *    first). Needs third-party cookies (and HTTPS). With them blocked the peer never stores its
+ *    binding cookie, and its frame says so: "auto" then takes the chain at once (a peer that
+ *    refuses a frame's ticket for want of the cookie sends the page on the chain through it,
+ *    back to the same page), and remembers to take the chain first next time;
+ *  - a top-level redirect chain through the peers and back ("redirect"): the login goes
+ *    straight to the first peer's binding step, and the last peer straight to the asked page.
  * Tickets travel only in POST bodies, never in URLs. Every destination is checked by the
  * library (this site or a peer); a peer that refuses a ticket is skipped and logs why, and the
  * browser always ends on the page it asked for. Pages run no inline script.
@@ -47,6 +51,8 @@ final class Usersync_SSO {
 	private static $accepting = false;
 	/** @var array{uid: string, login: string, sid: string}|null the session being logged out */
 	private static $logout = null;
+	/** @var bool true once the login form has its binding frames */
+	private static $login_frames = false;
 
 	// ---- shared --------------------------------------------------------------------------------
 
@@ -125,10 +131,11 @@ final class Usersync_SSO {
 	/**
 	 * Prints one of the plugin's scripts (assets/$name.js) the WordPress way: registered, then
 	 * printed by core where the markup it drives ends (these pages have no wp_head/wp_footer of
-	 * their own, and the frames follow the page's footer scripts).
+	 * their own). $strategy "async": it runs as soon as it has arrived, holding nothing up.
 	 */
-	private static function print_script( string $name ): void {
-		wp_register_script( "usersync-$name", plugins_url( "assets/$name.js", USERSYNC_PLUGIN_FILE ), array(), USERSYNC_VERSION, array( 'in_footer' => true ) );
+	private static function print_script( string $name, string $strategy = '' ): void {
+		$args = array( 'in_footer' => true ) + ( $strategy ? array( 'strategy' => $strategy ) : array() );
+		wp_register_script( "usersync-$name", plugins_url( "assets/$name.js", USERSYNC_PLUGIN_FILE ), array(), USERSYNC_VERSION, $args );
 		wp_print_scripts( "usersync-$name" );
 	}
 
@@ -185,22 +192,85 @@ final class Usersync_SSO {
 			$session['usersync_peers'] = $peers;
 			$sessions->update( self::$login['token'], $session );
 		}
-		$dest   = self::destination( (string) $redirect_to );
-		$frames = 'redirect' !== Usersync_Settings::sso_mode() && empty( $_COOKIE[ self::CHAIN_COOKIE ] )
-			&& Usersync_Settings::origin( $dest ) === Usersync_Settings::origin( home_url( '/' ) );
+		$dest    = self::destination( (string) $redirect_to );
+		$bound   = self::login_bindings( $peers );
+		$blocked = null === $bound;
+		if ( $blocked && 'auto' === Usersync_Settings::sso_mode() ) {
+			self::set_cookie( self::CHAIN_COOKIE, '1', 30 * DAY_IN_SECONDS, false ); // the login page's frames found their cookies blocked
+		}
+		$chain  = 'redirect' === Usersync_Settings::sso_mode() || ! empty( $_COOKIE[ self::CHAIN_COOKIE ] )
+			|| ( $blocked && 'auto' === Usersync_Settings::sso_mode() );
+		$frames = ! $chain && Usersync_Settings::origin( $dest ) === Usersync_Settings::origin( home_url( '/' ) );
 		$state  = array(
 			'user_id'   => $user->ID,
 			'uid'       => $uid,
 			'sid'       => $wp->sessionVerifier( self::$login['token'] ),
 			'remember'  => self::$login['remember'],
 			'dest'      => $dest,
-			'remaining' => array(),
+			'remaining' => $chain ? $peers : array(), // peers the chain still goes through
 			'frames'    => $frames ? $peers : array(), // peers the asked page's frames still sign in
+			'bnd'       => $chain ? array() : (array) $bound, // binding hashes the login form's frames got
 		);
 		$key = Usersync\Secret::nonce( 32 );
 		set_transient( 'usersync_sso_' . $key, $state, self::STATE_TTL );
 		self::set_cookie( self::STATE_COOKIE, $key, self::STATE_TTL, false );
+		if ( $chain ) {
+			return self::bind_url( $peers[0], 'chain' ); // the chain's first hop, straight from the login
+		}
 		return $frames ? $dest : home_url( '/?usersync_sso=1' );
+	}
+
+	/**
+	 * The binding hashes the login form's frames put into the form (login_form_bindings), for
+	 * the peers this site signs in, or null when a frame found that the browser blocks its
+	 * cookies. They are only hashes: a ticket bound to one logs in only the browser that holds
+	 * the value behind it (a wrong one is refused as wrong_browser). @return array|null
+	 */
+	private static function login_bindings( array $peers ): ?array {
+		// phpcs:disable WordPress.Security.NonceVerification.Missing -- hashes only, see above; the login itself is core's
+		if ( ! empty( $_POST['usersync_blocked'] ) ) {
+			return null;
+		}
+		$posted = isset( $_POST['usersync_bnd'] ) && is_array( $_POST['usersync_bnd'] ) ? wp_unslash( $_POST['usersync_bnd'] ) : array(); // phpcs:ignore WordPress.Security.ValidatedSanitizedInput.InputNotSanitized -- each checked below
+		// phpcs:enable
+		$bound = array();
+		foreach ( $peers as $peer ) {
+			$bnd = isset( $posted[ $peer ] ) && is_string( $posted[ $peer ] ) ? $posted[ $peer ] : '';
+			if ( preg_match( '/^[A-Za-z0-9_-]{43}$/', $bnd ) ) {
+				$bound[ $peer ] = $bnd;
+			}
+		}
+		return $bound;
+	}
+
+	/**
+	 * login_form: the login form binds the browser on every peer while the user types (hidden
+	 * frames to each peer's binding step, sso-login.js), so that after the login each peer needs
+	 * only its ticket. Not for a browser that takes the chain (whose frames' cookies are blocked).
+	 */
+	public static function login_form_bindings(): void {
+		global $interim_login;
+		$peers = self::login_peers();
+		if ( ! $peers || $interim_login || 'redirect' === Usersync_Settings::sso_mode() || ! empty( $_COOKIE[ self::CHAIN_COOKIE ] ) || ! Usersync_Settings::context() ) {
+			return;
+		}
+		$config = array( 'peers' => array() );
+		foreach ( $peers as $id ) {
+			$entry = Usersync_Settings::peer( $id );
+			$config['peers'][ $id ] = array(
+				'origin' => Usersync_Settings::origin( (string) $entry['url'] ),
+				'bind'   => esc_url_raw( self::bind_url( $id, 'frame' ) ),
+			);
+		}
+		echo '<div id="usersync-login" hidden data-config="' . esc_attr( wp_json_encode( $config ) ) . '"></div>';
+		self::$login_frames = true;
+	}
+
+	/** login_footer: the script that drives the login form's binding frames, if it has them. */
+	public static function login_footer(): void {
+		if ( self::$login_frames ) {
+			self::print_script( 'sso-login' );
+		}
 	}
 
 	/** @return array{0: string, 1: array|false} the state's key and the state of this browser's login */
@@ -219,11 +289,15 @@ final class Usersync_SSO {
 		return in_array( $id, self::login_peers(), true ) ? $id : null;
 	}
 
-	/** The single sign-on page on this site: frames, the chain's next hop, or the destination. */
+	/**
+	 * The single sign-on page on this site (init, 1: answered as soon as the user is known, without
+	 * the main query and the template): a frame's ticket, the chain's next hop, or the destination.
+	 */
 	public static function sso_page(): void {
 		if ( ! isset( $_GET['usersync_sso'] ) ) { // phpcs:ignore WordPress.Security.NonceVerification -- the state is bound to an HttpOnly cookie
 			return;
 		}
+		Usersync_Plugin::load_textdomain(); // its pages' words (the plugin loads them later in init)
 		list( $key, $state ) = self::state();
 		if ( ! $state ) {
 			wp_safe_redirect( admin_url() );
@@ -234,15 +308,22 @@ final class Usersync_SSO {
 		}
 		// phpcs:disable WordPress.Security.NonceVerification -- each value is checked against the configured peers
 		if ( isset( $_GET['bound'], $_GET['bnd'] ) ) {
-			// Back from a peer's binding step of the chain: post the peer its ticket.
+			// Back from a peer's binding step of the chain: post the peer its ticket. The last
+			// peer sends the browser straight on to the asked page when it is this site's (a
+			// peer returns only to this site, or itself).
 			$peer = (string) self::peer_param( 'bound' );
 			$bnd  = preg_replace( '/[^A-Za-z0-9_-]/', '', wp_unslash( $_GET['bnd'] ) );
-			$back = home_url( '/?usersync_sso=1&continue=' . rawurlencode( $peer ) );
+			$rest = array_values( array_diff( $state['remaining'], array( $peer ) ) );
+			$last = ! $rest && Usersync_Settings::origin( $state['dest'] ) === Usersync_Settings::origin( home_url( '/' ) );
+			$back = $last ? $state['dest'] : home_url( '/?usersync_sso=1&continue=' . rawurlencode( $peer ) );
 			$t    = '' !== $peer ? self::mint( $state, $peer, $bnd, $back ) : null;
 			if ( $t ) {
+				if ( $last ) {
+					self::end_state( $key );
+				}
 				self::render_post( $t, $back );
 			}
-			$state['remaining'] = array_values( array_diff( $state['remaining'], array( $peer ) ) ); // no ticket: skip it
+			$state['remaining'] = $rest; // no ticket: skip it
 		} elseif ( isset( $_GET['continue'] ) ) {
 			$state['remaining'] = array_values( array_diff( $state['remaining'], array( (string) self::peer_param( 'continue' ) ) ) );
 		} elseif ( isset( $_GET['chain'] ) ) {
@@ -261,13 +342,18 @@ final class Usersync_SSO {
 		set_transient( 'usersync_sso_' . $key, $state, self::STATE_TTL );
 		$next = $state['remaining'][0] ?? null;
 		if ( null === $next ) {
-			delete_transient( 'usersync_sso_' . $key );
-			self::set_cookie( self::STATE_COOKIE, '', 0, false );
+			self::end_state( $key );
 			wp_safe_redirect( $state['dest'] );
 			exit;
 		}
 		wp_safe_redirect( self::bind_url( $next, 'chain' ), 303 );
 		exit;
+	}
+
+	/** The login's single sign-on is over: its state goes. */
+	private static function end_state( string $key ): void {
+		delete_transient( 'usersync_sso_' . $key );
+		self::set_cookie( self::STATE_COOKIE, '', 0, false );
 	}
 
 	/** Where the browser gets a peer's binding cookie. */
@@ -346,11 +432,15 @@ final class Usersync_SSO {
 
 	/**
 	 * The frames for $peers and the script that drives them (sso-frames.js): each frame gets a
-	 * bound ticket; $done is where the page goes when all have answered (null: it stays). The
-	 * script opens the frames itself, once it listens for their answers: a frame that answered
-	 * before the script ran would be lost (and its peer never signed in).
+	 * bound ticket — here and now for a peer the login form's frames bound (the page posts it at
+	 * once), else from the ticket request once the frame has bound; $done is where the page goes
+	 * when all have answered (null: it stays). The script opens the frames itself, once it
+	 * listens for their answers: a frame that answered before the script ran would be lost (and
+	 * its peer never signed in). The page carrying tickets is this user's own, never cached
+	 * (WordPress sends logged-in pages with no-store), and a ticket in it is single-use and bound
+	 * to this browser; it never appears in a URL.
 	 */
-	private static function frames_markup( array $peers, ?string $done ): string {
+	private static function frames_markup( array $peers, ?string $done, string $key, array $state ): string {
 		$config = array(
 			'peers'    => array(),
 			'ticket'   => home_url( '/?usersync_sso=1&issue=1' ),
@@ -369,6 +459,12 @@ final class Usersync_SSO {
 					'frame'  => 'usersync_' . md5( $id ),
 					'bind'   => esc_url_raw( self::bind_url( $id, 'frame' ) ),
 				);
+				$bnd = (string) ( $state['bnd'][ $id ] ?? '' );
+				$t   = '' !== $bnd ? self::mint( $state, $id, $bnd, null ) : null;
+				if ( $t ) {
+					set_transient( self::issued_key( $key, $id ), 1, self::STATE_TTL );
+					$config['peers'][ $id ]['ticket'] = array( 'accept' => $t['accept'], 'ticket' => $t['message'] );
+				}
 			}
 		}
 		return '<div id="usersync-sso" hidden data-config="' . esc_attr( wp_json_encode( $config ) ) . '"></div>';
@@ -376,11 +472,11 @@ final class Usersync_SSO {
 
 	/** The interstitial for a destination that is not this site's: frames, then the destination. */
 	private static function render_frames(): void {
-		list( , $state ) = self::state();
+		list( $key, $state ) = self::state();
 		self::page_headers();
 		echo '<!doctype html><meta name="referrer" content="no-referrer"><title>' . esc_html__( 'Signing you in…', 'usersync' ) . '</title>';
 		echo '<p>' . esc_html__( 'Signing you in on the linked sites…', 'usersync' ) . '</p>';
-		echo self::frames_markup( self::login_peers(), $state['dest'] ); // phpcs:ignore WordPress.Security.EscapeOutput -- escaped where built
+		echo self::frames_markup( self::login_peers(), $state['dest'], $key, $state ); // phpcs:ignore WordPress.Security.EscapeOutput -- escaped where built
 		self::print_script( 'sso-frames' );
 		exit;
 	}
@@ -391,10 +487,17 @@ final class Usersync_SSO {
 	}
 
 	/**
-	 * wp_footer, admin_footer: the page this browser asked for after its login signs it in on the
-	 * peers still to sign in, in hidden frames, while the user already reads it.
+	 * in_admin_header, wp_body_open (else wp_footer, admin_footer): the page this browser asked for
+	 * after its login signs it in on the peers still to sign in, in hidden frames, while the user
+	 * already reads it. Printed where the body starts, with an async script, so that the peers
+	 * work while the rest of the page loads; once per page.
 	 */
 	public static function page_frames(): void {
+		static $printed = false;
+		if ( $printed ) {
+			return;
+		}
+		$printed = true;
 		list( $key, $state ) = self::state();
 		if ( ! $state || empty( $state['frames'] ) ) {
 			return;
@@ -406,8 +509,8 @@ final class Usersync_SSO {
 			}
 		}
 		if ( $peers ) {
-			echo self::frames_markup( $peers, null ); // phpcs:ignore WordPress.Security.EscapeOutput -- escaped where built
-			self::print_script( 'sso-frames' );
+			echo self::frames_markup( $peers, null, $key, $state ); // phpcs:ignore WordPress.Security.EscapeOutput -- escaped where built
+			self::print_script( 'sso-frames', 'async' );
 		}
 	}
 
