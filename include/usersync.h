@@ -129,6 +129,8 @@ typedef enum {
   USERSYNC_RESULT_LINKED_ELSEWHERE = 605,
   // The initial sync: a privileged account the send policy does not name exactly.
   USERSYNC_RESULT_PRIVILEGED_NOT_SENT = 606,
+  // The initial sync: this site would not take the login or email for a new account as they are.
+  USERSYNC_RESULT_INVALID_ACCOUNT = 607,
   // The password does not match the hash.
   USERSYNC_RESULT_PASSWORD_MISMATCH = 700,
 } usersync_result;

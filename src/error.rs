@@ -108,6 +108,7 @@ codes! { ($)
     LoginTaken = 603, "login_taken", "the login belongs to another account there (its email differs): nothing is merged";
     EmailTaken = 604, "email_taken", "the email belongs to another account there (its login differs): nothing is merged";
     LinkedElsewhere = 605, "linked_elsewhere", "the matching account there is already linked to another network identity: nothing is merged";
+    InvalidAccount = 607, "invalid_account", "this site would not take the login or email for a new account as they are (its own rules for user names and addresses): nothing was created";
     PrivilegedNotSent = 606, "privileged_not_sent", "the account holds a privileged role this site's send policy does not name exactly: the initial sync leaves it alone";
     // Passwords checked against a hash another host made (700–799)
     PasswordMismatch = 700, "password_mismatch", "the password does not match the hash";

@@ -284,12 +284,15 @@ pub struct Account {
 
 /// What the receiving host read about one asked account: the account linked to its uid, the
 /// account with its login, and an account with its email (each `null` when there is none),
-/// looked up with the host's own comparison rules (WordPress: case-insensitive).
+/// looked up with the host's own comparison rules (WordPress: case-insensitive); and whether the
+/// host would refuse the login or email for a new account as they are (`invalid`: its own rules
+/// for names and addresses, e.g. WordPress's strict user names; optional, false when absent).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Facts {
     pub linked: Option<Account>,
     pub by_login: Option<Account>,
     pub by_email: Option<Account>,
+    pub invalid: bool,
 }
 
 fn account(v: &Value) -> Result<Option<Account>, Error> {
@@ -340,12 +343,17 @@ impl Facts {
             .iter()
             .map(|f| {
                 // Every member required: a host that forgot a lookup must not get "create".
-                let f = actions::fields_of(f, &["linked", "by_login", "by_email"], &[])
+                let f = actions::fields_of(f, &["linked", "by_login", "by_email"], &["invalid"])
                     .map_err(|_| Error::DataInvalid)?;
+                let invalid = match f.get("invalid") {
+                    None => false,
+                    Some(b) => b.as_bool().ok_or(Error::DataInvalid)?,
+                };
                 Ok(Facts {
                     linked: account(&f["linked"])?,
                     by_login: account(&f["by_login"])?,
                     by_email: account(&f["by_email"])?,
+                    invalid,
                 })
             })
             .collect()
@@ -404,6 +412,10 @@ fn classify(
                 .any(|r| peer.accept.role(r, privileged) == RoleVerdict::RefuseMessage);
             if refused {
                 Outcome::because(Do::NotSent, Error::PrivilegedRole)
+            } else if facts.invalid {
+                // A name the host would clean or refuse (markup, look-alikes of another login)
+                // is never written as it came.
+                Outcome::because(Do::Collision, Error::InvalidAccount)
             } else {
                 Outcome::new(Do::Create)
             }

@@ -108,6 +108,8 @@ pub enum usersync_result {
     LinkedElsewhere = 605,
     /// The initial sync: a privileged account the send policy does not name exactly.
     PrivilegedNotSent = 606,
+    /// The initial sync: this site would not take the login or email for a new account as they are.
+    InvalidAccount = 607,
     /// The password does not match the hash.
     PasswordMismatch = 700,
 }

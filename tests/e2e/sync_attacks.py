@@ -176,6 +176,12 @@ class Attacks:
             ("create with wp_user_level meta", {"create": [user("sa_lvl", "sa_lvl@x.test", meta={"wp_user_level": ["10"]})]}, "not_sent", "protected_meta"),
             ("create with session_tokens meta", {"create": [user("sa_ses", "sa_ses@x.test", meta={"session_tokens": ["a:0:{}"]})]}, "not_sent", "protected_meta"),
             ("create with usersync's own meta", {"create": [user("sa_own", "sa_own@x.test", meta={"usersync_uid": [alice_uid]})]}, "not_sent", "protected_meta"),
+            # Logins and emails WordPress would clean or refuse (the bulk create skips wp_insert_user()).
+            ("create a login that is markup", {"create": [user("<img/src=x/onerror=alert(1)>", "sa_xss@x.test")]}, "collision", "invalid_account"),
+            ("create a Cyrillic look-alike of admin", {"create": [user("\u0430dmin", "sa_cyr@x.test")]}, "collision", "invalid_account"),
+            ("create admin with a zero-width space", {"create": [user("admin\u200b", "sa_zw@x.test")]}, "collision", "invalid_account"),
+            ("create an email with markup", {"create": [user("sa_mail", "e0<x>@x.test")]}, "collision", "invalid_account"),
+            ("create a login with characters WordPress strips", {"create": [user("sa_bang!", "sa_bang@x.test")]}, "collision", "invalid_account"),
         ]
         messages = self.seal_all([claims("sync", data) for _, data, _, _ in cases])
         for (what, _, want_do, want_reason), message in zip(cases, messages):

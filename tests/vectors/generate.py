@@ -953,8 +953,9 @@ def reconcile(config, opened, facts):
             or len(facts["accounts"]) != len(asked):
         raise Refused("data_invalid")
     for f in facts["accounts"]:
-        if not isinstance(f, dict) or set(f) != {"linked", "by_login", "by_email"} \
-                or not all(_sync_account_ok(f[k]) for k in f):
+        if not isinstance(f, dict) or not {"linked", "by_login", "by_email"} <= set(f) <= {"linked", "by_login", "by_email", "invalid"} \
+                or not all(_sync_account_ok(f[k]) for k in ("linked", "by_login", "by_email")) \
+                or not isinstance(f.get("invalid", False), bool):
             raise Refused("data_invalid")
     privileged = set(config.get("privileged_roles", ["administrator"])) | {"super_admin"}
     claimed, out = set(), []
@@ -974,6 +975,8 @@ def reconcile(config, opened, facts):
                 o = ("collision", "unknown_account")
             elif any(r in privileged and not _may_grant(config, peer, r) for r in a.get("roles", [])):
                 o = ("not_sent", "privileged_role")
+            elif f.get("invalid", False):
+                o = ("collision", "invalid_account")
             else:
                 o = ("create", None)
         elif same(by_login, by_email):
@@ -1094,6 +1097,15 @@ def sync_cases():
     add("accounts the policy refused on opening come last, not sent",
         opened("sync", {"link": [link]}, dropped=[{"uid": uid("erin"), "reason": "privileged_role"}]),
         {"accounts": [f(None, acct(11), acct(11))]}, [("link", None), ("not_sent", "privileged_role")])
+    add("a batch's create of a login or email this host would not take as it is (invalid): not created",
+        opened("sync", {"create": [new]}), {"accounts": [dict(f(), invalid=True)]}, [("collision", "invalid_account")])
+    add("a probe of such an account reports it, beside a valid one (invalid false)",
+        opened("probe", {"accounts": [asked("alice"), asked("bob")]}), {"accounts": [dict(f(), invalid=True), dict(f(), invalid=False)]},
+        [("collision", "invalid_account"), ("create", None)])
+    add("invalid matters only for a create: an existing matching account is still linked",
+        opened("sync", {"link": [link]}), {"accounts": [dict(f(None, acct(11), acct(11)), invalid=True)]}, [("link", None)])
+    add("facts: invalid is not a boolean", opened("probe", {"accounts": [asked("alice")]}),
+        {"accounts": [dict(f(), invalid="yes")]}, "data_invalid")
     add("facts for fewer accounts than asked", opened("sync", {"create": [new], "link": [link]}), {"accounts": [f()]}, "data_invalid")
     add("facts without a lookup", opened("probe", {"accounts": [asked("alice")]}), {"accounts": [{"linked": None, "by_login": None}]},
         "data_invalid")

@@ -45,6 +45,7 @@ final class Usersync_Sync_Admin {
 			'protected_account'    => __( 'the account there holds a role this site may not change (e.g. an administrator)', 'usersync' ),
 			'linked_elsewhere'     => __( 'the account there is already linked to another account', 'usersync' ),
 			'identity_conflict'    => __( 'the login or email belongs to another account there', 'usersync' ),
+			'invalid_account'      => __( 'WordPress there would not take this login or email as it is (characters it removes, too long, or not allowed)', 'usersync' ),
 			'unknown_account'      => __( 'the account there is gone', 'usersync' ),
 			'privileged_not_sent'  => __( 'a privileged account: the send policy does not name its role', 'usersync' ),
 			'privileged_role'      => __( 'the peer does not accept this privileged role', 'usersync' ),

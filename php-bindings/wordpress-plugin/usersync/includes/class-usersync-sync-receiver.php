@@ -163,8 +163,23 @@ final class Usersync_Sync_Receiver {
 			foreach ( $f as $what => $id ) {
 				$found[ $i ][ $what ] = null === $id ? null : ( $accounts[ $id ] ?? null );
 			}
+			$found[ $i ]['invalid'] = ! self::takes_as_is( (string) $asked[ $i ]['login'], (string) $asked[ $i ]['email'] );
 		}
 		return $found;
+	}
+
+	/**
+	 * Whether wp_insert_user() would store this login and email for a new account as they are:
+	 * its strict user name cleaning, length limit and illegal logins, and the address filters
+	 * with a valid address. (The bulk INSERTs skip wp_insert_user(); the library refuses a
+	 * create this says no to, so markup or a look-alike of another login is never written.)
+	 */
+	private static function takes_as_is( string $login, string $email ): bool {
+		$clean = trim( (string) apply_filters( 'pre_user_login', sanitize_user( $login, true ) ) );
+		$legal = ! in_array( strtolower( $clean ), array_map( 'strtolower', (array) apply_filters( 'illegal_user_logins', array() ) ), true );
+		$addr  = (string) apply_filters( 'pre_user_email', $email );
+		return $clean === $login && '' !== $login && mb_strlen( $login ) <= 60 && $legal
+			&& $addr === $email && false !== is_email( $email ) && mb_strlen( $email ) <= 100;
 	}
 
 	/** The library's view of local accounts: id, uid when linked, roles now, super admin. */
