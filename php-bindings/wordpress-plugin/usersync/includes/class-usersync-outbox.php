@@ -625,34 +625,77 @@ final class Usersync_Outbox {
 	 * @return array{status: int, body: string, ip: string, error: string, location: string}
 	 */
 	public static function post_now( string $url, string $body, ?int $timeout = null ): array {
+		return self::post_wait( self::post_start( $url, $body, $timeout ) );
+	}
+
+	/**
+	 * post_now() in two halves, so that the caller can prepare its next request while the peer
+	 * works on this one: the request is sent (its body handed to the connection) before this
+	 * returns; post_wait() gives its answer.
+	 *
+	 * @return array the pending request, for post_wait()
+	 */
+	public static function post_start( string $url, string $body, ?int $timeout = null ): array {
 		$timeout  = $timeout ?? self::timeout();
 		$prepared = self::http_args( $url, $body, $timeout );
 		$none     = array( 'status' => 0, 'body' => '', 'ip' => '', 'error' => '', 'location' => '' );
 		if ( isset( $prepared['answer'] ) ) {
 			$answer = $prepared['answer'];
 			if ( is_wp_error( $answer ) ) {
-				return array( 'error' => $answer->get_error_message() ) + $none;
+				return array( 'done' => array( 'error' => $answer->get_error_message() ) + $none );
 			}
 			return array(
-				'status'   => (int) wp_remote_retrieve_response_code( $answer ),
-				'body'     => (string) wp_remote_retrieve_body( $answer ),
-				'location' => (string) wp_remote_retrieve_header( $answer, 'location' ),
-			) + $none;
+				'done' => array(
+					'status'   => (int) wp_remote_retrieve_response_code( $answer ),
+					'body'     => (string) wp_remote_retrieve_body( $answer ),
+					'location' => (string) wp_remote_retrieve_header( $answer, 'location' ),
+				) + $none,
+			);
 		}
 		$blocked = self::blocked( $url, $prepared['args'] );
 		if ( null !== $blocked ) {
-			return array( 'error' => $blocked ) + $none;
+			return array( 'done' => array( 'error' => $blocked ) + $none );
 		}
-		$ch     = self::curl( $url, $prepared['args'] );
-		$answer = curl_exec( $ch );
-		$errno  = curl_errno( $ch );
-		$out    = array(
+		$ch = self::curl( $url, $prepared['args'] );
+		$mh = curl_multi_init();
+		curl_multi_add_handle( $mh, $ch );
+		// Drive the transfer until the body is out (or it ended): the peer works while we do not.
+		$sent = static fn() => (int) curl_getinfo( $ch, CURLINFO_SIZE_UPLOAD ) >= strlen( $body );
+		self::drive( $mh, $sent );
+		return array( 'ch' => $ch, 'mh' => $mh, 'timeout' => $timeout );
+	}
+
+	/** Runs a multi handle's one transfer until it has ended or $far_enough() says so. */
+	private static function drive( CurlMultiHandle $mh, callable $far_enough ): void {
+		while ( true ) {
+			curl_multi_exec( $mh, $running );
+			if ( ! $running || $far_enough() ) {
+				return;
+			}
+			if ( -1 === curl_multi_select( $mh, 1.0 ) ) {
+				usleep( 1000 ); // no socket to wait on yet
+			}
+		}
+	}
+
+	/** The answer to a request from post_start(). @return array{status: int, body: string, ip: string, error: string, location: string} */
+	public static function post_wait( array $pending ): array {
+		if ( isset( $pending['done'] ) ) {
+			return $pending['done'];
+		}
+		list( $ch, $mh ) = array( $pending['ch'], $pending['mh'] );
+		self::drive( $mh, static fn() => false );
+		$info  = curl_multi_info_read( $mh );
+		$errno = is_array( $info ) ? (int) $info['result'] : CURLE_OK;
+		$out   = array(
 			'status'   => (int) curl_getinfo( $ch, CURLINFO_RESPONSE_CODE ),
-			'body'     => is_string( $answer ) ? $answer : '',
+			'body'     => (string) curl_multi_getcontent( $ch ),
 			'ip'       => (string) curl_getinfo( $ch, CURLINFO_PRIMARY_IP ),
-			'error'    => CURLE_OK === $errno ? '' : self::network_error( $errno, curl_error( $ch ), (float) $timeout ),
+			'error'    => CURLE_OK === $errno ? '' : self::network_error( $errno, curl_error( $ch ), (float) $pending['timeout'] ),
 			'location' => (string) curl_getinfo( $ch, CURLINFO_REDIRECT_URL ),
 		);
+		curl_multi_remove_handle( $mh, $ch );
+		curl_multi_close( $mh );
 		curl_close( $ch );
 		return $out;
 	}

@@ -161,19 +161,24 @@ final class Usersync_Sync {
 			$last  = 0;
 			$done  = 0;
 			$now   = time();
+			// One probe in flight while the next is read and sealed here: the peer answers one
+			// while this site prepares the other.
+			$pending = null;
 			while ( true ) {
-				$ids = array_map( 'intval', $wpdb->get_col( $wpdb->prepare( "SELECT ID FROM $wpdb->users WHERE ID > %d ORDER BY ID LIMIT %d", $last, $batch ) ) );
-				if ( ! $ids ) {
+				$ids  = array_map( 'intval', $wpdb->get_col( $wpdb->prepare( "SELECT ID FROM $wpdb->users WHERE ID > %d ORDER BY ID LIMIT %d", $last, $batch ) ) );
+				$next = $ids ? self::probe( $context, $peer, self::identities( $ids ), $kept ) : null;
+				$last = $ids ? end( $ids ) : $last;
+				if ( $pending ) {
+					self::store( $peer, $pending['records'], self::classify( $context, $peer, $pending ), $now, $kept );
+					$done += count( $pending['records'] );
+					if ( $progress ) {
+						$progress( $done, $total );
+					}
+				}
+				if ( ! $next ) {
 					break;
 				}
-				$last     = end( $ids );
-				$accounts = self::identities( $ids );
-				$rows     = self::classify( $context, $peer, $accounts, $kept );
-				self::store( $peer, $accounts, $rows, $now, $kept );
-				$done += count( $ids );
-				if ( $progress ) {
-					$progress( $done, $total );
-				}
+				$pending = $next;
 			}
 			delete_option( self::cursor_option( $peer ) );
 		} finally {
@@ -257,21 +262,29 @@ final class Usersync_Sync {
 		}
 	}
 
-	/**
-	 * The report's verdict for each account: the library's reason when it may not be offered,
-	 * else the peer's answer to the probe. @return array<int, array{0: string, 1: string}> by id
-	 */
-	private static function classify( Usersync\Context $context, string $peer, array $records, array $kept ): array {
-		foreach ( $records as $id => $record ) {
+	/** The probe of these accounts, sent (the library's local verdicts with it). @return array for classify() */
+	private static function probe( Usersync\Context $context, string $peer, array $accounts, array $kept ): array {
+		$asked = $accounts; // with the uids the last report minted (the accounts stay as read, for store())
+		foreach ( $asked as $id => $record ) {
 			if ( ! isset( $record['uid'] ) && isset( $kept[ $id ] ) ) {
-				$records[ $id ]['uid'] = $kept[ $id ];
+				$asked[ $id ]['uid'] = $kept[ $id ];
 			}
 		}
-		$probe   = $context->syncProbe( $peer, array_values( $records ) );
-		$answers = null === $probe['message'] ? array() : self::ask( $context, $peer, $probe, 'probe' );
+		$probe = $context->syncProbe( $peer, array_values( $asked ) );
+		$sent  = null === $probe['message'] ? null : self::ask_start( $peer, $probe );
+		return array( 'records' => $accounts, 'probe' => $probe, 'sent' => $sent );
+	}
+
+	/**
+	 * The report's verdict for each account of a probe(): the library's reason when it may not
+	 * be offered, else the peer's answer. @return array<int, array{0: string, 1: string}> by id
+	 */
+	private static function classify( Usersync\Context $context, string $peer, array $probed ): array {
+		$probe   = $probed['probe'];
+		$answers = null === $probed['sent'] ? array() : self::ask_finish( $context, $peer, $probe, $probed['sent'], 'probe' );
 		$rows    = array();
 		$next    = 0;
-		foreach ( array_keys( $records ) as $i => $id ) {
+		foreach ( array_keys( $probed['records'] ) as $i => $id ) {
 			$local       = $probe['local'][ $i ];
 			$outcome     = 'ask' === $local['do'] ? ( $answers[ $next++ ] ?? array( 'do' => 'collision', 'reason' => 'no_answer' ) ) : $local;
 			$rows[ $id ] = array( (string) $outcome['do'], (string) ( $outcome['reason'] ?? '' ) );
@@ -309,7 +322,17 @@ final class Usersync_Sync {
 	 * time for the peer to apply a whole batch. @return array[] the answer's results
 	 */
 	private static function ask( Usersync\Context $context, string $peer, array $request, string $what ): array {
-		$http   = Usersync_Outbox::post_now( Usersync_Settings::inbox_url( Usersync_Settings::peer( $peer ) ), $request['message'], max( 30, Usersync_Outbox::timeout() ) );
+		return self::ask_finish( $context, $peer, $request, self::ask_start( $peer, $request ), $what );
+	}
+
+	/** ask() in two halves: the request sent (see Usersync_Outbox::post_start()). */
+	private static function ask_start( string $peer, array $request ): array {
+		return Usersync_Outbox::post_start( Usersync_Settings::inbox_url( Usersync_Settings::peer( $peer ) ), $request['message'], max( 30, Usersync_Outbox::timeout() ) );
+	}
+
+	/** @return array[] the answer's results to a request from ask_start() */
+	private static function ask_finish( Usersync\Context $context, string $peer, array $request, array $sent, string $what ): array {
+		$http   = Usersync_Outbox::post_wait( $sent );
 		$answer = json_decode( $http['body'], true );
 		if ( 200 !== $http['status'] || ! is_array( $answer ) || 'answered' !== ( $answer['result'] ?? '' ) || ! is_string( $answer['answer'] ?? null ) ) {
 			$why = is_array( $answer ) && isset( $answer['reason'] ) ? (string) $answer['reason'] : ( '' !== $http['error'] ? $http['error'] : 'HTTP ' . $http['status'] );
