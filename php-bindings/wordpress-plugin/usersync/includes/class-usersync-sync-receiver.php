@@ -159,24 +159,26 @@ final class Usersync_Sync_Receiver {
 			}
 		}
 		$accounts = self::accounts( array_keys( $ids ) );
+		$illegal  = array_map( 'strtolower', (array) apply_filters( 'illegal_user_logins', array() ) ); // once a batch
 		foreach ( $found as $i => $f ) {
 			foreach ( $f as $what => $id ) {
 				$found[ $i ][ $what ] = null === $id ? null : ( $accounts[ $id ] ?? null );
 			}
-			$found[ $i ]['invalid'] = ! self::takes_as_is( (string) $asked[ $i ]['login'], (string) $asked[ $i ]['email'] );
+			$found[ $i ]['invalid'] = ! self::takes_as_is( (string) $asked[ $i ]['login'], (string) $asked[ $i ]['email'], $illegal );
 		}
 		return $found;
 	}
 
 	/**
 	 * Whether wp_insert_user() would store this login and email for a new account as they are:
-	 * its strict user name cleaning, length limit and illegal logins, and the address filters
+	 * its strict user name cleaning, length limit and illegal logins ($illegal, lower-cased),
+	 * and the address filters
 	 * with a valid address. (The bulk INSERTs skip wp_insert_user(); the library refuses a
 	 * create this says no to, so markup or a look-alike of another login is never written.)
 	 */
-	private static function takes_as_is( string $login, string $email ): bool {
+	private static function takes_as_is( string $login, string $email, array $illegal ): bool {
 		$clean = trim( (string) apply_filters( 'pre_user_login', sanitize_user( $login, true ) ) );
-		$legal = ! in_array( strtolower( $clean ), array_map( 'strtolower', (array) apply_filters( 'illegal_user_logins', array() ) ), true );
+		$legal = ! in_array( strtolower( $clean ), $illegal, true );
 		$addr  = (string) apply_filters( 'pre_user_email', $email );
 		return $clean === $login && '' !== $login && mb_strlen( $login ) <= 60 && $legal
 			&& $addr === $email && false !== is_email( $email ) && mb_strlen( $email ) <= 100;

@@ -66,16 +66,20 @@ final class Usersync_Sync {
 		$uids    = self::uids( array_keys( $users ) );
 		$records = array();
 		foreach ( $users as $id => $user ) {
-			$record = Usersync_Events::user_data( $user );
-			if ( isset( $uids[ $id ] ) ) {
-				$record['uid'] = $uids[ $id ];
-			}
-			if ( is_multisite() && is_super_admin( $id ) ) {
-				$record['super_admin'] = true;
-			}
-			$records[ $id ] = $record;
+			$records[ $id ] = self::with_identity( Usersync_Events::user_data( $user ), $id, $uids );
 		}
 		return $records;
+	}
+
+	/** A record with what the library's identity rules read besides it: its uid, if linked, and super admin. */
+	private static function with_identity( array $record, int $id, array $uids ): array {
+		if ( isset( $uids[ $id ] ) ) {
+			$record['uid'] = $uids[ $id ];
+		}
+		if ( is_multisite() && is_super_admin( $id ) ) {
+			$record['super_admin'] = true;
+		}
+		return $record;
 	}
 
 	/** The uids of those of these accounts that are linked, in one query. @return array<int, string> */
@@ -231,13 +235,7 @@ final class Usersync_Sync {
 			if ( '' !== (string) $row['user_pass'] ) {
 				$record['pass_hash'] = (string) $row['user_pass'];
 			}
-			if ( isset( $uids[ $id ] ) ) {
-				$record['uid'] = $uids[ $id ];
-			}
-			if ( is_multisite() && is_super_admin( $id ) ) {
-				$record['super_admin'] = true;
-			}
-			$records[ $id ] = $record;
+			$records[ $id ] = self::with_identity( $record, $id, $uids );
 		}
 		return $records;
 	}
