@@ -4,12 +4,13 @@
 // 1. The victim logs in on A (single sign-on signs her in on the peers).   pause "victim"
 // 2. The attacker logs in on A with his own account in his own browser and runs the real flow,
 //    but aborts the POST of his ticket to B (page.route) and keeps the ticket: unused, and
-//    bound to his browser. (With his third-party cookies blocked, a frame's ticket can never
-//    be used by anyone, so he lets those through and keeps the chain's.)
+//    bound to his browser. (With his third-party cookies blocked, a ticket posted from the page
+//    can never be used by anyone, so he lets those through and keeps the chain's.)
 // 3. The victim visits the attacker's site (http://attacker.test on loopback, served here),
-//    which posts the ticket to B: as a top-level form, inside a hidden iframe, and after first
-//    giving the victim a binding cookie of B's own (a frame to B's binding step). After each,
-//    the script records whether her auth cookies for B changed.          pause after each
+//    which posts the ticket to B: as a top-level form, inside a hidden iframe, as a credentialed
+//    cross-site request (as A's own page does), and after first giving the victim a binding
+//    cookie of B's own (B's binding step in a frame, or by a request). After each, the script
+//    records whether her auth cookies for B changed.                     pause after each
 //    Then it checks who she is on B.
 // 4. Control: the attacker's own browser visits the same top-level page: the same ticket signs
 //    him in on B, so it was live all along and only the binding refused it.  pause "control"
@@ -35,7 +36,17 @@ const pages = {
   '/bind-then-frame': () => `<!doctype html><title>More cats</title><iframe name="x" hidden></iframe>`
     + `<iframe hidden src="${esc(`${cfg.b}/?usersync_sso_bind=1&from=a.test&mode=frame`)}"></iframe>`
     + `<form method="post" target="x" action="${esc(accept)}">${fields('frame')}</form>`,
+  // The ticket as A's page posts it: a credentialed request (its answer unreadable here: CORS
+  // allows A's origin only, but the cookies would be stored all the same).
+  '/fetch': () => `<!doctype html><title>Dogs</title><script>${post()}</script>`,
+  // B's binding step by a request first (the victim gets a binding cookie of her own), then the post (go()).
+  '/bind-then-fetch': () => `<!doctype html><title>More dogs</title><script>window.go = () => ${post()};`
+    + `fetch(${JSON.stringify(`${cfg.b}/?usersync_sso_bind=1&from=a.test&mode=fetch`)}, { credentials: 'include', mode: 'no-cors' });</script>`,
 };
+function post() {
+  const body = { ticket: captured.ticket, mode: 'fetch', from: 'a.test' };
+  return `fetch(${JSON.stringify(accept)}, { method: 'POST', credentials: 'include', mode: 'no-cors', body: new URLSearchParams(${JSON.stringify(body)}) })`;
+}
 const served = [];
 const server = createServer((req, res) => {
   const path = req.url.split('?')[0];
@@ -65,7 +76,7 @@ try {
     const request = route.request();
     const form = new URLSearchParams(request.postData() ?? '');
     posts.push(form.get('mode'));
-    if (request.method() !== 'POST' || captured || (cfg.attacker.block3p && form.get('mode') === 'frame')) {
+    if (request.method() !== 'POST' || captured || (cfg.attacker.block3p && ['fetch', 'frame'].includes(form.get('mode')))) {
       await route.continue();
       return;
     }
@@ -91,15 +102,15 @@ try {
   await pause('captured');
 
   // 3. The victim on the attacker's pages.
-  for (const path of ['/top', '/frame', '/bind-then-frame']) {
+  for (const path of ['/top', '/frame', '/bind-then-frame', '/fetch', '/bind-then-fetch']) {
     const toB = victim.page.waitForResponse((r) => r.url().startsWith(accept), { timeout: 15000 }).catch(() => null);
     let bindCookie = null;
-    if (path === '/bind-then-frame') {
+    if (path.startsWith('/bind-then-')) {
       const bound = victim.page.waitForResponse((r) => r.url().includes('usersync_sso_bind=1'), { timeout: 15000 }).catch(() => null);
       await victim.page.goto(`${evil}${path}`);
       await bound;
       bindCookie = (await victim.context.cookies()).some((c) => c.domain === bHost && c.name === 'usersync_bind');
-      await victim.page.evaluate(() => document.forms[0].submit());
+      await victim.page.evaluate(() => (window.go ? window.go().catch(() => {}) : document.forms[0].submit()));
     } else {
       await victim.page.goto(`${evil}${path}`);
     }

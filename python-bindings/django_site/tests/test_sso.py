@@ -121,6 +121,28 @@ class Accepting(TestCase):
         self.assertEqual((cookie["samesite"], bool(cookie["secure"])), ("None", True))
         self.assertEqual(Client().get("/whoami", HTTP_COOKIE=f"sessionid={cookie.value}").json(), {"user": "alice"})
 
+    def test_asked_from_a_peers_page_the_answers_are_readable_by_that_peer_alone(self) -> None:
+        r = self.client.get("/?usersync_sso_bind=1&from=a.test&mode=fetch", secure=True)
+        value = r.cookies[sso.BIND_COOKIE].value
+        self.assertEqual(r.json(), {"usersync": "bind", "bnd": usersync.secret.binding_hash(value)})
+        self.assertEqual((r["Access-Control-Allow-Origin"], r["Access-Control-Allow-Credentials"]), ("https://a.test", "true"))
+        self.assertEqual(r.cookies[sso.BIND_COOKIE]["samesite"], "None")
+        self.assertEqual(self.client.get("/?usersync_sso_bind=1&from=evil.test&mode=fetch", secure=True).status_code, 400)
+        r = self.accept(self.client, self.ticket(usersync.secret.binding_hash(value)), mode="fetch", **{"from": "a.test"})
+        self.assertEqual(r.json(), {"usersync": "sso", "ok": True, "retry": False})
+        self.assertEqual(r["Access-Control-Allow-Origin"], "https://a.test")
+        self.assertIn("no-store", r["Cache-Control"])
+        cookie = r.cookies["sessionid"]
+        self.assertEqual((cookie["samesite"], bool(cookie["secure"])), ("None", True))
+        self.assertEqual(Client().get("/whoami", HTTP_COOKIE=f"sessionid={cookie.value}").json(), {"user": "alice"})
+        self.assertEqual(LogEntry.objects.first().reason, "fetch")  # type: ignore[union-attr]
+        # Another browser's ticket: refused, and the page is told the chain may work.
+        other = self.ticket(self.bind(Client()))
+        before = rows()
+        r = self.accept(Client(), other, mode="fetch", **{"from": "a.test"})
+        self.assertEqual(r.json(), {"usersync": "sso", "ok": False, "retry": True})
+        self.assertEqual(rows(), before)
+
     def test_a_ticket_from_another_browser_is_refused_and_changes_nothing(self) -> None:
         victim, attacker = Client(), Client()
         self.bind(victim)

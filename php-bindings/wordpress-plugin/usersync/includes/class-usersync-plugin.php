@@ -38,10 +38,10 @@ final class Usersync_Plugin {
 		add_filter( 'allowed_redirect_hosts', array( 'Usersync_SSO', 'allowed_hosts' ) );
 		add_action( 'init', array( 'Usersync_SSO', 'bind' ), 1 );
 		add_action( 'init', array( 'Usersync_SSO', 'accept' ), 1 );
-		add_action( 'in_admin_header', array( 'Usersync_SSO', 'page_frames' ), 1 );
-		add_action( 'wp_body_open', array( 'Usersync_SSO', 'page_frames' ), 1 );
-		add_action( 'wp_footer', array( 'Usersync_SSO', 'page_frames' ), 100 );
-		add_action( 'admin_footer', array( 'Usersync_SSO', 'page_frames' ), 100 );
+		add_action( 'admin_head', array( 'Usersync_SSO', 'page_peers' ), 1 );
+		add_action( 'wp_head', array( 'Usersync_SSO', 'page_peers' ), 1 );
+		add_action( 'wp_footer', array( 'Usersync_SSO', 'page_peers' ), 100 );
+		add_action( 'admin_footer', array( 'Usersync_SSO', 'page_peers' ), 100 );
 		add_action( 'init', array( 'Usersync_SSO', 'sso_page' ), 1 );
 		add_action( 'login_form', array( 'Usersync_SSO', 'login_form_bindings' ) );
 		add_action( 'login_footer', array( 'Usersync_SSO', 'login_footer' ) );

@@ -7,14 +7,16 @@
  * browser (docs/protocol.md §12): the browser first visits the peer, which sets a random
  * binding cookie and hands back its hash; the ticket carries that hash, so a ticket posted by
  * any other browser logs nobody in. Two ways to carry them:
- *  - frames ("parallel"; "auto" first): the login form's page already has the browser bound on
- *    every peer, in hidden frames, while the user types; the login sends the binding hashes
- *    along, the browser goes straight to the page it asked for, and that page posts each peer its
- *    ticket in a hidden frame (one request per peer; a peer not bound yet is bound from the page
- *    first). Needs third-party cookies (and HTTPS). With them blocked the peer never stores its
- *    binding cookie, and its frame says so: "auto" then takes the chain at once (a peer that
- *    refuses a frame's ticket for want of the cookie sends the page on the chain through it,
- *    back to the same page), and remembers to take the chain first next time;
+ *  - from the page ("parallel"; "auto" first): the login form's page already has the browser
+ *    bound on every peer, in hidden frames, while the user types; the login sends the binding
+ *    hashes along, the browser goes straight to the page it asked for, and that page posts each
+ *    peer its ticket in a credentialed cross-site request, reading the peer's answer by CORS (one
+ *    request per peer; a peer not bound yet is bound from the page first). Needs third-party
+ *    cookies (and HTTPS). With them blocked the peer never stores its binding cookie, and the
+ *    login form's frame says so: "auto" then takes the chain at once (a peer that refuses the
+ *    page's ticket for want of the cookie sends the page on the chain through it, back to the
+ *    same page), and remembers to take the chain first next time. A peer's frame mode (a page in
+ *    a frame posting its answer) stays for hosts that sign their peers in from frames;
  *  - a top-level redirect chain through the peers and back ("redirect"): the login goes
  *    straight to the first peer's binding step, and the last peer straight to the asked page.
  * Tickets travel only in POST bodies, never in URLs. Every destination is checked by the
@@ -40,6 +42,9 @@ final class Usersync_SSO {
 	const STATE_COOKIE = 'usersync_sso';
 	/** This browser blocks third-party cookies: its logins take the chain at once (first-party). */
 	const CHAIN_COOKIE = 'usersync_chain';
+	/** The modes in which a peer's page asks and reads the answer itself (else: the chain's redirects). */
+	const IN_PAGE = array( 'fetch', 'frame' );
+
 	/** The browser binding a peer's ticket must match (HttpOnly, set by the receiving site). */
 	const BIND_COOKIE = 'usersync_bind';
 	const STATE_TTL   = 600;
@@ -131,11 +136,10 @@ final class Usersync_SSO {
 	/**
 	 * Prints one of the plugin's scripts (assets/$name.js) the WordPress way: registered, then
 	 * printed by core where the markup it drives ends (these pages have no wp_head/wp_footer of
-	 * their own). $strategy "async": it runs as soon as it has arrived, holding nothing up.
+	 * their own).
 	 */
-	private static function print_script( string $name, string $strategy = '' ): void {
-		$args = array( 'in_footer' => true ) + ( $strategy ? array( 'strategy' => $strategy ) : array() );
-		wp_register_script( "usersync-$name", plugins_url( "assets/$name.js", USERSYNC_PLUGIN_FILE ), array(), USERSYNC_VERSION, $args );
+	private static function print_script( string $name ): void {
+		wp_register_script( "usersync-$name", plugins_url( "assets/$name.js", USERSYNC_PLUGIN_FILE ), array(), USERSYNC_VERSION, true );
 		wp_print_scripts( "usersync-$name" );
 	}
 
@@ -156,7 +160,7 @@ final class Usersync_SSO {
 		}
 		$peers = implode( ' ', array_filter( $peers ) );
 		header(
-			"Content-Security-Policy: default-src 'none'; script-src $script; connect-src 'self'; frame-src $peers; "
+			"Content-Security-Policy: default-src 'none'; script-src $script; connect-src 'self' $peers; frame-src $peers; "
 			. "form-action 'self' $peers; base-uri 'none'; frame-ancestors " . ( $frame_ancestors ? implode( ' ', $frame_ancestors ) : "'none'" )
 		);
 	}
@@ -171,7 +175,7 @@ final class Usersync_SSO {
 	}
 
 	/**
-	 * login_redirect: after a login, the asked page at once, its frames signing the peers in —
+	 * login_redirect: after a login, the asked page at once, signing the peers in while it loads —
 	 * or, for the chain (redirect mode, a browser known to block third-party cookies, a page
 	 * that is not this site's), the single sign-on page first.
 	 */
@@ -200,7 +204,7 @@ final class Usersync_SSO {
 		}
 		$chain  = 'redirect' === Usersync_Settings::sso_mode() || ! empty( $_COOKIE[ self::CHAIN_COOKIE ] )
 			|| ( $blocked && 'auto' === Usersync_Settings::sso_mode() );
-		$frames = ! $chain && Usersync_Settings::origin( $dest ) === Usersync_Settings::origin( home_url( '/' ) );
+		$here   = ! $chain && Usersync_Settings::origin( $dest ) === Usersync_Settings::origin( home_url( '/' ) );
 		$state  = array(
 			'user_id'   => $user->ID,
 			'uid'       => $uid,
@@ -208,7 +212,7 @@ final class Usersync_SSO {
 			'remember'  => self::$login['remember'],
 			'dest'      => $dest,
 			'remaining' => $chain ? $peers : array(), // peers the chain still goes through
-			'frames'    => $frames ? $peers : array(), // peers the asked page's frames still sign in
+			'in_page'   => $here ? $peers : array(), // peers the asked page still signs in
 			'bnd'       => $chain ? array() : (array) $bound, // binding hashes the login form's frames got
 		);
 		$key = Usersync\Secret::nonce( 32 );
@@ -217,7 +221,7 @@ final class Usersync_SSO {
 		if ( $chain ) {
 			return self::bind_url( $peers[0], 'chain' ); // the chain's first hop, straight from the login
 		}
-		return $frames ? $dest : home_url( '/?usersync_sso=1' );
+		return $here ? $dest : home_url( '/?usersync_sso=1' );
 	}
 
 	/**
@@ -291,7 +295,8 @@ final class Usersync_SSO {
 
 	/**
 	 * The single sign-on page on this site (init, 1: answered as soon as the user is known, without
-	 * the main query and the template): a frame's ticket, the chain's next hop, or the destination.
+	 * the main query and the template): a ticket for the asked page, the chain's next hop, or the
+	 * destination.
 	 */
 	public static function sso_page(): void {
 		if ( ! isset( $_GET['usersync_sso'] ) ) { // phpcs:ignore WordPress.Security.NonceVerification -- the state is bound to an HttpOnly cookie
@@ -303,8 +308,8 @@ final class Usersync_SSO {
 			wp_safe_redirect( admin_url() );
 			exit;
 		}
-		if ( isset( $_GET['issue'] ) ) { // phpcs:ignore WordPress.Security.NonceVerification -- checked in frame_ticket()
-			self::frame_ticket( $state );
+		if ( isset( $_GET['issue'] ) ) { // phpcs:ignore WordPress.Security.NonceVerification -- checked in page_ticket()
+			self::page_ticket( $state );
 		}
 		// phpcs:disable WordPress.Security.NonceVerification -- each value is checked against the configured peers
 		if ( isset( $_GET['bound'], $_GET['bnd'] ) ) {
@@ -327,16 +332,16 @@ final class Usersync_SSO {
 		} elseif ( isset( $_GET['continue'] ) ) {
 			$state['remaining'] = array_values( array_diff( $state['remaining'], array( (string) self::peer_param( 'continue' ) ) ) );
 		} elseif ( isset( $_GET['chain'] ) ) {
-			// The frames could not sign some peers in (third-party cookies blocked): chain through
+			// The page could not sign some peers in (third-party cookies blocked): chain through
 			// those, and take the chain at once next time in this browser.
 			$asked              = explode( ',', sanitize_text_field( wp_unslash( $_GET['chain'] ) ) );
 			$state['remaining'] = array_values( array_intersect( self::login_peers(), $asked ) );
-			$state['frames']    = array(); // the chain signs them in now: no more frames
+			$state['in_page']   = array(); // the chain signs them in now: not the next page
 			self::set_cookie( self::CHAIN_COOKIE, '1', 30 * DAY_IN_SECONDS, false );
 		} elseif ( 'redirect' === Usersync_Settings::sso_mode() ) {
 			$state['remaining'] = self::login_peers();
 		} else {
-			self::render_frames();
+			self::render_interstitial();
 		}
 		// phpcs:enable
 		set_transient( 'usersync_sso_' . $key, $state, self::STATE_TTL );
@@ -399,8 +404,8 @@ final class Usersync_SSO {
 		return $ticket;
 	}
 
-	/** POST ?usersync_sso=1&issue=1 from the frames page: a ticket for one peer's frame, as JSON. */
-	private static function frame_ticket( array $state ): void {
+	/** POST ?usersync_sso=1&issue=1 from the asked page: a ticket for one peer, as JSON. */
+	private static function page_ticket( array $state ): void {
 		if ( 'POST' !== ( $_SERVER['REQUEST_METHOD'] ?? '' ) || ! wp_verify_nonce( sanitize_text_field( wp_unslash( $_POST['nonce'] ?? '' ) ), 'usersync_sso' ) ) {
 			wp_send_json_error( null, 403 );
 		}
@@ -410,8 +415,9 @@ final class Usersync_SSO {
 		if ( ! $t ) {
 			wp_send_json_error( null, 404 );
 		}
-		// One ticket per peer: the next page this browser opens has no frame for it. (A flag of
-		// its own per peer: the frames ask at once, and must not overwrite each other's state.)
+		// One ticket per peer: the next page this browser opens does not sign it in. (A flag of
+		// its own per peer: the page asks for all at once, and they must not overwrite each
+		// other's state.)
 		list( $key ) = self::state();
 		set_transient( self::issued_key( $key, $peer ), 1, self::STATE_TTL );
 		wp_send_json_success( array( 'accept' => $t['accept'], 'ticket' => $t['message'] ) );
@@ -431,16 +437,15 @@ final class Usersync_SSO {
 	}
 
 	/**
-	 * The frames for $peers and the script that drives them (sso-frames.js): each frame gets a
-	 * bound ticket — here and now for a peer the login form's frames bound (the page posts it at
-	 * once), else from the ticket request once the frame has bound; $done is where the page goes
-	 * when all have answered (null: it stays). The script opens the frames itself, once it
-	 * listens for their answers: a frame that answered before the script ran would be lost (and
-	 * its peer never signed in). The page carrying tickets is this user's own, never cached
-	 * (WordPress sends logged-in pages with no-store), and a ticket in it is single-use and bound
-	 * to this browser; it never appears in a URL.
+	 * The configuration of the script that signs the browser in on $peers from a page
+	 * (sso-peers.js): each peer gets a bound ticket — here and now for a peer the login form's
+	 * frames bound (the page posts it at once), else from the ticket request once the page has
+	 * bound the browser there; $done is where the page goes when all have answered (null: it
+	 * stays). The page carrying tickets is this user's own, never cached (WordPress sends
+	 * logged-in pages with no-store), and a ticket in it is single-use and bound to this
+	 * browser; it never appears in a URL.
 	 */
-	private static function frames_markup( array $peers, ?string $done, string $key, array $state ): string {
+	private static function peers_markup( array $peers, ?string $done, string $key, array $state ): string {
 		$config = array(
 			'peers'    => array(),
 			'ticket'   => home_url( '/?usersync_sso=1&issue=1' ),
@@ -456,8 +461,7 @@ final class Usersync_SSO {
 			if ( $entry ) {
 				$config['peers'][ $id ] = array(
 					'origin' => Usersync_Settings::origin( (string) $entry['url'] ),
-					'frame'  => 'usersync_' . md5( $id ),
-					'bind'   => esc_url_raw( self::bind_url( $id, 'frame' ) ),
+					'bind'   => esc_url_raw( self::bind_url( $id, 'fetch' ) ),
 				);
 				$bnd = (string) ( $state['bnd'][ $id ] ?? '' );
 				$t   = '' !== $bnd ? self::mint( $state, $id, $bnd, null ) : null;
@@ -467,50 +471,52 @@ final class Usersync_SSO {
 				}
 			}
 		}
-		return '<div id="usersync-sso" hidden data-config="' . esc_attr( wp_json_encode( $config ) ) . '"></div>';
+		// A template: inert, and allowed in the head as in the body.
+		return '<template id="usersync-sso" data-config="' . esc_attr( wp_json_encode( $config ) ) . '"></template>';
 	}
 
-	/** The interstitial for a destination that is not this site's: frames, then the destination. */
-	private static function render_frames(): void {
+	/** The interstitial for a destination that is not this site's: the peers, then the destination. */
+	private static function render_interstitial(): void {
 		list( $key, $state ) = self::state();
 		self::page_headers();
 		echo '<!doctype html><meta name="referrer" content="no-referrer"><title>' . esc_html__( 'Signing you in…', 'usersync' ) . '</title>';
 		echo '<p>' . esc_html__( 'Signing you in on the linked sites…', 'usersync' ) . '</p>';
-		echo self::frames_markup( self::login_peers(), $state['dest'], $key, $state ); // phpcs:ignore WordPress.Security.EscapeOutput -- escaped where built
-		self::print_script( 'sso-frames' );
+		echo self::peers_markup( self::login_peers(), $state['dest'], $key, $state ); // phpcs:ignore WordPress.Security.EscapeOutput -- escaped where built
+		self::print_script( 'sso-peers' );
 		exit;
 	}
 
-	/** Where a login's frame ticket for one peer is noted as issued. */
+	/** Where a login's in-page ticket for one peer is noted as issued. */
 	private static function issued_key( string $key, string $peer ): string {
 		return 'usersync_sso_' . $key . '_' . substr( md5( $peer ), 0, 12 );
 	}
 
 	/**
-	 * in_admin_header, wp_body_open (else wp_footer, admin_footer): the page this browser asked for
-	 * after its login signs it in on the peers still to sign in, in hidden frames, while the user
-	 * already reads it. Printed where the body starts, with an async script, so that the peers
-	 * work while the rest of the page loads; once per page.
+	 * admin_head, wp_head (else wp_footer, admin_footer): the page this browser asked for after
+	 * its login signs it in on the peers still to sign in while the user already reads it; once
+	 * per page. Printed in the head with a small blocking script, so the peers' requests leave
+	 * before the page's own scripts run: an async script in the body is fetched at low priority
+	 * and waits for the main thread, which held the peers back by 100–200 ms.
 	 */
-	public static function page_frames(): void {
+	public static function page_peers(): void {
 		static $printed = false;
 		if ( $printed ) {
 			return;
 		}
 		$printed = true;
 		list( $key, $state ) = self::state();
-		if ( ! $state || empty( $state['frames'] ) ) {
+		if ( ! $state || empty( $state['in_page'] ) ) {
 			return;
 		}
 		$peers = array();
-		foreach ( array_intersect( self::login_peers(), (array) $state['frames'] ) as $peer ) {
+		foreach ( array_intersect( self::login_peers(), (array) $state['in_page'] ) as $peer ) {
 			if ( ! get_transient( self::issued_key( $key, $peer ) ) ) {
 				$peers[] = $peer;
 			}
 		}
 		if ( $peers ) {
-			echo self::frames_markup( $peers, null, $key, $state ); // phpcs:ignore WordPress.Security.EscapeOutput -- escaped where built
-			self::print_script( 'sso-frames', 'async' );
+			echo self::peers_markup( $peers, null, $key, $state ); // phpcs:ignore WordPress.Security.EscapeOutput -- escaped where built
+			self::print_script( 'sso-peers' );
 		}
 	}
 
@@ -523,6 +529,22 @@ final class Usersync_SSO {
 		return $peer ? $peer + array( 'origin' => Usersync_Settings::origin( (string) $peer['url'] ) ) : null;
 	}
 
+	/**
+	 * Answers a peer's page with one message, readable by that peer's origin only: to its
+	 * credentialed request ("fetch": JSON, with CORS allowing that one origin), or as a page in
+	 * its frame that posts the message to it ("frame": a host that signs its peers in from frames).
+	 */
+	private static function answer_page( array $peer, string $mode, array $message ): void {
+		if ( 'fetch' === $mode ) {
+			nocache_headers();
+			header( 'Access-Control-Allow-Origin: ' . $peer['origin'] );
+			header( 'Access-Control-Allow-Credentials: true' );
+			header( 'Vary: Origin' );
+			wp_send_json( $message );
+		}
+		self::render_frame_message( $peer, $message );
+	}
+
 	/** A page in a peer's frame that posts one message to the peer's origin, and nothing else. */
 	private static function render_frame_message( array $peer, array $message ): void {
 		self::page_headers( array( $peer['origin'] ) );
@@ -532,9 +554,10 @@ final class Usersync_SSO {
 	}
 
 	/**
-	 * GET ?usersync_sso_bind=1&from=PEER&mode=frame|chain: the first step of a peer's single
-	 * sign-on here. Sets a fresh binding cookie and hands its hash back to the peer (a message to
-	 * its frame's parent, or the redirect back to it). The value itself never leaves this site.
+	 * GET ?usersync_sso_bind=1&from=PEER&mode=fetch|frame|chain: the first step of a peer's single
+	 * sign-on here. Sets a fresh binding cookie and hands its hash back to the peer (the answer to
+	 * its page's request, a message to its frame's parent, or the redirect back to it). The value
+	 * itself never leaves this site.
 	 */
 	public static function bind(): void {
 		if ( ! isset( $_GET['usersync_sso_bind'] ) ) { // phpcs:ignore WordPress.Security.NonceVerification -- sets a random cookie only
@@ -548,8 +571,9 @@ final class Usersync_SSO {
 		$value = Usersync\Secret::nonce( 43 );
 		self::set_cookie( self::BIND_COOKIE, $value, self::BIND_TTL, true );
 		$bnd = Usersync\Secret::bindingHash( $value );
-		if ( 'frame' === ( $_GET['mode'] ?? '' ) ) { // phpcs:ignore WordPress.Security.NonceVerification
-			self::render_frame_message( $peer, array( 'usersync' => 'bind', 'bnd' => $bnd ) );
+		$mode = sanitize_key( wp_unslash( $_GET['mode'] ?? '' ) ); // phpcs:ignore WordPress.Security.NonceVerification
+		if ( in_array( $mode, self::IN_PAGE, true ) ) {
+			self::answer_page( $peer, $mode, array( 'usersync' => 'bind', 'bnd' => $bnd ) );
 		}
 		$back = self::checked( untrailingslashit( (string) $peer['url'] ) . '/?usersync_sso=1&bound=' . rawurlencode( Usersync_Settings::site_id() ) . '&bnd=' . $bnd );
 		nocache_headers();
@@ -563,7 +587,8 @@ final class Usersync_SSO {
 			return;
 		}
 		// phpcs:disable WordPress.Security.NonceVerification -- the ticket is the credential, bound to this browser
-		$frame   = isset( $_POST['mode'] ) && 'frame' === $_POST['mode'];
+		$mode    = sanitize_key( wp_unslash( $_POST['mode'] ?? 'chain' ) );
+		$in_page = in_array( $mode, self::IN_PAGE, true ); // answered to the peer's page, not a redirect
 		$ticket  = isset( $_POST['ticket'] ) ? (string) wp_unslash( $_POST['ticket'] ) : '';
 		$back    = isset( $_POST['return'] ) ? self::checked( (string) wp_unslash( $_POST['return'] ) ) : null;
 		$binding = isset( $_COOKIE[ self::BIND_COOKIE ] ) ? preg_replace( '/[^A-Za-z0-9_-]/', '', wp_unslash( $_COOKIE[ self::BIND_COOKIE ] ) ) : null;
@@ -586,8 +611,8 @@ final class Usersync_SSO {
 			if ( null !== $refused ) {
 				throw new Usersync_Apply_Failed( $refused );
 			}
-			self::log_in( $user, $opened, $frame );
-			Usersync_Log::add( 'in', $opened['iss'], 'login', $user->user_login, 'applied', $frame ? 'frame' : 'chain' );
+			self::log_in( $user, $opened, $in_page );
+			Usersync_Log::add( 'in', $opened['iss'], 'login', $user->user_login, 'applied', $in_page ? $mode : 'chain' );
 			$ok = true;
 		} catch ( Usersync\Exception | Usersync_Apply_Failed $e ) {
 			$reason = $e instanceof Usersync\Exception ? $e->reason : $e->getMessage();
@@ -595,10 +620,10 @@ final class Usersync_SSO {
 			$ok = false;
 		}
 		nocache_headers();
-		if ( $frame ) {
-			// The frame answers its page at once. A signed-in browser sent the binding cookie from
-			// the frame, so the login's cookies stick there too; a ticket refused for want of it
-			// means the frame's cookies are blocked, and the chain may work.
+		if ( $in_page ) {
+			// The peer's page gets the answer at once. A signed-in browser sent the binding cookie
+			// from that page, so the login's cookies stick there too; a ticket refused for want of
+			// it means the browser blocks this site's cookies there, and the chain may work.
 			$retry = ! $ok && isset( $reason ) && 'wrong_browser' === $reason;
 			// The ticket names its site; one that did not open falls back on the form's word for
 			// it (only a configured peer's origin ever gets the answer).
@@ -608,7 +633,7 @@ final class Usersync_SSO {
 				status_header( 400 );
 				exit;
 			}
-			self::render_frame_message( $peer + array( 'origin' => Usersync_Settings::origin( (string) $peer['url'] ) ), array( 'usersync' => 'sso', 'ok' => $ok, 'retry' => $retry ) );
+			self::answer_page( $peer + array( 'origin' => Usersync_Settings::origin( (string) $peer['url'] ) ), $mode, array( 'usersync' => 'sso', 'ok' => $ok, 'retry' => $retry ) );
 		}
 		// The chain goes on: to the ticket's return URL (checked by the library), else where the form said.
 		wp_safe_redirect( $opened['data']['return'] ?? $back ?? home_url( '/' ), 303 );
@@ -655,9 +680,10 @@ final class Usersync_SSO {
 	/**
 	 * Signs the browser in the way wp_signon() does: core makes the session (WP_Session_Tokens,
 	 * with the peer session it came from attached) and the cookies, its cookie actions and
-	 * wp_login fire. Only the sending differs: in a frame the cookies need SameSite=None.
+	 * wp_login fire. Only the sending differs: set from another site's page, the cookies need
+	 * SameSite=None.
 	 */
-	private static function log_in( WP_User $user, array $opened, bool $frame ): void {
+	private static function log_in( WP_User $user, array $opened, bool $cross_site ): void {
 		$attach  = static function ( $info ) use ( $opened ) {
 			return (array) $info + array( 'usersync_iss' => $opened['iss'], 'usersync_sid' => (string) ( $opened['data']['sid'] ?? '' ) );
 		};
@@ -679,16 +705,16 @@ final class Usersync_SSO {
 			remove_filter( 'attach_session_information', $attach );
 			self::$accepting = false;
 		}
-		self::send_cookies( $cookies, $frame );
+		self::send_cookies( $cookies, $cross_site );
 		wp_set_current_user( $user->ID );
 		do_action( 'wp_login', $user->user_login, $user );
 	}
 
-	/** Sends the cookies core made, as core would, with the SameSite a frame needs. */
-	private static function send_cookies( array $cookies, bool $frame ): void {
+	/** Sends the cookies core made, as core would, with the SameSite a cross-site request needs. */
+	private static function send_cookies( array $cookies, bool $cross_site ): void {
 		$secure    = is_ssl();
 		$secure_li = (bool) apply_filters( 'secure_logged_in_cookie', $secure && 'https' === wp_parse_url( get_option( 'home' ), PHP_URL_SCHEME ), 0, $secure );
-		$send      = static function ( string $name, array $cookie, string $path, bool $is_secure ) use ( $frame ): void {
+		$send      = static function ( string $name, array $cookie, string $path, bool $is_secure ) use ( $cross_site ): void {
 			setcookie(
 				$name,
 				$cookie[0],
@@ -698,7 +724,7 @@ final class Usersync_SSO {
 					'domain'   => COOKIE_DOMAIN,
 					'secure'   => $is_secure,
 					'httponly' => true,
-					'samesite' => $frame && $is_secure ? 'None' : 'Lax',
+					'samesite' => $cross_site && $is_secure ? 'None' : 'Lax',
 				)
 			);
 		};

@@ -10,9 +10,10 @@ asks and applies. Tickets travel only in POST bodies, never in URLs.
 The endpoints are the plugin's, at the site's root (``USERSYNC["URL"]``), answered by
 :class:`usersync.django.middleware.SingleSignOnMiddleware` before any view:
 
-- ``GET ?usersync_sso_bind=1&from=PEER&mode=frame|chain``: a peer's login starts here. A fresh
-  random binding value goes into an HttpOnly cookie; its hash goes back to the peer (a
-  ``postMessage`` to the peer's origin from a frame, or the redirect back to it).
+- ``GET ?usersync_sso_bind=1&from=PEER&mode=fetch|frame|chain``: a peer's login starts here. A
+  fresh random binding value goes into an HttpOnly cookie; its hash goes back to the peer (the
+  answer to the peer's page's credentialed request, readable by that origin alone through CORS;
+  a ``postMessage`` to the peer's origin from a frame; or the redirect back to it).
 - ``POST ?usersync_sso_accept=1`` (``ticket``, ``mode``, ``return``, ``from``): the library opens
   the ticket and checks it against the account's facts and the binding cookie; then
   ``django.contrib.auth.login`` starts the session (``user_logged_in`` fires), recording the peer
@@ -72,6 +73,8 @@ CHAIN_TTL = 30 * 86400
 FRAME_TIMEOUT_MS = 5000
 MODES = ("auto", "parallel", "redirect")
 SCRIPTS = {"sso-frames", "sso-frame", "sso-post"}
+# The modes in which a peer's page asks and reads the answer itself (else: the chain's redirects).
+IN_PAGE = ("fetch", "frame")
 _STATIC = Path(__file__).resolve().parent / "static" / "usersync"
 _TOKEN = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -399,6 +402,20 @@ def with_frames(request: HttpRequest, response: HttpResponse) -> HttpResponse:
 # ---- a peer's browser signs in here -------------------------------------------------------------
 
 
+def answer_page(peer_origin: str, mode: str, message: Dict[str, Any]) -> HttpResponse:
+    """Answers a peer's page with one message, readable by that peer's origin only: to its
+    credentialed request ("fetch": JSON, CORS allowing that one origin), or as a page in its
+    frame that posts the message to it ("frame")."""
+    if mode != "fetch":
+        return frame_message(peer_origin, message)
+    response = JsonResponse(message)
+    add_never_cache_headers(response)
+    response["Access-Control-Allow-Origin"] = peer_origin
+    response["Access-Control-Allow-Credentials"] = "true"
+    response["Vary"] = "Origin"
+    return response
+
+
 def frame_message(peer_origin: str, message: Dict[str, Any]) -> HttpResponse:
     """A page in a peer's frame that posts one message to the peer's origin, and nothing else."""
     body = format_html('<div id="usersync-message" data-origin="{}" data-message="{}"></div>', peer_origin, json.dumps(message))
@@ -406,7 +423,7 @@ def frame_message(peer_origin: str, message: Dict[str, Any]) -> HttpResponse:
 
 
 def bind(request: HttpRequest) -> HttpResponse:
-    """GET ?usersync_sso_bind=1&from=PEER&mode=frame|chain: the first step of a peer's single
+    """GET ?usersync_sso_bind=1&from=PEER&mode=fetch|frame|chain: the first step of a peer's single
     sign-on here. Sets a fresh binding cookie and hands its hash back to the peer. The value
     itself never leaves this site."""
     context = conf.context()
@@ -415,8 +432,8 @@ def bind(request: HttpRequest) -> HttpResponse:
         return HttpResponseBadRequest("unknown peer")
     value = usersync.secret.nonce(43)
     bnd = usersync.secret.binding_hash(value)
-    if request.GET.get("mode") == "frame":
-        response = frame_message(str(peer["origin"]), {"usersync": "bind", "bnd": bnd})
+    if request.GET.get("mode") in IN_PAGE:
+        response = answer_page(str(peer["origin"]), request.GET["mode"], {"usersync": "bind", "bnd": bnd})
     else:
         back = checked(str(peer["url"]).rstrip("/") + "/?" + urlencode({"usersync_sso": "1", "bound": conf.site_id(), "bnd": bnd}))
         response = redirect(back or site_url() + "/")
@@ -433,7 +450,8 @@ def login_refused(user: Any) -> Optional[str]:
 def accept(request: HttpRequest) -> HttpResponse:
     """POST ?usersync_sso_accept=1 with a ticket: the library decides; Django signs the browser
     in. (No CSRF token: the ticket is the credential, bound to this browser by its cookie.)"""
-    frame = request.POST.get("mode") == "frame"
+    how = request.POST.get("mode", "chain")
+    in_page = how in IN_PAGE  # answered to the peer's page, not a redirect
     back = checked(request.POST["return"]) if "return" in request.POST else None
     raw_binding = request.COOKIES.get(BIND_COOKIE)
     binding = _TOKEN.sub("", raw_binding) if raw_binding is not None else None
@@ -453,23 +471,24 @@ def accept(request: HttpRequest) -> HttpResponse:
                 log_in(request, user, opened)
         if refusal is not None:
             raise Refused(refusal)
-        log.add("in", opened["iss"], "login", str(opened["data"]["login"]), "applied", "frame" if frame else "chain")
+        log.add("in", opened["iss"], "login", str(opened["data"]["login"]), "applied", how if in_page else "chain")
         ok = True
     except (usersync.Error, Refused) as e:
         reason = e.reason if isinstance(e, usersync.Error) else str(e)
         data = (opened or {}).get("data", {})
         log.add("in", str((opened or {}).get("iss", "")), "login", str(data.get("login", "")), "refused", reason)
         ok = False
-    if frame:
-        # The frame answers its page at once. A refusal for want of the binding cookie means the
-        # frame's cookies are blocked: the chain may work. Only a configured peer gets an answer.
+    if in_page:
+        # The peer's page gets the answer at once. A refusal for want of the binding cookie means
+        # the browser blocks this site's cookies there: the chain may work. Only a configured
+        # peer gets an answer.
         peer = peer_info(conf.context(), str((opened or {}).get("iss") or request.POST.get("from", "")))
         if peer is None:
             response: HttpResponse = HttpResponseBadRequest("unknown peer")
         else:
-            response = frame_message(str(peer["origin"]), {"usersync": "sso", "ok": ok, "retry": not ok and reason == "wrong_browser"})
+            response = answer_page(str(peer["origin"]), how, {"usersync": "sso", "ok": ok, "retry": not ok and reason == "wrong_browser"})
         if ok and request.is_secure():
-            frame_session_cookie(request, response)
+            cross_site_session_cookie(request, response)
     else:
         # The chain goes on: to the ticket's return URL (checked by the library), else where the form said.
         response = redirect(str((opened or {}).get("data", {}).get("return") or back or site_url() + "/"))
@@ -487,9 +506,10 @@ def log_in(request: HttpRequest, user: Any, opened: Dict[str, Any]) -> None:
         request.session.set_expiry(0)  # until the browser closes, as the peer's session
 
 
-def frame_session_cookie(request: HttpRequest, response: HttpResponse) -> None:
-    """In a frame the session cookie must be SameSite=None (a cross-site frame's Lax cookie is
-    not stored): saved and sent here, as SessionMiddleware would, with that one difference."""
+def cross_site_session_cookie(request: HttpRequest, response: HttpResponse) -> None:
+    """Set from another site's page, the session cookie must be SameSite=None (a cross-site
+    Lax cookie is not stored): saved and sent here, as SessionMiddleware would, with that one
+    difference."""
     session = request.session
     session.save()
     age = None if session.get_expire_at_browser_close() else session.get_expiry_age()
