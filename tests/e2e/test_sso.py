@@ -263,6 +263,61 @@ def last_log(env, site):
     return env.wp(site, "log")[-1]
 
 
+def fetch_mode(env, s):
+    """The answers a peer gives a page's own requests (mode=fetch) go to one configured origin:
+    never the Origin a request claims, never to an unknown `from`; an anonymous visitor's junk
+    and a secret holder's page on C learn nothing meant for A, and change nothing on B."""
+    binding = "the-page-binding-cookie-0123456789abcdef012"
+    uid = env.wp("a", "uid", login="alice")
+
+    def ask(path, origin, data=None, cookie=None):
+        cmd = ["curl", "-s", "-k", "-D", "-", "--resolve", f"b.test:{env.sites['b']['port']}:127.0.0.1", "-H", f"Origin: {origin}"]
+        if cookie:
+            cmd += ["-b", cookie]
+        for k, v in (data or {}).items():
+            cmd += ["--data-urlencode", f"{k}={v}"]
+        out = subprocess.run(cmd + [env.sites["b"]["url"] + path], capture_output=True, text=True, check=True).stdout
+        head, _, body = out.partition("\n\n")  # text mode has turned CRLF into LF
+        headers = {}
+        for line in head.splitlines()[1:]:
+            k, _, v = line.partition(":")
+            headers.setdefault(k.strip().lower(), []).append(v.strip())
+        return int(head.split()[1]), headers, body
+
+    def acao(h):
+        return (h.get("access-control-allow-origin") or [None])[0]
+
+    bind = "/?usersync_sso_bind=1&mode=fetch&from="
+    code, h, body = ask(bind + "a.test", "https://evil.test")
+    cookie = next((c for c in h.get("set-cookie", []) if c.startswith("usersync_bind=")), "")
+    check(code == 200 and acao(h) == s.url["a"] and json.loads(body).get("usersync") == "bind" and "SameSite=None" in cookie,
+          f"B's binding step answers A's page, readable by A's origin only, whatever Origin is claimed ({code}, {acao(h)})")
+    code, h, body = ask(bind + "evil.test", "https://evil.test")
+    check(code == 400 and acao(h) is None and not any(c.startswith("usersync_bind=") for c in h.get("set-cookie", [])),
+          f"an unknown `from`: 400, no CORS answer, no binding cookie ({code}, {acao(h)})")
+    code, h, _ = ask(bind + "a.test", s.url["c"])
+    check(acao(h) == s.url["a"], f"a page on C (its secret's holder) cannot read B's answers for A ({acao(h)})")
+    before, signed_in = max([int(r[0]) for r in log_rows(env, "b")] or [0]), sessions(env, "b", "alice")
+    for origin, form in [("https://evil.test", {"ticket": "junk", "mode": "fetch", "from": "evil.test"}),
+                         ("https://evil.test", {"ticket": "x" * 5000, "mode": "fetch"})]:
+        code, h, _ = ask("/?usersync_sso_accept=1", origin, form)
+        check(code == 400 and acao(h) is None and not any("wordpress_" in c for c in h.get("set-cookie", [])),
+              f"junk posted with mode=fetch from {form.get('from', '(none)')}: 400, no CORS answer, no session ({code}, {acao(h)})")
+    code, h, body = ask("/?usersync_sso_accept=1", s.url["c"], {"ticket": "junk", "mode": "fetch", "from": "a.test"})
+    check(code == 200 and acao(h) == s.url["a"] and json.loads(body) == {"usersync": "sso", "ok": False, "retry": False},
+          f"junk naming A: refused, the answer for A's origin alone ({code}, {acao(h)}, {body})")
+    check([r[5] for r in log_rows(env, "b", before)] == ["refused"] * 3 and sessions(env, "b", "alice") == signed_in,
+          "B logged the three refusals and gave alice no new session")
+    ticket = env.wp("a", "mint", request=dict(peer="b.test", uid=uid, login="alice", remember=False, bnd=bnd_of(binding)))["message"]
+    code, h, body = ask("/?usersync_sso_accept=1", "https://evil.test", {"ticket": ticket, "mode": "fetch", "from": "a.test"},
+                        cookie=f"usersync_bind={binding}")
+    auth = [c for c in h.get("set-cookie", []) if c.startswith("wordpress_logged_in_")]
+    check(sessions(env, "b", "alice") == signed_in + 1, "control: B holds one more session of alice")
+    check(code == 200 and acao(h) == s.url["a"] and json.loads(body)["ok"] is True and auth and all("SameSite=None" in c for c in auth),
+          f"control: A's ticket with the browser's binding cookie signs in, cookies SameSite=None, the answer for A only ({acao(h)})")
+    env.wp("b", "update_meta", login="alice", key="session_tokens", value=[])  # later parts start signed out
+
+
 def refusals(env, s):
     now = int(time.time())
     uid = env.wp("a", "uid", login="alice")
@@ -607,6 +662,7 @@ def main():
             csrf(env, s)
         if part("refusals"):
             refusals(env, s)
+            fetch_mode(env, s)
         if measure_:
             arg = dict(a.split("=", 1) for a in sys.argv if a.startswith(("--rounds=", "--modes=")))
             measure(env, s, int(arg.get("--rounds", 5)), arg["--modes"].split(",") if "--modes" in arg else None)
