@@ -126,6 +126,11 @@ switch ($command) {
     case 'add_role':
         user_or_fail($args['login'])->add_role($args['role']);
         break;
+    case 'check_password':
+        // Whether a password opens the account, as the login form asks WordPress.
+        $u = user_or_fail($args['login']);
+        $out = ['ok' => wp_check_password($args['password'], $u->user_pass, $u->ID)];
+        break;
     case 'hash_password':
         // A hash as this site makes them (WordPress 6.8: $wp$2y$…), for a forged password action.
         $out = wp_hash_password($args['password']);

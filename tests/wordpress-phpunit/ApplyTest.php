@@ -64,6 +64,76 @@ final class ApplyTest extends UsersyncTestCase
         $this->assertInstanceOf(WP_User::class, wp_authenticate($login, 'from an old site'));
     }
 
+    public function testACreateWithoutAHashHasNoPasswordAnyoneCanUse(): void
+    {
+        $uid = Usersync\Secret::uid();
+        $login = self::unique();
+        self::apply('blog.test', 'create', ['uid' => $uid, 'login' => $login, 'email' => "$login@example.org"]);
+        $user = self::account($uid);
+        $this->assertSame('*', self::storedHash($user->ID), "WordPress's hash of a password longer than 4,096 characters");
+        foreach (['', '*', str_repeat('*', 4097)] as $guess) {
+            $this->assertFalse(wp_check_password($guess, self::storedHash($user->ID), $user->ID));
+        }
+    }
+
+    /** A user's meta rows as the database holds them: key => values, in the order they were added. */
+    private static function metaRows(int $user_id): array
+    {
+        global $wpdb;
+        $rows = [];
+        foreach ($wpdb->get_results($wpdb->prepare("SELECT meta_key, meta_value FROM $wpdb->usermeta WHERE user_id = %d ORDER BY umeta_id", $user_id)) as $row) {
+            $rows[$row->meta_key][] = $row->meta_value;
+        }
+        return $rows;
+    }
+
+    public function testACreatesMetaRowsAreThoseWordPressWritesItself(): void
+    {
+        // The same account made by wp_insert_user() alone and by a peer's create (which adds the
+        // rows without update_user_meta()'s lookups): the same rows, every hook fired alike.
+        $hooks = [];
+        $count = static function (...$args) use (&$hooks) {
+            $hooks[current_filter()] = ($hooks[current_filter()] ?? 0) + 1;
+            return $args[0] ?? null;
+        };
+        foreach (['add_user_meta', 'added_user_meta', 'update_user_metadata', 'user_register'] as $hook) {
+            add_filter($hook, $count, 10, 4);
+        }
+        // A plugin writing one key twice in user_register gets one row, as without usersync.
+        $twice = static function ($id) {
+            update_user_meta($id, 'plugin_flag', 'first');
+            update_user_meta($id, 'plugin_flag', 'second');
+            add_user_meta($id, 'plugin_list', 'a');
+            update_user_meta($id, 'plugin_list', 'b');
+        };
+        add_action('user_register', $twice);
+        $fields = ['first_name' => 'Grace', 'last_name' => 'H\\opper', 'nickname' => 'amazing', 'description' => 'COBOL'];
+        try {
+            $login = self::unique();
+            $own = wp_insert_user(wp_slash(['user_login' => $login, 'user_email' => "$login@example.org", 'user_pass' => 'x',
+                'role' => 'editor'] + $fields));
+            $byWordPress = $hooks;
+            $hooks = [];
+            $uid = Usersync\Secret::uid();
+            $login = self::unique();
+            self::apply('blog.test', 'create', ['uid' => $uid, 'login' => $login, 'email' => "$login@example.org",
+                'fields' => $fields, 'roles' => ['editor']]);
+            $byPeer = $hooks;
+        } finally {
+            foreach (['add_user_meta', 'added_user_meta', 'update_user_metadata', 'user_register'] as $hook) {
+                remove_filter($hook, $count, 10);
+            }
+            remove_action('user_register', $twice);
+        }
+        $theirs = self::metaRows(self::account($uid)->ID);
+        $this->assertSame(self::metaRows($own), $theirs);
+        $this->assertSame(['second'], $theirs['plugin_flag']);
+        $this->assertSame(['b'], $theirs['plugin_list']);
+        $this->assertSame('H\\opper', self::account($uid)->last_name);
+        $this->assertSame($byWordPress, $byPeer, 'the same hooks, as often');
+        $this->assertGreaterThan(10, $byPeer['added_user_meta']);
+    }
+
     public function testACreateWithoutRolesGetsTheDefaultRoleOnlyWhereThePeerMayGrantIt(): void
     {
         $this->assertSame('subscriber', get_option('default_role'), "a fresh WordPress's default role");

@@ -148,12 +148,15 @@ final class Usersync_Outbox {
 	 * Routes waiting events, oldest first (one run at a time per site): each gets its account's
 	 * uid — minted here for an account created on this site —, an event id, and one row per
 	 * peer the library routes it to. Events of accounts that are not linked are not synced.
+	 *
+	 * @return string[] the peers given an event
 	 */
-	private static function route( Usersync\Context $context ): void {
+	private static function route( Usersync\Context $context ): array {
 		global $wpdb;
 		if ( ! self::lock( 'route', 5 ) ) {
-			return;
+			return array();
 		}
+		$routed = array();
 		try {
 			$table = self::table();
 			$rows  = $wpdb->get_results( "SELECT * FROM $table WHERE peer = '' ORDER BY id LIMIT 1000" ); // phpcs:ignore WordPress.DB.PreparedSQL
@@ -187,13 +190,15 @@ final class Usersync_Outbox {
 				// transaction back) stops routing: the queued row stays for the next run.
 				if ( ( $peers && ! self::insert_routed( $row, $event, $peers ) ) || false === $wpdb->query( $wpdb->prepare( "DELETE FROM $table WHERE id = %d", $row->id ) ) ) { // phpcs:ignore WordPress.DB.PreparedSQL
 					$wpdb->query( 'ROLLBACK' );
-					return;
+					return array_keys( $routed );
 				}
 				$wpdb->query( 'COMMIT' );
+				$routed += array_fill_keys( $peers, true );
 			}
 		} finally {
 			self::unlock( 'route' );
 		}
+		return array_keys( $routed );
 	}
 
 	/** One row per peer for a routed event, in one INSERT; false when the database refused it. */
@@ -288,17 +293,21 @@ final class Usersync_Outbox {
 			self::schedule(); // routed later, when the library loads
 			return;
 		}
-		self::route( $context );
-		// Each peer's oldest event, then the free peers with one due, taken in one statement and
-		// read again under their locks (another run may have delivered them in between). Events
-		// expire oldest first: when no peer's oldest has, none has.
+		// The peers just given an event are taken first (one statement, free ones only), so that
+		// one look at every peer's oldest event reads theirs under their locks. Other free peers
+		// with one due are taken next and read again under theirs (another run may have
+		// delivered them in between). Events expire oldest first: when no peer's oldest has, none has.
+		$peers = self::lock_peers( self::route( $context ) );
 		$heads = self::heads();
 		if ( array_filter( $heads, static fn( $row ) => (int) $row->created_at < time() - self::ttl() ) ) {
 			self::expire();
 			$heads = self::heads();
 		}
-		$peers = self::lock_peers( array_keys( array_filter( $heads, array( __CLASS__, 'due' ) ) ) );
-		$heads = $peers ? self::heads( $peers ) : array();
+		$more = self::lock_peers( array_values( array_diff( array_keys( array_filter( $heads, array( __CLASS__, 'due' ) ) ), $peers ) ) );
+		if ( $more ) {
+			$heads = self::heads( $more ) + $heads;
+			$peers = array_merge( $peers, $more );
+		}
 		self::$multi = self::$multi ?? curl_multi_init();
 		$multi       = self::$multi;
 		$busy        = array(); // peer => [handle, row, request]
