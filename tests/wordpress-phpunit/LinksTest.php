@@ -15,6 +15,7 @@ final class LinksTest extends UsersyncTestCase
         $this->assertSame(16, strlen(base64_decode(strtr($uid, '-_', '+/'), true)));
         $this->assertSame($uid, Usersync_Links::uid_of($user->ID));
         $this->assertSame($user->ID, Usersync_Links::user_of($uid)->ID);
+        $this->assertSame($uid, Usersync_Links::mint($user->ID), 'a linked account keeps its uid');
         $this->assertNotSame($uid, Usersync_Links::mint($this->newUser()->ID));
     }
 

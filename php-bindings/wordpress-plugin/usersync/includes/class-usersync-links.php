@@ -46,10 +46,18 @@ final class Usersync_Links {
 		}
 	}
 
-	/** A new uid from the library for an account created here, linked at once. */
+	/**
+	 * The uid of an account created here: a new one from the library, linked at once — in one
+	 * query, as a new account has none —, or the one it has when it is linked already.
+	 */
 	public static function mint( int $user_id ): string {
-		$uid = Usersync\Secret::uid();
-		self::link( $user_id, $uid );
+		global $wpdb;
+		$uid   = Usersync\Secret::uid();
+		$added = $wpdb->query( $wpdb->prepare( 'INSERT IGNORE INTO ' . self::table() . ' (uid, user_id, linked_at) VALUES (%s, %d, %d)', $uid, $user_id, time() ) ); // phpcs:ignore WordPress.DB.PreparedSQL
+		$uid   = 1 === $added ? $uid : ( false === $added ? null : self::uid_of( $user_id ) );
+		if ( null === $uid ) {
+			throw new Usersync_Apply_Failed( 'the link could not be stored: ' . $wpdb->last_error );
+		}
 		return $uid;
 	}
 

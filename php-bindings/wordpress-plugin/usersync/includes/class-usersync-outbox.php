@@ -165,7 +165,7 @@ final class Usersync_Outbox {
 				$peers = array();
 				// One transaction (one commit) per event: the link, the routed rows, the queued row's end.
 				$wpdb->query( 'START TRANSACTION' );
-				$uid = null === $event ? null : ( $event['data']['uid'] ?? Usersync_Links::uid_of( (int) $row->user_id ) );
+				$uid = null === $event ? null : ( $event['data']['uid'] ?? null );
 				if ( null !== $event && null === $uid && 'create' === $row->act && get_userdata( (int) $row->user_id ) ) {
 					try {
 						$uid = Usersync_Links::mint( (int) $row->user_id ); // the account enters the network here
@@ -173,6 +173,8 @@ final class Usersync_Outbox {
 						$wpdb->query( 'ROLLBACK' );
 						throw $e;
 					}
+				} elseif ( null !== $event && null === $uid ) {
+					$uid = Usersync_Links::uid_of( (int) $row->user_id );
 				}
 				if ( null !== $uid ) {
 					$event = array(
