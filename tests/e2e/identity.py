@@ -36,6 +36,16 @@ from concurrent.futures import ThreadPoolExecutor
 from checks import _counts, check
 from sites import php_literal
 
+
+def password_login(env, site, login, password):
+    """wp-login.php as a browser would; True when WordPress signs the user in (a session starts)."""
+    head = subprocess.run(
+        ["curl", "-s", "-o", "/dev/null", "-D", "-", "-b", "wordpress_test_cookie=WP%20Cookie%20check",
+         "--data-urlencode", f"log={login}", "--data-urlencode", f"pwd={password}", "-d", "testcookie=1",
+         env.sites[site]["url"] + "/wp-login.php"], capture_output=True, text=True, check=True).stdout
+    return " 302" in head.splitlines()[0] and "wordpress_logged_in_" in head
+
+
 INBOX = "/?rest_route=/usersync/v1/inbox"
 AUDIT_OPTION = "e2e_audit"
 AUDIT_PLUGIN = """<?php
@@ -190,12 +200,7 @@ class Identity:
     # ---- browsers ------------------------------------------------------------------------------
 
     def password_login(self, site, login, password):
-        """wp-login.php as a browser would; True when WordPress signs the user in (a session starts)."""
-        head = subprocess.run(
-            ["curl", "-s", "-o", "/dev/null", "-D", "-", "-b", "wordpress_test_cookie=WP%20Cookie%20check",
-             "--data-urlencode", f"log={login}", "--data-urlencode", f"pwd={password}", "-d", "testcookie=1",
-             self.env.sites[site]["url"] + "/wp-login.php"], capture_output=True, text=True, check=True).stdout
-        return " 302" in head.splitlines()[0] and "wordpress_logged_in_" in head
+        return password_login(self.env, site, login, password)
 
     def bind(self, site, peer="a.test"):
         """The first step of single sign-on on `site`, as the plugin's chain does it: B sets its

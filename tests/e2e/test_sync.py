@@ -104,6 +104,8 @@ def sync_changes(env):
     check(c["pass_hash"] == "*" and not env.wp("c", "check_password", login="alice", password="*" * 4097)["ok"]
           and not env.wp("c", "check_password", login="alice", password="")["ok"],
           "C's account has no password anyone can use until one is set there (WordPress's '*')")
+    check(not any(identity.password_login(env, "c", "alice", pw) for pw in ("*", "", "*" * 4097, "first password")),
+          "an anonymous visitor at C's wp-login.php cannot sign in as alice with '*', nothing, the placeholder or A's password")
 
     env.wp("a", "update_user", login="alice", set={"user_email": "alice@new.test", "display_name": "Alice A."})
     check(all(user(env, s, "alice")["email"] == "alice@new.test" for s in "bc"), "an email change reaches B and C")
