@@ -38,8 +38,7 @@ final class Usersync_Links {
 	/** Links an account to a uid (a unique key refuses a second link of either). */
 	public static function link( int $user_id, string $uid ): void {
 		global $wpdb;
-		$ok = $wpdb->query( $wpdb->prepare( 'INSERT INTO ' . self::table() . ' (uid, user_id, linked_at) VALUES (%s, %d, %d)', $uid, $user_id, time() ) ); // phpcs:ignore WordPress.DB.PreparedSQL
-		if ( ! $ok ) {
+		if ( ! self::insert( 'INSERT', $user_id, $uid ) ) {
 			// MariaDB's duplicate-key error (1062) is a second link; anything else is the database's.
 			$duplicate = 0 === strpos( (string) $wpdb->last_error, 'Duplicate entry' );
 			throw new Usersync_Apply_Failed( $duplicate ? 'the account or the uid is already linked' : 'the link could not be stored: ' . $wpdb->last_error );
@@ -53,12 +52,18 @@ final class Usersync_Links {
 	public static function mint( int $user_id ): string {
 		global $wpdb;
 		$uid   = Usersync\Secret::uid();
-		$added = $wpdb->query( $wpdb->prepare( 'INSERT IGNORE INTO ' . self::table() . ' (uid, user_id, linked_at) VALUES (%s, %d, %d)', $uid, $user_id, time() ) ); // phpcs:ignore WordPress.DB.PreparedSQL
+		$added = self::insert( 'INSERT IGNORE', $user_id, $uid );
 		$uid   = 1 === $added ? $uid : ( false === $added ? null : self::uid_of( $user_id ) );
 		if ( null === $uid ) {
 			throw new Usersync_Apply_Failed( 'the link could not be stored: ' . $wpdb->last_error );
 		}
 		return $uid;
+	}
+
+	/** @return int|false the rows $verb ("INSERT" or "INSERT IGNORE") added: the link's one row */
+	private static function insert( string $verb, int $user_id, string $uid ) {
+		global $wpdb;
+		return $wpdb->query( $wpdb->prepare( $verb . ' INTO ' . self::table() . ' (uid, user_id, linked_at) VALUES (%s, %d, %d)', $uid, $user_id, time() ) ); // phpcs:ignore WordPress.DB.PreparedSQL
 	}
 
 	/** deleted_user: a deleted account's link goes with it. */

@@ -166,15 +166,17 @@ final class Usersync_Outbox {
 				// One transaction (one commit) per event: the link, the routed rows, the queued row's end.
 				$wpdb->query( 'START TRANSACTION' );
 				$uid = null === $event ? null : ( $event['data']['uid'] ?? null );
-				if ( null !== $event && null === $uid && 'create' === $row->act && get_userdata( (int) $row->user_id ) ) {
-					try {
-						$uid = Usersync_Links::mint( (int) $row->user_id ); // the account enters the network here
-					} catch ( Throwable $e ) {
-						$wpdb->query( 'ROLLBACK' );
-						throw $e;
+				if ( null !== $event && null === $uid ) {
+					if ( 'create' !== $row->act || ! get_userdata( (int) $row->user_id ) ) {
+						$uid = Usersync_Links::uid_of( (int) $row->user_id );
+					} else {
+						try {
+							$uid = Usersync_Links::mint( (int) $row->user_id ); // the account enters the network here
+						} catch ( Throwable $e ) {
+							$wpdb->query( 'ROLLBACK' );
+							throw $e;
+						}
 					}
-				} elseif ( null !== $event && null === $uid ) {
-					$uid = Usersync_Links::uid_of( (int) $row->user_id );
 				}
 				if ( null !== $uid ) {
 					$event = array(
