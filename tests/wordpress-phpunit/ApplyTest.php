@@ -87,18 +87,66 @@ final class ApplyTest extends UsersyncTestCase
         return $rows;
     }
 
+    /** A user's meta rows by id: umeta_id => [key, value]. */
+    private static function metaIds(int $user_id): array
+    {
+        global $wpdb;
+        $rows = [];
+        foreach ($wpdb->get_results($wpdb->prepare("SELECT umeta_id, meta_key, meta_value FROM $wpdb->usermeta WHERE user_id = %d", $user_id)) as $row) {
+            $rows[(int) $row->umeta_id] = [$row->meta_key, $row->meta_value];
+        }
+        return $rows;
+    }
+
+    /**
+     * Runs $make with every meta hook recorded: [what $make returned, the hooks in order as
+     * [hook, key, value] (update_user_metadata, add_user_meta, added_user_meta, user_register),
+     * the ids added_user_meta was given by key, the INSERTs into the meta table].
+     */
+    private static function recorded(callable $make): array
+    {
+        global $wpdb;
+        $hooks = [];
+        $ids = [];
+        $inserts = 0;
+        $meta = static function (...$args) use (&$hooks, &$ids) {
+            $hook = current_filter();
+            [$key, $value] = 'add_user_meta' === $hook ? [$args[1], $args[2]] : [$args[2], $args[3]];
+            $hooks[] = [$hook, $key, $value];
+            if ('added_user_meta' === $hook) {
+                $ids[$key][] = (int) $args[0];
+            }
+            return 'update_user_metadata' === $hook ? $args[0] : null;
+        };
+        $register = static function () use (&$hooks) {
+            $hooks[] = ['user_register'];
+        };
+        $query = static function ($sql) use (&$inserts, $wpdb) {
+            $inserts += (int) (0 === stripos($sql, "INSERT INTO `$wpdb->usermeta`") || 0 === stripos($sql, "INSERT INTO $wpdb->usermeta"));
+            return $sql;
+        };
+        foreach (['update_user_metadata', 'add_user_meta', 'added_user_meta'] as $hook) {
+            add_filter($hook, $meta, 10, 4);
+        }
+        add_action('user_register', $register);
+        add_filter('query', $query);
+        try {
+            $made = $make();
+        } finally {
+            foreach (['update_user_metadata', 'add_user_meta', 'added_user_meta'] as $hook) {
+                remove_filter($hook, $meta, 10);
+            }
+            remove_action('user_register', $register);
+            remove_filter('query', $query);
+        }
+        return [$made, $hooks, $ids, $inserts];
+    }
+
     public function testACreatesMetaRowsAreThoseWordPressWritesItself(): void
     {
-        // The same account made by wp_insert_user() alone and by a peer's create (which adds the
-        // rows without update_user_meta()'s lookups): the same rows, every hook fired alike.
-        $hooks = [];
-        $count = static function (...$args) use (&$hooks) {
-            $hooks[current_filter()] = ($hooks[current_filter()] ?? 0) + 1;
-            return $args[0] ?? null;
-        };
-        foreach (['add_user_meta', 'added_user_meta', 'update_user_metadata', 'user_register'] as $hook) {
-            add_filter($hook, $count, 10, 4);
-        }
+        // The same account made by wp_insert_user() alone and by a peer's create (which writes
+        // WordPress's own rows in one INSERT): the same rows, the same hooks in the same order
+        // with the same keys and values, added_user_meta with each row's id.
         // A plugin writing one key twice in user_register gets one row, as without usersync.
         $twice = static function ($id) {
             update_user_meta($id, 'plugin_flag', 'first');
@@ -110,28 +158,70 @@ final class ApplyTest extends UsersyncTestCase
         $fields = ['first_name' => 'Grace', 'last_name' => 'H\\opper', 'nickname' => 'amazing', 'description' => 'COBOL'];
         try {
             $login = self::unique();
-            $own = wp_insert_user(wp_slash(['user_login' => $login, 'user_email' => "$login@example.org", 'user_pass' => 'x',
-                'role' => 'editor'] + $fields));
-            $byWordPress = $hooks;
-            $hooks = [];
+            [$own, $byWordPress, , $ownInserts] = self::recorded(static fn() => wp_insert_user(wp_slash(['user_login' => $login,
+                'user_email' => "$login@example.org", 'user_pass' => 'x', 'role' => 'editor'] + $fields)));
             $uid = Usersync\Secret::uid();
-            $login = self::unique();
-            self::apply('blog.test', 'create', ['uid' => $uid, 'login' => $login, 'email' => "$login@example.org",
-                'fields' => $fields, 'roles' => ['editor']]);
-            $byPeer = $hooks;
+            $peerLogin = self::unique();
+            [, $byPeer, $ids, $inserts] = self::recorded(static fn() => self::apply('blog.test', 'create', ['uid' => $uid,
+                'login' => $peerLogin, 'email' => "$peerLogin@example.org", 'fields' => $fields, 'roles' => ['editor']]));
         } finally {
-            foreach (['add_user_meta', 'added_user_meta', 'update_user_metadata', 'user_register'] as $hook) {
-                remove_filter($hook, $count, 10);
-            }
             remove_action('user_register', $twice);
         }
-        $theirs = self::metaRows(self::account($uid)->ID);
+        $account = self::account($uid);
+        $theirs = self::metaRows($account->ID);
         $this->assertSame(self::metaRows($own), $theirs);
         $this->assertSame(['second'], $theirs['plugin_flag']);
         $this->assertSame(['b'], $theirs['plugin_list']);
-        $this->assertSame('H\\opper', self::account($uid)->last_name);
-        $this->assertSame($byWordPress, $byPeer, 'the same hooks, as often');
-        $this->assertGreaterThan(10, $byPeer['added_user_meta']);
+        $this->assertSame('H\\opper', $account->last_name);
+        // set_role()'s update_user_meta() calls come before the rows are written: compared apart.
+        $updates = static fn(array $hooks) => array_values(array_filter($hooks, static fn($h) => 'update_user_metadata' === $h[0]));
+        $others = static fn(array $hooks) => array_values(array_filter($hooks, static fn($h) => 'update_user_metadata' !== $h[0]));
+        $this->assertSame($others($byWordPress), $others($byPeer), 'add_user_meta, added_user_meta and user_register in order, the same keys and values');
+        $this->assertSame($updates($byWordPress), $updates($byPeer));
+        $this->assertGreaterThan(10, count(array_filter($byPeer, static fn($h) => 'added_user_meta' === $h[0])));
+        foreach (self::metaIds($account->ID) as $id => [$key]) {
+            $this->assertContains($id, $ids[$key] ?? [], "added_user_meta was given the id of the $key row");
+        }
+        // WordPress's own thirteen rows in one INSERT; the plugin's rows in user_register its way.
+        $this->assertGreaterThan(14, $ownInserts);
+        $this->assertSame(1 + 2, $inserts, 'one INSERT for the account, two for the plugin\'s keys');
+    }
+
+    public function testAPluginReadingTheMetaTableWhileTheAccountIsMadeFindsItsRows(): void
+    {
+        // Rows wait for one INSERT; a query of the meta table (here in set_user_role) writes them first.
+        global $wpdb;
+        $seen = null;
+        $look = static function ($user_id) use (&$seen, $wpdb) {
+            $seen = $wpdb->get_col($wpdb->prepare("SELECT meta_key FROM $wpdb->usermeta WHERE user_id = %d ORDER BY umeta_id", $user_id));
+        };
+        add_action('set_user_role', $look);
+        try {
+            $uid = Usersync\Secret::uid();
+            $login = self::unique();
+            self::apply('blog.test', 'create', ['uid' => $uid, 'login' => $login, 'email' => "$login@example.org", 'roles' => ['editor']]);
+        } finally {
+            remove_action('set_user_role', $look);
+        }
+        $this->assertContains('nickname', (array) $seen);
+        $this->assertContains($wpdb->prefix . 'capabilities', (array) $seen);
+        $this->assertSame(array_keys(self::metaRows(self::account($uid)->ID)), array_values(array_unique((array) $seen)), 'every row, once');
+    }
+
+    public function testTheUserCountIsUpdatedAfterTheAnswer(): void
+    {
+        // Core counts users after user_register; a peer's create leaves that to shutdown.
+        wp_update_user_counts();
+        $before = get_user_count();
+        $uid = Usersync\Secret::uid();
+        $login = self::unique();
+        self::apply('blog.test', 'create', ['uid' => $uid, 'login' => $login, 'email' => "$login@example.org"]);
+        $this->assertSame($before, get_user_count(), 'not counted while the change is applied');
+        $this->assertSame(10, has_action('shutdown', 'wp_maybe_update_user_counts'));
+        $this->assertSame(10, has_action('user_register', 'wp_maybe_update_user_counts'), "core's hook is back");
+        wp_maybe_update_user_counts();
+        $this->assertSame($before + 1, get_user_count());
+        remove_action('shutdown', 'wp_maybe_update_user_counts');
     }
 
     public function testACreateWithoutRolesGetsTheDefaultRoleOnlyWhereThePeerMayGrantIt(): void

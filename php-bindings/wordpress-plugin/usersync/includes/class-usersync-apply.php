@@ -106,7 +106,7 @@ final class Usersync_Apply {
 		$hash = static fn( $row, $update ) => ! $update && isset( $data['pass_hash'] ) ? array( 'user_pass' => $data['pass_hash'] ) + $row : $row;
 		add_filter( 'wp_pre_insert_user_data', $hash, PHP_INT_MAX, 2 );
 		try {
-			$id = self::new_account_meta( static fn() => wp_insert_user( $userdata ) );
+			$id = Usersync_New_Account::insert( $userdata );
 		} finally {
 			remove_filter( 'wp_pre_insert_user_data', $hash, PHP_INT_MAX );
 		}
@@ -117,66 +117,6 @@ final class Usersync_Apply {
 		// The hash is in the row and one role was given: the account is read again only for more.
 		if ( count( self::roles( $data ) ) > 1 || ! empty( (array) ( $data['meta'] ?? array() ) ) ) {
 			self::profile( get_user_by( 'id', $id ), $data );
-		}
-	}
-
-	/**
-	 * Runs $insert (wp_insert_user() of a new account) with two lookups per meta row left out.
-	 *
-	 * Each of the new account's dozen rows is written by update_user_meta(), which first looks
-	 * for the key's rows (a SELECT) and, finding none, adds one. A key not added to the account
-	 * since it was made has none: its row is added directly (add_metadata(), as update_metadata()
-	 * itself would, hooks and all; a plugin's own short-circuit of the update still wins).
-	 *
-	 * WordPress also empties a user's meta cache after every row it adds, and its next add reads
-	 * all of them again (get_object_subtype() loads the user). Each row is appended to the cache
-	 * instead, as the database now has it (the account is in this transaction only, so nothing
-	 * else writes its meta). When anything else empties the cache, it is read again.
-	 *
-	 * @return mixed what $insert returns
-	 */
-	private static function new_account_meta( callable $insert ) {
-		$new  = 0;       // the account wp_insert_user() just made, once it says so
-		$keys = array(); // its meta keys that have rows
-		$own  = static function ( $meta, $user, $update ) use ( &$new, &$keys ) {
-			$new  = $update ? 0 : (int) $user->ID;
-			$keys = array();
-			return $meta;
-		};
-		$add  = static function ( $check, $object_id, $meta_key, $meta_value ) use ( &$new, &$keys ) {
-			if ( null !== $check || ! $new || (int) $object_id !== $new || isset( $keys[ $meta_key ] ) ) {
-				return $check;
-			}
-			// update_metadata() passes both unslashed and sanitized; add_metadata() unslashes them
-			// (and sanitizes the value once more, as it does any value).
-			return add_metadata( 'user', $new, wp_slash( $meta_key ), wp_slash( $meta_value ) );
-		};
-		$kept = array(); // user id => the meta cache just before its row is added
-		$take = static function ( $object_id ) use ( &$kept ): void {
-			$kept[ $object_id ] = wp_cache_get( $object_id, 'user_meta' );
-		};
-		$put  = static function ( $unused_meta_id, $object_id, $meta_key, $meta_value ) use ( &$kept, &$new, &$keys ): void {
-			if ( (int) $object_id === $new ) {
-				$keys[ $meta_key ] = true;
-			}
-			$cache = $kept[ $object_id ] ?? false;
-			unset( $kept[ $object_id ] );
-			if ( is_array( $cache ) && false === wp_cache_get( $object_id, 'user_meta' ) ) {
-				$cache[ $meta_key ][] = maybe_serialize( $meta_value ); // as add_metadata() stored it
-				wp_cache_set( $object_id, $cache, 'user_meta' );
-			}
-		};
-		add_filter( 'insert_user_meta', $own, PHP_INT_MAX, 3 );
-		add_filter( 'update_user_metadata', $add, PHP_INT_MAX, 4 );
-		add_action( 'add_user_meta', $take, PHP_INT_MAX );
-		add_action( 'added_user_meta', $put, PHP_INT_MIN, 4 );
-		try {
-			return $insert();
-		} finally {
-			remove_filter( 'insert_user_meta', $own, PHP_INT_MAX );
-			remove_filter( 'update_user_metadata', $add, PHP_INT_MAX );
-			remove_action( 'add_user_meta', $take, PHP_INT_MAX );
-			remove_action( 'added_user_meta', $put, PHP_INT_MIN );
 		}
 	}
 

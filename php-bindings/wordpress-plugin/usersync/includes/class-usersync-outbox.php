@@ -148,8 +148,10 @@ final class Usersync_Outbox {
 	 * Routes waiting events, oldest first (one run at a time per site): each gets its account's
 	 * uid — minted here for an account created on this site —, an event id, and one row per
 	 * peer the library routes it to. Events of accounts that are not linked are not synced.
+	 * The routed peers' delivery locks are taken (the free ones) in the statement that lets go
+	 * of routing.
 	 *
-	 * @return string[] the peers given an event
+	 * @return string[] the peers given an event whose delivery locks this run took
 	 */
 	private static function route( Usersync\Context $context ): array {
 		global $wpdb;
@@ -159,7 +161,10 @@ final class Usersync_Outbox {
 		$routed = array();
 		try {
 			$table = self::table();
-			$rows  = $wpdb->get_results( "SELECT * FROM $table WHERE peer = '' ORDER BY id LIMIT 1000" ); // phpcs:ignore WordPress.DB.PreparedSQL
+			$links = Usersync_Schema::tables()['links'];
+			// Each with its account's uid as linked now (a sign-up routed earlier in this loop is
+			// linked after this read: looked up again below).
+			$rows = $wpdb->get_results( "SELECT o.*, l.uid AS linked_uid FROM $table o LEFT JOIN $links l ON l.user_id = o.user_id WHERE o.peer = '' ORDER BY o.id LIMIT 1000" ); // phpcs:ignore WordPress.DB.PreparedSQL
 			foreach ( $rows as $row ) {
 				$event = Usersync_Events::sorted( json_decode( $row->event, true ), (int) $row->user_id );
 				$peers = array();
@@ -168,7 +173,7 @@ final class Usersync_Outbox {
 				$uid = null === $event ? null : ( $event['data']['uid'] ?? null );
 				if ( null !== $event && null === $uid ) {
 					if ( 'create' !== $row->act || ! get_userdata( (int) $row->user_id ) ) {
-						$uid = Usersync_Links::uid_of( (int) $row->user_id );
+						$uid = $row->linked_uid ?? Usersync_Links::uid_of( (int) $row->user_id );
 					} else {
 						try {
 							$uid = Usersync_Links::mint( (int) $row->user_id ); // the account enters the network here
@@ -194,15 +199,16 @@ final class Usersync_Outbox {
 				// transaction back) stops routing: the queued row stays for the next run.
 				if ( ( $peers && ! self::insert_routed( $row, $event, $peers ) ) || false === $wpdb->query( $wpdb->prepare( "DELETE FROM $table WHERE id = %d", $row->id ) ) ) { // phpcs:ignore WordPress.DB.PreparedSQL
 					$wpdb->query( 'ROLLBACK' );
-					return array_keys( $routed );
+					break;
 				}
 				$wpdb->query( 'COMMIT' );
 				$routed += array_fill_keys( $peers, true );
 			}
-		} finally {
+		} catch ( Throwable $e ) {
 			self::unlock( 'route' );
+			throw $e;
 		}
-		return array_keys( $routed );
+		return self::lock_peers( array_keys( $routed ), 'route' );
 	}
 
 	/** One row per peer for a routed event, in one INSERT; false when the database refused it. */
@@ -271,18 +277,28 @@ final class Usersync_Outbox {
 	}
 
 	/**
-	 * Takes the delivery locks of these peers that are free, in one statement.
+	 * Takes the delivery locks of these peers that are free, in one statement — which first lets
+	 * go of the lock named $release, when one is.
 	 *
 	 * @param string[] $peers
 	 * @return string[] the peers taken
 	 */
-	private static function lock_peers( array $peers ): array {
+	private static function lock_peers( array $peers, string $release = '' ): array {
 		global $wpdb;
 		if ( ! $peers ) {
+			if ( '' !== $release ) {
+				self::unlock( $release );
+			}
 			return array();
 		}
+		$calls = array_fill( 0, count( $peers ), 'GET_LOCK(%s, 0)' );
 		$names = array_map( static fn( $peer ) => self::lock_name( 'deliver|' . $peer ), $peers );
-		$got   = (array) $wpdb->get_row( $wpdb->prepare( 'SELECT ' . implode( ', ', array_fill( 0, count( $peers ), 'GET_LOCK(%s, 0)' ) ), $names ), ARRAY_N ); // phpcs:ignore WordPress.DB.PreparedSQL
+		if ( '' !== $release ) {
+			array_unshift( $calls, 'RELEASE_LOCK(%s)' );
+			array_unshift( $names, self::lock_name( $release ) );
+		}
+		$got = (array) $wpdb->get_row( $wpdb->prepare( 'SELECT ' . implode( ', ', $calls ), $names ), ARRAY_N ); // phpcs:ignore WordPress.DB.PreparedSQL
+		$got = '' === $release ? $got : array_slice( $got, 1 );
 		return array_values( array_filter( $peers, static fn( $i ) => '1' === (string) ( $got[ $i ] ?? '' ), ARRAY_FILTER_USE_KEY ) );
 	}
 
@@ -301,7 +317,7 @@ final class Usersync_Outbox {
 		// one look at every peer's oldest event reads theirs under their locks. Other free peers
 		// with one due are taken next and read again under theirs (another run may have
 		// delivered them in between). Events expire oldest first: when no peer's oldest has, none has.
-		$peers = self::lock_peers( self::route( $context ) );
+		$peers = self::route( $context );
 		$heads = self::heads();
 		if ( array_filter( $heads, static fn( $row ) => (int) $row->created_at < time() - self::ttl() ) ) {
 			self::expire();
@@ -716,6 +732,9 @@ final class Usersync_Outbox {
 	/** Records a row's outcome: gone when delivered or final, else waiting with backoff. */
 	private static function settle( object $row, array $outcome ): void {
 		global $wpdb;
+		// The row's change and its log line: one commit, one flush to disk (the peers this run
+		// still waits for write to the same disk).
+		$wpdb->query( 'START TRANSACTION' );
 		if ( 'retry' === $outcome['result'] ) {
 			$wpdb->update(
 				self::table(),
@@ -730,6 +749,7 @@ final class Usersync_Outbox {
 			$wpdb->query( $wpdb->prepare( 'DELETE FROM ' . self::table() . ' WHERE id = %d', $row->id ) ); // phpcs:ignore WordPress.DB.PreparedSQL
 		}
 		Usersync_Log::add( 'out', $row->peer, $row->act, $row->login, $outcome['result'], $outcome['reason'], $row->eid );
+		$wpdb->query( 'COMMIT' );
 		/**
 		 * A delivery attempt's outcome, once per attempt: 'delivered', 'duplicate' (applied
 		 * before), 'refused' (final), 'retry' (waits with backoff) or 'expired'.
