@@ -177,8 +177,7 @@ final class Usersync_Events {
 		}
 		unset( $event['unsorted'] );
 		if ( 'create' === $event['act'] || 'update' === $event['act'] ) {
-			clean_user_cache( $user_id );
-			$user = get_userdata( $user_id );
+			$user = self::fresh_user( $user_id );
 			return $user ? array( 'act' => $event['act'], 'data' => self::user_data( $user ) ) : null;
 		}
 		if ( 'meta' === $event['act'] ) {
@@ -195,6 +194,19 @@ final class Usersync_Events {
 			return ( $set || $delete ) ? array( 'act' => 'meta', 'data' => $data ) : null;
 		}
 		return $event;
+	}
+
+	/**
+	 * The account as the database has it now (WordPress's cache may not know a change made in
+	 * this request). clean_user_cache() would load the account to empty its cache, only to
+	 * load it again: the entries the account is read by are dropped instead.
+	 *
+	 * @return WP_User|false
+	 */
+	private static function fresh_user( int $user_id ) {
+		wp_cache_delete( $user_id, 'users' );
+		wp_cache_delete( $user_id, 'user_meta' );
+		return get_userdata( $user_id );
 	}
 
 	/** The user's current state as a create/update event's data (the outbox adds the uid). */
@@ -232,8 +244,7 @@ final class Usersync_Events {
 		// when the event is routed.
 		$unsorted = null === Usersync_Settings::context();
 		foreach ( self::$users as $user_id => $entry ) {
-			clean_user_cache( $user_id );
-			$user = get_userdata( $user_id );
+			$user = self::fresh_user( $user_id );
 			if ( ! $user ) {
 				continue;
 			}
