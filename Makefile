@@ -9,7 +9,7 @@ C_LINK  := -L$(LIBDIR) -lusersync -lcjson -lpthread -Wl,-rpath,$(abspath $(LIBDI
 FUZZ_SECONDS ?= 30
 
 .PHONY: help deps build demo test header check-header test-rust test-c test-c-sanitize test-c-valgrind \
-        check-php-ffi test-php check-vectors test-wordpress test-e2e demo-cli plugin-zip lint bench bench-smoke bench-wordpress bench-php bench-sync bench-lag bench-sso bench-bulk test-sso \
+        check-php-ffi test-php check-vectors test-wordpress test-e2e demo-cli plugin-zip lint bench bench-smoke bench-wordpress bench-php bench-sync bench-lag bench-lag-timeline bench-sso bench-bulk test-sso \
         fuzz-smoke clean soak soak-smoke
 
 help:
@@ -20,6 +20,7 @@ help:
 	@echo "              PHP FFI::cdef load, vector regeneration, benchmark and fuzz smoke runs"
 	@echo "make bench  - benchmarks: envelope vs OpenSSL, messages (docs/benchmarks.md)"
 	@echo "make bench-lag - delivery lag on real sites against one no-op POST to a peer's inbox, 1/2/20 peers"
+	@echo "make bench-lag-timeline - where one delivery's time goes, query by query, on sender and receiver"
 	@echo "make soak   - three sites in a full mesh take 10,000 user changes while peers are stopped and"
 	@echo "              frozen at random: nothing lost, nothing applied twice, every site identical"
 
@@ -165,6 +166,10 @@ bench-sync: build
 # no-op POST to a peer's inbox, interleaved; 1, 2 and 20 real peers (docs/benchmarks.md).
 bench-lag: build
 	python3 tests/e2e/lag.py
+
+# The same sites, every query and step stamped: the median timeline of a delivery (docs/benchmarks.md).
+bench-lag-timeline: build
+	python3 tests/e2e/lag_timeline.py --burn
 
 bench-sso: build
 	python3 tests/e2e/test_sso.py --measure

@@ -17,6 +17,17 @@ final class SchemaTest extends UsersyncTestCase
         $this->assertEqualsCanonicalizing($expected, array_values(Usersync_Schema::tables()));
     }
 
+    public function testTheDeliveryDueTimeIsAutoloaded(): void
+    {
+        // Every request's end asks whether a delivery is due: from the options loaded at start.
+        global $wpdb;
+        delete_option('usersync_retry_at');
+        Usersync_Schema::install();
+        $this->assertSame('0', (string) get_option('usersync_retry_at'));
+        $autoload = $wpdb->get_var($wpdb->prepare("SELECT autoload FROM $wpdb->options WHERE option_name = %s", 'usersync_retry_at'));
+        $this->assertContains($autoload, ['yes', 'on'], 'autoloaded (WordPress 6.6+ writes "on")');
+    }
+
     public function testUninstallDropsOneSitesTablesAndInstallMakesThemAgain(): void
     {
         $shop = self::tables('wp_');

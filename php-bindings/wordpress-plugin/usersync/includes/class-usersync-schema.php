@@ -11,7 +11,7 @@ defined( 'ABSPATH' ) || exit;
 
 final class Usersync_Schema {
 
-	const VERSION = '5';
+	const VERSION = '6';
 	const OPTION  = 'usersync_schema';
 
 	/** @return string[] table name by role */
@@ -97,6 +97,9 @@ final class Usersync_Schema {
 				KEY todo (peer,state,user_id)
 			) $charset;"
 		);
+		// Read at the end of every request (is a delivery due?): autoloaded from the start, so a
+		// site that has never delivered does not ask the database for it on every page view.
+		add_option( 'usersync_retry_at', 0, '', true );
 		update_option( self::OPTION, self::VERSION, true );
 	}
 
