@@ -215,6 +215,36 @@ final class ApplyTest extends UsersyncTestCase
         $this->assertSame($seen[0], $seen[1]);
     }
 
+    public function testAnAccountAUserRegisterCallbackMakesGetsItsOwnRows(): void
+    {
+        // A plugin making a second account in user_register: each account has WordPress's rows.
+        $second = 0;
+        $make = static function () use (&$second) {
+            if (!$second) {
+                $login = self::unique();
+                $second = -1;
+                $second = wp_insert_user(['user_login' => $login, 'user_email' => "$login@example.org", 'user_pass' => 'x', 'role' => 'author']);
+            }
+        };
+        add_action('user_register', $make);
+        try {
+            $uid = Usersync\Secret::uid();
+            $login = self::unique();
+            self::apply('blog.test', 'create', ['uid' => $uid, 'login' => $login, 'email' => "$login@example.org", 'roles' => ['editor']]);
+        } finally {
+            remove_action('user_register', $make);
+        }
+        $this->assertIsInt($second);
+        $login = self::unique();
+        $reference = self::metaRows(wp_insert_user(['user_login' => $login, 'user_email' => "$login@example.org", 'user_pass' => 'x', 'role' => 'author']));
+        $made = self::metaRows($second);
+        $this->assertSame(array_keys($reference), array_keys($made));
+        $this->assertSame(['author'], array_values(get_userdata($second)->roles));
+        $account = self::account($uid);
+        $this->assertSame(['editor'], array_values($account->roles));
+        $this->assertSame(array_keys($reference), array_keys(self::metaRows($account->ID)));
+    }
+
     public function testTheUserCountIsUpdatedAfterTheAnswer(): void
     {
         // Core counts users after user_register; a peer's create leaves that to shutdown.

@@ -71,8 +71,10 @@ final class Usersync_New_Account {
 	/** insert_user_meta: the account is new; the rows WordPress writes next are its own. */
 	public function started( $meta, $user, $update ) {
 		global $wpdb;
-		if ( ! $update ) {
-			$this->id  = (int) $user->ID;
+		if ( ! $update ) { // (again for an account a user_register callback makes: its rows are written by then)
+			$this->write();
+			$this->id   = (int) $user->ID;
+			$this->keys = array();
 			$role_rows = array( $user->cap_key, $wpdb->get_blog_prefix() . 'user_level' ); // set_role()'s
 			$this->own = array_fill_keys( array_merge( array_keys( (array) $meta ), $role_rows ), true );
 		}
