@@ -34,6 +34,7 @@ final class SchemaTest extends UsersyncTestCase
         $cycle = self::site('other', 'schema');
         $this->assertSame([], $cycle['uninstalled']['tables']);
         $this->assertFalse($cycle['uninstalled']['option']);
+        $this->assertFalse($cycle['uninstalled']['cursor'], "the initial sync's cursors go too");
         $this->assertEqualsCanonicalizing(['wp2_usersync_links', 'wp2_usersync_log', 'wp2_usersync_outbox', 'wp2_usersync_seen', 'wp2_usersync_sync'],
             $cycle['installed']['tables']);
         $this->assertNotFalse($cycle['installed']['option']);

@@ -50,8 +50,10 @@ switch ($command) {
         break;
     case 'schema':
         // Uninstall, then install again: the tables and the schema option at each step.
+        update_option('usersync_sync_cursor_0123456789abcdef', 5); // an initial sync's cursor
         Usersync_Schema::uninstall();
-        $after_uninstall = ['tables' => usersync_test_tables(), 'option' => get_option(Usersync_Schema::OPTION)];
+        $after_uninstall = ['tables' => usersync_test_tables(), 'option' => get_option(Usersync_Schema::OPTION),
+            'cursor' => get_option('usersync_sync_cursor_0123456789abcdef')];
         Usersync_Schema::install();
         global $wpdb;
         $collations = [];
