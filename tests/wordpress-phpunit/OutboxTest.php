@@ -109,6 +109,34 @@ final class OutboxTest extends UsersyncTestCase
         $this->assertArrayNotHasKey('pass_hash', $news['data'], 'news.test is not sent passwords');
     }
 
+    public function testASignUpWhoseLinkCannotBeStoredWaitsForTheNextRun(): void
+    {
+        // The database refuses the new account's link: nothing is routed, the run ends normally,
+        // the queued row stays, and the next request's end delivers it (usersync_retry_at).
+        global $wpdb;
+        self::stubAnswers('blog', 200, ['result' => 'applied']);
+        self::stubAnswers('news', 200, ['result' => 'applied']);
+        $user = $this->newUser([], true);
+        $links = Usersync_Schema::tables()['links'];
+        $break = static fn($sql) => str_starts_with($sql, "INSERT IGNORE INTO $links") ? str_replace($links, $links . '_missing', $sql) : $sql;
+        add_filter('query', $break);
+        try {
+            self::quietly(static fn() => self::flushAndDeliver());
+        } finally {
+            remove_filter('query', $break);
+        }
+        $this->assertNull(Usersync_Links::uid_of($user->ID));
+        $this->assertSame(1, Usersync_Outbox::unrouted());
+        $this->assertSame([], self::stubReceived('blog'));
+        $this->assertLessThanOrEqual(time(), (int) get_option('usersync_retry_at'));
+        $this->assertGreaterThan(0, (int) get_option('usersync_retry_at'), 'a delivery is due');
+
+        Usersync_Outbox::deliver();
+        $this->assertNotNull(Usersync_Links::uid_of($user->ID));
+        $this->assertSame(0, Usersync_Outbox::unrouted());
+        $this->assertCount(1, self::stubReceived('blog'));
+    }
+
     public function testEachActionGoesOnlyToThePeersThatAreSentIt(): void
     {
         [$user] = $this->linkedUser();

@@ -177,9 +177,11 @@ final class Usersync_Outbox {
 					} else {
 						try {
 							$uid = Usersync_Links::mint( (int) $row->user_id ); // the account enters the network here
-						} catch ( Throwable $e ) {
+						} catch ( Usersync_Apply_Failed $e ) {
+							// The link was not stored (the database's failure): routing stops as for
+							// any failed write, and the queued row waits for the next run.
 							$wpdb->query( 'ROLLBACK' );
-							throw $e;
+							break;
 						}
 					}
 				}
