@@ -88,10 +88,10 @@ if (isset($_GET['usersync_e2e'])) {
 """
 
 
-def arg(name, default):
+def arg(name, default, cast=int):
     for a in sys.argv[1:]:
         if a.startswith(f"--{name}="):
-            return int(a.split("=", 1)[1])
+            return cast(a.split("=", 1)[1])
     return default
 
 

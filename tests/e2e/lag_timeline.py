@@ -53,13 +53,6 @@ register_shutdown_function(function () use ($usersync_kind) {
 BURN = ("case 'update':", "case 'update': if (isset($_GET['burn'])) { if ('spin' === $_GET['burn']) { $t = microtime(true); while (microtime(true) - $t < 0.05) {} } else { wp_hash_password('x'); } if ('late' === $_GET['burn']) { usleep(30000); } }")
 
 
-def arg(name, default):
-    for a in sys.argv[1:]:
-        if a.startswith(f"--{name}="):
-            return a.split("=", 1)[1]
-    return default
-
-
 def median_timeline(runs):
     """The runs with the most common stamp sequence: [(median time, median gap, label)]."""
     by_shape = {}
@@ -75,8 +68,8 @@ def median_timeline(runs):
 
 
 def main():
-    rounds = int(arg("rounds", 12))
-    acts = arg("acts", "create,update,password").split(",")
+    rounds = lag.arg("rounds", 12)
+    acts = lag.arg("acts", "create,update,password", str).split(",")
     burn = "--burn" in sys.argv
     if burn:
         lag.ENDPOINT = lag.ENDPOINT.replace(*BURN)
