@@ -508,6 +508,38 @@ class Identity:
         finally:
             self.sql(f"UPDATE usersync_b.wp_options SET option_value = {quote(original)} WHERE option_name = 'default_role'")
 
+    def own_rows(self):
+        """A peer's create is written with WordPress's own meta rows in one INSERT (the rows it writes
+        itself wait for it): a link secret's holder naming those keys in its meta (or asking for
+        administrator) gets no role B's policy does not grant and no second row of any of them;
+        an anonymous visitor posting the same create in the clear makes no account."""
+        env = self.env
+        admin_caps = 'a:1:{s:13:"administrator";b:1;}'
+        protected = {"wp_capabilities": [admin_caps], "wp_user_level": ["10"], "session_tokens": ["x"]}
+        wordpress_own = {"nickname": ["boss"], "rich_editing": ["false"], "locale": ["de_DE"], "billing_city": ["Oslo"]}
+        for login, meta in (("olga", protected), ("otto", wordpress_own)):
+            roles = ["administrator", "subscriber"] if login == "olga" else ["subscriber"]  # administrator: refused whole
+            data = {"uid": new_uid(), "login": login, "email": f"{login}@a.test", "roles": roles, "meta": meta}
+            status, body = env.post("b", INBOX, json.dumps({"act": "create", "data": data}))
+            check(status == 400 and self.user("b", login) is None,
+                  f"an anonymous create of {login} posted in the clear to B's inbox makes no account ({status} {body})")
+            status, body = env.post("b", INBOX, self.forged("seal", "create", data))  # sealed with the secret: no sender policy
+            u = self.user("b", login)
+            if login == "olga":
+                check(u is None or ("administrator" not in u["roles"] and u["meta"].get("wp_user_level") == ["0"]
+                                    and len(u["meta"].get("wp_capabilities", [])) == 1),
+                      f"a create asking for administrator and naming wp_capabilities, wp_user_level, session_tokens: no administrator, no second row ({status} {body})")
+            else:
+                counts = {key: len(values) for key, values in (u["meta"] if u else {}).items()}
+                check(status == 200 and u and u["roles"] == ["subscriber"] and u["meta"].get("wp_user_level") == ["0"],
+                      f"a create naming WordPress's own meta keys is applied: subscriber and level 0 on B ({status} {body}; {u and u['roles']})")
+                check(u and all(n == 1 for n in counts.values()) and u["meta"].get("nickname") == [login]
+                      and u["meta"].get("rich_editing") == ["true"] and u["meta"].get("billing_city") == ["Oslo"],
+                      f"… one row per key, WordPress's own values for its keys, the billing meta B accepts (got {counts})")
+            if u:
+                status, body = env.post("b", INBOX, self.forged("build", "delete", {"uid": data["uid"], "login": login}))
+                check(status == 200 and self.user("b", login) is None, f"A can delete {login} again ({status} {body})")
+
     # ---- 3. good paths --------------------------------------------------------------------------
 
     def good_paths(self):
@@ -621,6 +653,7 @@ def run(env, ab_secret):
         t.signup_collisions()
         t.peer_batteries()
         t.default_role()
+        t.own_rows()
         t.good_paths()
         t.audit_summary(b_log)
     finally:
