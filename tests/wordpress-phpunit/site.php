@@ -63,6 +63,22 @@ switch ($command) {
         $out = ['uninstalled' => $after_uninstall, 'installed' => ['tables' => usersync_test_tables(),
             'option' => get_option(Usersync_Schema::OPTION), 'links_collations' => $collations]];
         break;
+    case 'update_user':
+        // wp_update_user() as the inbox runs it (through Usersync_Users_Columns, unless 'plain'):
+        // its result, the stored row's display_name, and the queries this request sent.
+        global $wpdb;
+        if (isset($args['db_version'])) {
+            update_option('db_version', $args['db_version']);
+        }
+        $queries = [];
+        add_filter('query', static function ($query) use (&$queries) { $queries[] = $query; return $query; });
+        $name = base64_decode($args['display_name']); // any bytes
+        $update = static fn() => wp_update_user(['ID' => $args['id'], 'display_name' => $name]);
+        $result = empty($args['plain']) ? Usersync_Users_Columns::around($update) : $update();
+        $out = ['result' => is_wp_error($result) ? $result->get_error_code() : $result, 'queries' => $queries,
+            'stored' => base64_encode((string) $wpdb->get_var($wpdb->prepare("SELECT display_name FROM $wpdb->users WHERE ID = %d", $args['id']))),
+            'kept' => get_option('usersync_users_columns')];
+        break;
     case 'uid':
         $out = Usersync_Links::uid_of((int) $args['id']);
         break;

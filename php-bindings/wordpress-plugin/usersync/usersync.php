@@ -40,6 +40,7 @@ require_once __DIR__ . '/includes/class-usersync-links.php';
 require_once __DIR__ . '/includes/class-usersync-events.php';
 require_once __DIR__ . '/includes/class-usersync-outbox.php';
 require_once __DIR__ . '/includes/class-usersync-new-account.php';
+require_once __DIR__ . '/includes/class-usersync-users-columns.php';
 require_once __DIR__ . '/includes/class-usersync-apply.php';
 require_once __DIR__ . '/includes/class-usersync-passwords.php';
 require_once __DIR__ . '/includes/class-usersync-inbox.php';

@@ -106,7 +106,7 @@ final class Usersync_Apply {
 		$hash = static fn( $row, $update ) => ! $update && isset( $data['pass_hash'] ) ? array( 'user_pass' => $data['pass_hash'] ) + $row : $row;
 		add_filter( 'wp_pre_insert_user_data', $hash, PHP_INT_MAX, 2 );
 		try {
-			$id = Usersync_New_Account::insert( $userdata );
+			$id = Usersync_Users_Columns::around( static fn() => Usersync_New_Account::insert( $userdata ) );
 		} finally {
 			remove_filter( 'wp_pre_insert_user_data', $hash, PHP_INT_MAX );
 		}
@@ -145,7 +145,7 @@ final class Usersync_Apply {
 	private static function update( WP_User $user, array $data ): void {
 		$userdata       = self::userdata( $data );
 		$userdata['ID'] = $user->ID;
-		$id             = wp_update_user( $userdata );
+		$id             = Usersync_Users_Columns::around( static fn() => wp_update_user( $userdata ) );
 		if ( is_wp_error( $id ) ) {
 			throw new Usersync_Apply_Failed( $id->get_error_code() );
 		}

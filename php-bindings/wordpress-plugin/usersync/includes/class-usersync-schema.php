@@ -110,7 +110,7 @@ final class Usersync_Schema {
 			$wpdb->query( "DROP TABLE IF EXISTS $table" ); // phpcs:ignore WordPress.DB.PreparedSQL -- table names are ours
 		}
 		$cursors = $wpdb->get_col( $wpdb->prepare( "SELECT option_name FROM $wpdb->options WHERE option_name LIKE %s", $wpdb->esc_like( 'usersync_sync_cursor_' ) . '%' ) ); // the initial sync's, one per peer
-		foreach ( array_merge( array( self::OPTION, 'usersync_retry_at', 'usersync_health' ), $cursors ) as $option ) {
+		foreach ( array_merge( array( self::OPTION, 'usersync_retry_at', 'usersync_health', 'usersync_users_columns' ), $cursors ) as $option ) {
 			delete_option( $option );
 		}
 		wp_clear_scheduled_hook( 'usersync_deliver' );
