@@ -19,6 +19,10 @@ How it is measured:
   when every peer has it;
 - the floor: an empty POST to b's inbox URL (refused as malformed, one log row), from sending
   until the answer is read, on a fresh connection as a delivery makes one;
+- for two peers, a reference: empty POSTs to b's and c's inboxes at once, right after a change
+  on a0 (which has no peers: only the change's own work, e.g. a password's bcrypt hash, ran
+  before), until both answers are read — what two peers' WordPress take when the sender and
+  the apply take no time at all;
 - the breakdown: test-only mu-plugins stamp when the sender's shutdown answered the browser, when
   its request left (http_api_debug: the end minus curl's total time), when the peer's PHP started
   (REQUEST_TIME_FLOAT) and when its WordPress had loaded (wp_loaded).
@@ -28,6 +32,7 @@ import http.client
 import json
 import os
 import random
+import socket
 import statistics
 import subprocess
 import sys
@@ -116,6 +121,29 @@ def post_empty(url):
     end = time.time()
     conn.close()
     assert status.status == 400, status.status
+    return end - start
+
+
+def post_empty_both(urls):
+    """Empty POSTs to several inboxes at once (fresh connections): seconds until every answer is read."""
+    start = time.time()
+    socks = []
+    for url in urls:
+        host, port = url.rsplit("/", 1)[-1].split(":")
+        sock = socket.create_connection((host, int(port)), timeout=30)
+        sock.sendall(f"POST /?rest_route=/usersync/v1/inbox HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: text/plain\r\n"
+                     "Content-Length: 0\r\nConnection: close\r\n\r\n".encode())
+        socks.append(sock)
+    answers = []
+    for sock in socks:
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+        sock.close()
+        answers.append(b"".join(chunks))
+    end = time.time()
+    for answer in answers:
+        assert answer.startswith(b"HTTP/1.1 400"), answer[:40]
     return end - start
 
 
@@ -211,6 +239,7 @@ class Bench:
         lag = {(s, a): [] for s in ("a1", "a2") for a in ACTS}
         request = {s: [] for s in self.senders}
         floor, many_lag, login_of = [], [], {}
+        both = {a: [] for a in ACTS}  # two peers' no-op POSTs at once, right after a0's change
         for s in self.senders:  # warm every site and php-fpm worker first
             for _ in range(3):
                 get(self.port[s], "/")
@@ -230,8 +259,10 @@ class Bench:
                         many_lag.append((act, (applied - end) * 1000))
                     if s != "a0":
                         floor.append(post_empty(self.url["b"]) * 1000)
+                    else:
+                        both[act].append(post_empty_both([self.url["b"], self.url["c"]]) * 1000)
                     time.sleep(0.05)
-        return lag, request, floor, many_lag
+        return lag, request, floor, many_lag, both
 
     PARTS = ("sender after the answer", "to the peer's PHP", "peer's WordPress loads", "peer: open, check, apply, commit")
 
@@ -266,7 +297,7 @@ class Bench:
 
 
 def report(bench, rounds, npeers, measured, load, load_end):
-    lag, request, floor, many_lag = measured
+    lag, request, floor, many_lag, both = measured
     f = median(floor)
     print(f"\n{os.cpu_count()} CPUs; load average {load[0]:.2f} at the start, {load_end[0]:.2f} at the end; "
           f"{rounds} interleaved rounds", flush=True)
@@ -276,6 +307,8 @@ def report(bench, rounds, npeers, measured, load, load_end):
         xs = sorted(xs)
         p90 = xs[int(0.9 * (len(xs) - 1))]
         print(f"{act:<10} {s[1:]:>5} {median(xs):>13.1f} {p90:>8.1f} {median(xs) / f:>7.2f}x")
+    print("for 2 peers, their no-op POSTs at once right after a change on a site without peers: "
+          + ", ".join(f"after a {act} {median(xs):.1f} ms ({median(xs) / f:.2f}x)" for act, xs in both.items()))
     base = median(request["a0"])
     print(f"\nthe user's request (a profile update, median): no peers {base:.1f} ms")
     for s in sorted(request, key=lambda s: int(s[1:])):

@@ -70,6 +70,55 @@ final class OutboxTest extends UsersyncTestCase
             array_map(static fn($r) => [$r['peer'], $r['user_id'], $r['act'], $r['login']], $rows));
         $this->assertSame(['act' => 'meta', 'data' => ['login' => 'seven', 'set' => ['billing_city' => ['Gent']]]], json_decode($rows[0]['event'], true));
         $this->assertEqualsWithDelta(time(), (int) $rows[0]['created_at'], 5);
+        // Each with its event id, fixed here; a sign-up with its account's uid-to-be.
+        Usersync_Outbox::enqueue([['user_id' => 8, 'act' => 'create', 'data' => ['login' => 'eight']]]);
+        $rows = self::outbox();
+        foreach ($rows as $row) {
+            $this->assertMatchesRegularExpression('/^[A-Za-z0-9_-]{22}$/', $row['eid']);
+        }
+        $this->assertCount(3, array_unique(array_column($rows, 'eid')));
+        $this->assertMatchesRegularExpression('/^[A-Za-z0-9_-]{22}$/', json_decode($rows[2]['event'], true)['mint']);
+        $this->assertArrayNotHasKey('mint', json_decode($rows[0]['event'], true));
+    }
+
+    public function testARunLostBeforeRoutingCommitsIsRoutedAgainAsTheSameEvent(): void
+    {
+        // The peers' requests leave before routing commits. The queued row holds the event's id
+        // and the sign-up's uid, so when that commit is lost (here: rolled back once the first
+        // request is prepared, as a crash would lose it) the next run sends the same event, which
+        // the peer answers "duplicate", and links the account to the uid the peer was given.
+        global $wpdb;
+        self::stubAnswers('blog', 200, ['result' => 'applied']);
+        self::stubAnswers('news', 200, ['result' => 'applied']);
+        $user = $this->newUser([], true);
+        $other = new wpdb(DB_USER, DB_PASSWORD, DB_NAME, DB_HOST); // another connection: sees what is committed
+        $queued = [];
+        $crash = static function ($args) use (&$queued, $other, $wpdb) {
+            $queued[] = (int) $other->get_var('SELECT COUNT(*) FROM ' . Usersync_Schema::tables()['outbox'] . " WHERE peer = ''");
+            if (1 === count($queued)) {
+                $wpdb->query('ROLLBACK');
+            }
+            return $args;
+        };
+        add_filter('http_request_args', $crash);
+        try {
+            self::flushAndDeliver();
+        } finally {
+            remove_filter('http_request_args', $crash);
+            $other->close();
+        }
+        $this->assertSame(1, $queued[0], 'the first request was prepared while routing was not committed');
+        $this->assertNull(Usersync_Links::uid_of($user->ID), 'routing was lost');
+        $this->assertSame(1, Usersync_Outbox::unrouted());
+        $first = self::openAtPeer('blog.test', self::stubReceived('blog')[0]);
+
+        Usersync_Outbox::deliver();
+        $received = self::stubReceived('blog');
+        $this->assertCount(2, $received);
+        $again = self::openAtPeer('blog.test', $received[1]);
+        $this->assertSame([$first['eid'], $first['data']['uid']], [$again['eid'], $again['data']['uid']]);
+        $this->assertSame($first['data']['uid'], Usersync_Links::uid_of($user->ID));
+        $this->assertSame(0, Usersync_Outbox::unrouted());
     }
 
     public function testACreateIsRoutedWithANewUidAndOneEventIdToEveryPeerThatTakesIt(): void

@@ -46,12 +46,13 @@ final class Usersync_Links {
 	}
 
 	/**
-	 * The uid of an account created here: a new one from the library, linked at once — in one
-	 * query, as a new account has none —, or the one it has when it is linked already.
+	 * The uid of an account created here: $uid (minted with its sign-up's queued event) or a
+	 * new one from the library, linked at once — in one query, as a new account has none —, or
+	 * the one it has when it is linked already.
 	 */
-	public static function mint( int $user_id ): string {
+	public static function mint( int $user_id, ?string $uid = null ): string {
 		global $wpdb;
-		$uid   = Usersync\Secret::uid();
+		$uid   = $uid ?? Usersync\Secret::uid();
 		$added = self::insert( 'INSERT IGNORE', $user_id, $uid );
 		$uid   = 1 === $added ? $uid : ( false === $added ? null : self::uid_of( $user_id ) );
 		if ( null === $uid ) {

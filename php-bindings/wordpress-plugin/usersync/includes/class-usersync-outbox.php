@@ -2,10 +2,13 @@
 /**
  * The durable outbox. Queue first, always: a request's events are written as they are, one
  * row each, before anything else — no library call on the user's request, so nothing a user
- * did is lost while the library cannot load. After the response (or from WP-Cron, or the
- * system-cron entry point bin/usersync-deliver.php) a delivery run routes waiting events —
- * each gets its account's uid, its event id (eid, kept for every retry, so a receiver applies
- * it once) and one row per peer the library routes it to — and then delivers.
+ * did is lost while the library cannot load. Each is given its event id (eid, kept for every
+ * retry, so a receiver applies it once) there, and a sign-up the uid its account will have.
+ * After the response (or from WP-Cron, or the system-cron entry point bin/usersync-deliver.php)
+ * a delivery run routes waiting events — each gets its account's uid and one row per peer the
+ * library routes it to — and then delivers. Because the ids were fixed with the queued row, a
+ * run that routed an event and crashed before its commit routes it again as the same event:
+ * the peers' requests leave before that commit (the peers answer a second copy "duplicate").
  *
  * Peers are independent: each peer is delivered by at most one run at a time (a named lock per
  * site and peer), in order, one message at a time, and all peers at once in one curl_multi
@@ -31,6 +34,9 @@ final class Usersync_Outbox {
 
 	/** @var bool this request holds routing (hold_routing()) */
 	private static $holding = false;
+
+	/** @var bool a delivery run's routing is not committed yet (it holds the route lock) */
+	private static $routing_open = false;
 
 	/** Messages one run delivers to one peer at most, so a run ends under steady load. */
 	const RUN_LIMIT = 1000;
@@ -59,8 +65,9 @@ final class Usersync_Outbox {
 	}
 
 	/**
-	 * Queues a request's events, one row each, in one statement: routing (which needs the
-	 * library) happens in the delivery run.
+	 * Queues a request's events, one row each, in one statement, each with its eid (and a
+	 * sign-up with its account's uid-to-be, 'mint'): routing (which needs the library) happens
+	 * in the delivery run.
 	 *
 	 * @param array[] $events `['user_id' => int, 'act' => …, 'data' => […]]`
 	 */
@@ -73,24 +80,28 @@ final class Usersync_Outbox {
 		$rows   = array();
 		$values = array();
 		foreach ( $events as $event ) {
-			$rows[] = '(%d, %s, %s, %s, %d, %d)';
-			array_push(
-				$values,
-				(int) ( $event['user_id'] ?? 0 ),
-				$event['act'],
-				(string) ( $event['data']['login'] ?? '' ),
-				wp_json_encode( array( 'act' => $event['act'], 'data' => $event['data'] ) + ( empty( $event['unsorted'] ) ? array() : array( 'unsorted' => true ) ) ),
-				$now,
-				$now
-			);
+			$queued = array( 'act' => $event['act'], 'data' => $event['data'] ) + ( empty( $event['unsorted'] ) ? array() : array( 'unsorted' => true ) );
+			if ( 'create' === $event['act'] ) {
+				$queued['mint'] = self::new_id();
+			}
+			$rows[] = '(%d, %s, %s, %s, %s, %d, %d)';
+			array_push( $values, (int) ( $event['user_id'] ?? 0 ), $event['act'], (string) ( $event['data']['login'] ?? '' ), self::new_id(), wp_json_encode( $queued ), $now, $now );
 		}
 		$wpdb->query(
 			$wpdb->prepare(
-				'INSERT INTO ' . self::table() . ' (user_id, act, login, event, created_at, next_attempt) VALUES ' . implode( ', ', $rows ), // phpcs:ignore WordPress.DB.PreparedSQL
+				'INSERT INTO ' . self::table() . ' (user_id, act, login, eid, event, created_at, next_attempt) VALUES ' . implode( ', ', $rows ), // phpcs:ignore WordPress.DB.PreparedSQL
 				$values
 			)
 		);
 		self::$queued = true;
+	}
+
+	/**
+	 * An id as docs/protocol.md §15 mints them — 16 random bytes in base64url, no padding —
+	 * from PHP's CSPRNG: the user's request makes no library call.
+	 */
+	private static function new_id(): string {
+		return rtrim( strtr( base64_encode( random_bytes( 16 ) ), '+/', '-_' ), '=' );
 	}
 
 	/**
@@ -146,10 +157,12 @@ final class Usersync_Outbox {
 
 	/**
 	 * Routes waiting events, oldest first (one run at a time per site): each gets its account's
-	 * uid — minted here for an account created on this site —, an event id, and one row per
+	 * uid — linked here for an account created on this site —, its event id, and one row per
 	 * peer the library routes it to. Events of accounts that are not linked are not synced.
-	 * The routed peers' delivery locks are taken (the free ones) in the statement that lets go
-	 * of routing.
+	 * The routed peers' delivery locks are taken (the free ones). The last event's transaction
+	 * is left open when it has peers — end_routing() commits it and lets go of routing — and
+	 * holds only writes: the routed peers' oldest events, read next under their locks, are the
+	 * transaction's first look at the database, so it sees what other runs committed before.
 	 *
 	 * @return string[] the peers given an event whose delivery locks this run took
 	 */
@@ -165,18 +178,22 @@ final class Usersync_Outbox {
 			// Each with its account's uid as linked now (a sign-up routed earlier in this loop is
 			// linked after this read: looked up again below).
 			$rows = $wpdb->get_results( "SELECT o.*, l.uid AS linked_uid FROM $table o LEFT JOIN $links l ON l.user_id = o.user_id WHERE o.peer = '' ORDER BY o.id LIMIT 1000" ); // phpcs:ignore WordPress.DB.PreparedSQL
-			foreach ( $rows as $row ) {
-				$event = Usersync_Events::sorted( json_decode( $row->event, true ), (int) $row->user_id );
-				$peers = array();
+			foreach ( $rows as $i => $row ) {
+				$queued = json_decode( $row->event, true );
+				$mint   = $queued['mint'] ?? null; // a sign-up's uid-to-be (none in rows queued before it was)
+				unset( $queued['mint'] );
+				$event  = Usersync_Events::sorted( $queued, (int) $row->user_id );
+				$signup = 'create' === $row->act && get_userdata( (int) $row->user_id );
+				$peers  = array();
 				// One transaction (one commit) per event: the link, the routed rows, the queued row's end.
 				$wpdb->query( 'START TRANSACTION' );
 				$uid = null === $event ? null : ( $event['data']['uid'] ?? null );
 				if ( null !== $event && null === $uid ) {
-					if ( 'create' !== $row->act || ! get_userdata( (int) $row->user_id ) ) {
+					if ( ! $signup ) {
 						$uid = $row->linked_uid ?? Usersync_Links::uid_of( (int) $row->user_id );
 					} else {
 						try {
-							$uid = Usersync_Links::mint( (int) $row->user_id ); // the account enters the network here
+							$uid = Usersync_Links::mint( (int) $row->user_id, $mint ); // the account enters the network here
 						} catch ( Usersync_Apply_Failed $e ) {
 							// The link was not stored (the database's failure): routing stops as for
 							// any failed write, and the queued row waits for the next run.
@@ -187,7 +204,7 @@ final class Usersync_Outbox {
 				}
 				if ( null !== $uid ) {
 					$event = array(
-						'eid'  => Usersync\Secret::uid(),
+						'eid'  => '' !== (string) $row->eid ? $row->eid : Usersync\Secret::uid(),
 						'act'  => $event['act'],
 						'data' => array( 'uid' => $uid ) + $event['data'],
 					);
@@ -203,14 +220,28 @@ final class Usersync_Outbox {
 					$wpdb->query( 'ROLLBACK' );
 					break;
 				}
-				$wpdb->query( 'COMMIT' );
 				$routed += array_fill_keys( $peers, true );
+				if ( $peers && count( $rows ) - 1 === $i ) {
+					self::$routing_open = true;
+				} else {
+					$wpdb->query( 'COMMIT' );
+				}
 			}
 		} catch ( Throwable $e ) {
 			self::unlock( 'route' );
 			throw $e;
 		}
-		return self::lock_peers( array_keys( $routed ), 'route' );
+		return self::lock_peers( array_keys( $routed ), self::$routing_open ? '' : 'route' );
+	}
+
+	/** Commits routing's open transaction (see route()) and lets go of routing. */
+	private static function end_routing(): void {
+		global $wpdb;
+		if ( self::$routing_open ) {
+			self::$routing_open = false;
+			$wpdb->query( 'COMMIT' ); // when it fails, the queued rows wait for the next run, which routes them as the same events
+			self::unlock( 'route' );
+		}
 	}
 
 	/** One row per peer for a routed event, in one INSERT; false when the database refused it. */
@@ -259,6 +290,10 @@ final class Usersync_Outbox {
 
 	private static function due( object $row ): bool {
 		return (int) $row->next_attempt <= time();
+	}
+
+	private static function expired( object $row ): bool {
+		return (int) $row->created_at < time() - self::ttl();
 	}
 
 	/**
@@ -315,21 +350,7 @@ final class Usersync_Outbox {
 			self::schedule(); // routed later, when the library loads
 			return;
 		}
-		// The peers just given an event are taken first (one statement, free ones only), so that
-		// one look at every peer's oldest event reads theirs under their locks. Other free peers
-		// with one due are taken next and read again under theirs (another run may have
-		// delivered them in between). Events expire oldest first: when no peer's oldest has, none has.
-		$peers = self::route( $context );
-		$heads = self::heads();
-		if ( array_filter( $heads, static fn( $row ) => (int) $row->created_at < time() - self::ttl() ) ) {
-			self::expire();
-			$heads = self::heads();
-		}
-		$more = self::lock_peers( array_values( array_diff( array_keys( array_filter( $heads, array( __CLASS__, 'due' ) ) ), $peers ) ) );
-		if ( $more ) {
-			$heads = self::heads( $more ) + $heads;
-			$peers = array_merge( $peers, $more );
-		}
+		$routed      = self::route( $context );
 		self::$multi = self::$multi ?? curl_multi_init();
 		$multi       = self::$multi;
 		$busy        = array(); // peer => [handle, row, request]
@@ -349,7 +370,10 @@ final class Usersync_Outbox {
 					$request = self::request( $context, $row );
 					if ( isset( $request['handle'] ) ) {
 						curl_multi_add_handle( $multi, $request['handle'] );
-						curl_multi_exec( $multi, $unused_running ); // on its way while the others are prepared
+						// On its way — its bytes handed to the connection — before the next peer's
+						// request is prepared and routing commits (a peer slow to connect: 2 ms at most).
+						$bytes = strlen( (string) ( $request['args']['body'] ?? '' ) );
+						self::drive( $multi, static fn() => (int) curl_getinfo( $request['handle'], CURLINFO_SIZE_UPLOAD ) >= $bytes, 0.002 );
 						$busy[ $peer ] = array( $request['handle'], $row, $request );
 						$sent[ $peer ] = ( $sent[ $peer ] ?? 0 ) + 1;
 						return;
@@ -363,7 +387,35 @@ final class Usersync_Outbox {
 				}
 			}
 		};
-		foreach ( $peers as $peer ) {
+		// The peers just given an event first (their delivery locks were taken while routing):
+		// their oldest events are read under their locks, and their requests leave before
+		// routing commits — unless one has an event to expire first.
+		$heads = $routed ? self::heads( $routed ) : array();
+		$later = $routed;
+		if ( ! array_filter( $heads, array( __CLASS__, 'expired' ) ) ) {
+			try {
+				foreach ( $routed as $peer ) {
+					$next( $peer, true, $heads[ $peer ] ?? null );
+				}
+			} finally {
+				self::end_routing();
+			}
+			$later = array();
+		}
+		self::end_routing();
+		// Then every other free peer with an event due, taken in one statement and read again
+		// under its lock (another run may have delivered it in between). Events expire oldest
+		// first: when no peer's oldest has, none has.
+		$heads = self::heads();
+		if ( array_filter( $heads, array( __CLASS__, 'expired' ) ) ) {
+			self::expire();
+			$heads = self::heads();
+		}
+		$more = self::lock_peers( array_values( array_diff( array_keys( array_filter( $heads, array( __CLASS__, 'due' ) ) ), $routed ) ) );
+		if ( $more ) {
+			$heads = self::heads( $more ) + $heads;
+		}
+		foreach ( array_merge( $later, $more ) as $peer ) {
 			$next( $peer, true, $heads[ $peer ] ?? null );
 		}
 		while ( $busy ) {
@@ -696,15 +748,16 @@ final class Usersync_Outbox {
 		return array( 'ch' => $ch, 'mh' => $mh, 'timeout' => $timeout );
 	}
 
-	/** Runs a multi handle's one transfer until it has ended or $far_enough() says so. */
-	private static function drive( CurlMultiHandle $mh, callable $far_enough ): void {
+	/** Runs a multi handle's transfers until they have ended, $far_enough() says so, or $seconds have passed. */
+	private static function drive( CurlMultiHandle $mh, callable $far_enough, float $seconds = INF ): void {
+		$until = microtime( true ) + $seconds;
 		while ( true ) {
 			curl_multi_exec( $mh, $running );
-			if ( ! $running || $far_enough() ) {
+			if ( ! $running || $far_enough() || microtime( true ) >= $until ) {
 				return;
 			}
-			if ( -1 === curl_multi_select( $mh, 1.0 ) ) {
-				usleep( 1000 ); // no socket to wait on yet
+			if ( -1 === curl_multi_select( $mh, min( 1.0, $seconds ) ) ) {
+				usleep( (int) min( 1000, 1e6 * $seconds ) ); // no socket to wait on yet
 			}
 		}
 	}
