@@ -114,8 +114,10 @@ class Identity:
     # ---- reading the sites' databases ---------------------------------------------------------
 
     def sql(self, query):
-        """Rows of tab-separated columns, unescaped (JSON columns come through intact)."""
-        out = subprocess.run(["mariadb", f"--socket={self.env.db}/mysqld.sock", "-u", "root", "-N", "-B", "-r", "-e", query],
+        """Rows of tab-separated columns, unescaped (JSON columns come through intact), in UTF-8
+        whatever the locale (the client's charset is the locale's by default)."""
+        out = subprocess.run(["mariadb", f"--socket={self.env.db}/mysqld.sock", "--default-character-set=utf8mb4", "-u", "root", "-N", "-B", "-r",
+                              "-e", query],
                              capture_output=True, text=True, check=True).stdout
         return [line.split("\t") for line in out.splitlines()]
 
@@ -540,6 +542,34 @@ class Identity:
                 status, body = env.post("b", INBOX, self.forged("build", "delete", {"uid": data["uid"], "login": login}))
                 check(status == 200 and self.user("b", login) is None, f"A can delete {login} again ({status} {body})")
 
+    def column_values(self):
+        """A peer's create and update write the account's row with wpdb's kept answers about the
+        users table (no SHOW FULL COLUMNS per delivery) when every value fits, else with wpdb's
+        own checks: a link secret's holder sealing names that fit exactly, fit in characters but
+        not in bytes, or carry four-byte characters gets them stored as sent; one a character too
+        long changes nothing."""
+        env = self.env
+        names = {"ulla": "x" * 250, "uwe": "\u00e9" * 200, "ute": "Zo\u00eb \U0001F680 \u00f8"}
+        for login, name in names.items():
+            data = {"uid": new_uid(), "login": login, "email": f"{login}@a.test", "roles": ["subscriber"], "fields": {"display_name": name}}
+            status, body = env.post("b", INBOX, self.forged("seal", "create", data))
+            u = self.user("b", login)
+            check(status == 200 and u and u["user"]["display_name"] == name,
+                  f"a create with a display name of {len(name)} characters ({len(name.encode())} bytes) is stored as sent ({status} {body})")
+            if not u:
+                continue
+            update = {"uid": data["uid"], "login": login, "email": data["email"], "fields": {"display_name": name[::-1]}}
+            status, body = env.post("b", INBOX, self.forged("seal", "update", update))
+            check(status == 200 and self.user("b", login)["user"]["display_name"] == name[::-1], f"… and an update of it ({status} {body})")
+            if login == "ulla":
+                before = self.rows("b", [login])
+                update["fields"]["display_name"] = "y" * 251
+                status, body = env.post("b", INBOX, self.forged("seal", "update", update))
+                check(status >= 400 and self.rows("b", [login]) == before,
+                      f"an update one character too long for the column is refused, the row unchanged ({status} {body})")
+            status, body = env.post("b", INBOX, self.forged("build", "delete", {"uid": data["uid"], "login": login}))
+            check(status == 200 and self.user("b", login) is None, f"A can delete {login} again ({status} {body})")
+
     # ---- 3. good paths --------------------------------------------------------------------------
 
     def good_paths(self):
@@ -654,6 +684,7 @@ def run(env, ab_secret):
         t.peer_batteries()
         t.default_role()
         t.own_rows()
+        t.column_values()
         t.good_paths()
         t.audit_summary(b_log)
     finally:

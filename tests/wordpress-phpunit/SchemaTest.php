@@ -35,6 +35,7 @@ final class SchemaTest extends UsersyncTestCase
         $this->assertSame([], $cycle['uninstalled']['tables']);
         $this->assertFalse($cycle['uninstalled']['option']);
         $this->assertFalse($cycle['uninstalled']['cursor'], "the initial sync's cursors go too");
+        $this->assertFalse($cycle['uninstalled']['columns'], "the users table's kept columns go too");
         $this->assertEqualsCanonicalizing(['wp2_usersync_links', 'wp2_usersync_log', 'wp2_usersync_outbox', 'wp2_usersync_seen', 'wp2_usersync_sync'],
             $cycle['installed']['tables']);
         $this->assertNotFalse($cycle['installed']['option']);

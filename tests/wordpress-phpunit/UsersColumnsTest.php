@@ -35,6 +35,7 @@ final class UsersColumnsTest extends UsersyncTestCase
     {
         $user = $this->newUser(['display_name' => 'before']);
         self::update($user, 'before');
+        $stored = [];
         $names = [
             'fits exactly' => str_repeat('x', 250),
             'one character too long' => str_repeat('x', 251),
@@ -48,7 +49,9 @@ final class UsersColumnsTest extends UsersyncTestCase
             self::update($user, 'before', ['plain' => true]);
             $run = self::update($user, $name);
             $this->assertSame([$plain['result'], $plain['stored']], [$run['result'], $run['stored']], $what);
+            $stored[$what] = base64_decode($run['stored']);
         }
+        $this->assertSame(["Zoë \u{1F680}", str_repeat('é', 200)], [$stored['four-byte characters'], $stored['fits in characters, not in bytes']], 'stored as sent');
         // What fitted was written with the kept answers, what did not by wpdb's own checks (it
         // asked), which refused it: wp_update_user() does not say so, the row stays as it was.
         $this->assertFalse(self::asks(self::update($user, str_repeat('x', 250))));

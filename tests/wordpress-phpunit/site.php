@@ -51,9 +51,10 @@ switch ($command) {
     case 'schema':
         // Uninstall, then install again: the tables and the schema option at each step.
         update_option('usersync_sync_cursor_0123456789abcdef', 5); // an initial sync's cursor
+        update_option(Usersync_Users_Columns::OPTION, ['key' => 'kept']);
         Usersync_Schema::uninstall();
         $after_uninstall = ['tables' => usersync_test_tables(), 'option' => get_option(Usersync_Schema::OPTION),
-            'cursor' => get_option('usersync_sync_cursor_0123456789abcdef')];
+            'cursor' => get_option('usersync_sync_cursor_0123456789abcdef'), 'columns' => get_option(Usersync_Users_Columns::OPTION)];
         Usersync_Schema::install();
         global $wpdb;
         $collations = [];

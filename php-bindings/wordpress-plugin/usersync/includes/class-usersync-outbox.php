@@ -97,7 +97,7 @@ final class Usersync_Outbox {
 	}
 
 	/**
-	 * An id as docs/protocol.md §15 mints them — 16 random bytes in base64url, no padding —
+	 * An id as docs/protocol.md §8–9 define them — 16 random bytes in base64url, no padding —
 	 * from PHP's CSPRNG: the user's request makes no library call.
 	 */
 	private static function new_id(): string {
@@ -160,9 +160,10 @@ final class Usersync_Outbox {
 	 * uid — linked here for an account created on this site —, its event id, and one row per
 	 * peer the library routes it to. Events of accounts that are not linked are not synced.
 	 * The routed peers' delivery locks are taken (the free ones). The last event's transaction
-	 * is left open when it has peers — end_routing() commits it and lets go of routing — and
-	 * holds only writes: the routed peers' oldest events, read next under their locks, are the
-	 * transaction's first look at the database, so it sees what other runs committed before.
+	 * is left open when it has peers — end_routing() commits it and lets go of routing. It
+	 * writes without reading (but for a sign-up already linked): the routed peers' oldest events,
+	 * read next under their locks, are its first look at the database, so it sees what other
+	 * runs committed until then.
 	 *
 	 * @return string[] the peers given an event whose delivery locks this run took
 	 */
@@ -183,23 +184,19 @@ final class Usersync_Outbox {
 				$mint   = $queued['mint'] ?? null; // a sign-up's uid-to-be (none in rows queued before it was)
 				unset( $queued['mint'] );
 				$event  = Usersync_Events::sorted( $queued, (int) $row->user_id );
-				$signup = 'create' === $row->act && get_userdata( (int) $row->user_id );
+				$signup = null !== $event && ! isset( $event['data']['uid'] ) && 'create' === $row->act && get_userdata( (int) $row->user_id );
+				$uid    = null === $event || $signup ? null : ( $event['data']['uid'] ?? $row->linked_uid ?? Usersync_Links::uid_of( (int) $row->user_id ) );
 				$peers  = array();
 				// One transaction (one commit) per event: the link, the routed rows, the queued row's end.
 				$wpdb->query( 'START TRANSACTION' );
-				$uid = null === $event ? null : ( $event['data']['uid'] ?? null );
-				if ( null !== $event && null === $uid ) {
-					if ( ! $signup ) {
-						$uid = $row->linked_uid ?? Usersync_Links::uid_of( (int) $row->user_id );
-					} else {
-						try {
-							$uid = Usersync_Links::mint( (int) $row->user_id, $mint ); // the account enters the network here
-						} catch ( Usersync_Apply_Failed $e ) {
-							// The link was not stored (the database's failure): routing stops as for
-							// any failed write, and the queued row waits for the next run.
-							$wpdb->query( 'ROLLBACK' );
-							break;
-						}
+				if ( $signup ) {
+					try {
+						$uid = Usersync_Links::mint( (int) $row->user_id, $mint ); // the account enters the network here
+					} catch ( Usersync_Apply_Failed $e ) {
+						// The link was not stored (the database's failure): routing stops as for
+						// any failed write, and the queued row waits for the next run.
+						$wpdb->query( 'ROLLBACK' );
+						break;
 					}
 				}
 				if ( null !== $uid ) {
@@ -391,18 +388,14 @@ final class Usersync_Outbox {
 		// their oldest events are read under their locks, and their requests leave before
 		// routing commits — unless one has an event to expire first.
 		$heads = $routed ? self::heads( $routed ) : array();
-		$later = $routed;
-		if ( ! array_filter( $heads, array( __CLASS__, 'expired' ) ) ) {
-			try {
-				foreach ( $routed as $peer ) {
-					$next( $peer, true, $heads[ $peer ] ?? null );
-				}
-			} finally {
-				self::end_routing();
+		$later = array_filter( $heads, array( __CLASS__, 'expired' ) ) ? $routed : array();
+		try {
+			foreach ( array_diff( $routed, $later ) as $peer ) {
+				$next( $peer, true, $heads[ $peer ] ?? null );
 			}
-			$later = array();
+		} finally {
+			self::end_routing();
 		}
-		self::end_routing();
 		// Then every other free peer with an event due, taken in one statement and read again
 		// under its lock (another run may have delivered it in between). Events expire oldest
 		// first: when no peer's oldest has, none has.
