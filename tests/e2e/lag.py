@@ -20,9 +20,9 @@ How it is measured:
 - the floor: an empty POST to b's inbox URL (refused as malformed, one log row), from sending
   until the answer is read, on a fresh connection as a delivery makes one;
 - for two peers, a reference: empty POSTs to b's and c's inboxes at once, right after a change
-  on a0 (which has no peers: only the change's own work, e.g. a password's bcrypt hash, ran
-  before), until both answers are read — what two peers' WordPress take when the sender and
-  the apply take no time at all;
+  on a0 (which has no peers: the change's own work, e.g. a password's bcrypt hash, ran before,
+  and its delivery run, finding no peer, runs beside them), until both answers are read — what
+  two peers' WordPress take when routing and the apply take no time at all;
 - the breakdown: test-only mu-plugins stamp when the sender's shutdown answered the browser, when
   its request left (http_api_debug: the end minus curl's total time), when the peer's PHP started
   (REQUEST_TIME_FLOAT) and when its WordPress had loaded (wp_loaded).
