@@ -48,6 +48,15 @@ def password_login(env, site, login, password):
 
 INBOX = "/?rest_route=/usersync/v1/inbox"
 AUDIT_OPTION = "e2e_audit"
+
+# Test-only: B's object cache as WordPress's own, but each flush (a persistent cache's would
+# empty what every request uses) is written to a file.
+FLUSHES_PLUGIN = """<?php
+final class E2E_Counted_Cache extends WP_Object_Cache {
+    public function flush() { file_put_contents(%(log)s, ($_GET['rest_route'] ?? '') . "\\n", FILE_APPEND); return parent::flush(); }
+}
+$GLOBALS['wp_object_cache'] = new E2E_Counted_Cache();
+"""
 AUDIT_PLUGIN = """<?php
 // Test-only (tests/e2e/identity.py): a security/audit plugin stand-in. It records every login core
 // reports (wp_login) and every auth cookie core makes (set_auth_cookie), and whether the request
@@ -253,8 +262,12 @@ class Identity:
                 f.write("<?php\n// Rewritten for the run of tests/e2e/identity.py, restored after it.\n")
                 for key, value in consts.items():
                     f.write(f"define({json.dumps(key)}, {php_literal(value)});\n")
-        # The audit and login-gate stand-ins on B.
-        for name, text in (("e2e-audit.php", AUDIT_PLUGIN), ("e2e-gate.php", GATE_PLUGIN)):
+        # The audit, login-gate and cache-flush stand-ins on B.
+        self.flushes = os.path.join(self.env.work, "b-cache-flushes.log")
+        open(self.flushes, "w").close()
+        os.chmod(self.flushes, 0o666)
+        flushes = FLUSHES_PLUGIN % {"log": json.dumps(self.flushes)}
+        for name, text in (("e2e-audit.php", AUDIT_PLUGIN), ("e2e-gate.php", GATE_PLUGIN), ("e2e-cache-flushes.php", flushes)):
             plugin = os.path.join(self.env.sites["b"]["path"], "wp-content", "mu-plugins", name)
             with open(plugin, "w") as f:
                 f.write(text)
@@ -569,6 +582,19 @@ class Identity:
                       f"an update one character too long for the column is refused, the row unchanged ({status} {body})")
             status, body = env.post("b", INBOX, self.forged("build", "delete", {"uid": data["uid"], "login": login}))
             check(status == 200 and self.user("b", login) is None, f"A can delete {login} again ({status} {body})")
+        # A message WordPress refuses before anything is written (a login of characters WordPress
+        # strips from logins, nothing left): refused, and B's object cache is not emptied for it —
+        # a link secret's holder cannot flush a persistent cache at the rate it sends.
+        before = open(self.flushes).read()
+        login = "%%"
+        data = {"uid": new_uid(), "login": login, "email": "stripped@a.test", "roles": ["subscriber"]}
+        for _ in range(3):
+            status, body = env.post("b", INBOX, self.forged("seal", "create", dict(data, uid=new_uid())))
+        check(status == 422 and "empty_user_login" in body.get("reason", "") and self.user("b", login) is None,
+              f"a create WordPress refuses before writing is refused ({status} {body})")
+        check(open(self.flushes).read() == before, "… and empties no object cache (three times)")
+        self.wp("b", "cache_flush")
+        check(open(self.flushes).read() != before, "(the count of B's cache flushes counts: a flush on B is written down)")
 
     # ---- 3. good paths --------------------------------------------------------------------------
 

@@ -66,6 +66,9 @@ switch ($command) {
         $out = md5(json_encode([$wpdb->get_results("SELECT * FROM $wpdb->users ORDER BY ID"),
                                 $wpdb->get_results("SELECT * FROM $wpdb->usermeta ORDER BY umeta_id")]));
         break;
+    case 'cache_flush':
+        $out = wp_cache_flush();
+        break;
     case 'uid':
         $out = Usersync_Links::uid_of(user_or_fail($args['login'])->ID);
         break;

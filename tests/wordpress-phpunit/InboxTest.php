@@ -145,8 +145,10 @@ final class InboxTest extends UsersyncTestCase
         add_action('usersync_before_apply', $veto);
         try {
             $data = self::createData();
+            wp_cache_set('sentinel', 'kept', 'usersync-test');
             $this->assertRefused('apply_failed: closed for sign-ups', self::seal('blog.test', 'create', $data), '127.0.0.1', 'closed for sign-ups');
             $this->assertFalse(get_user_by('login', $data['login']));
+            $this->assertSame('kept', wp_cache_get('sentinel', 'usersync-test'), 'refused before any write: the object cache is not emptied');
         } finally {
             remove_action('usersync_before_apply', $veto);
         }
@@ -182,6 +184,7 @@ final class InboxTest extends UsersyncTestCase
             return preg_match('/^\s*INSERT (IGNORE )?INTO `?' . preg_quote($table_word, '/') . '`?\s/i', $query) ? "INSERT INTO {$query}_no_such_table" : $query;
         };
         $before = self::state();
+        wp_cache_set('sentinel', 'kept', 'usersync-test');
         add_filter('query', $fail);
         try {
             [$status, $answer] = self::quietly(fn() => self::receive(self::seal('blog.test', 'create', $data, $eid)));
@@ -190,6 +193,8 @@ final class InboxTest extends UsersyncTestCase
         }
         $this->assertSame([503, 'busy'], [$status, $answer['result']], "a failed write to $table_word: " . json_encode($answer));
         $this->assertSame($before, self::state(), 'nothing of the change is kept');
+        // Once the change had written (all but the replay record's failure), the cache is emptied.
+        $this->assertSame(Usersync_Schema::tables()['seen'] === $table_word ? 'kept' : false, wp_cache_get('sentinel', 'usersync-test'));
         [$status, $answer] = self::receive(self::seal('blog.test', 'create', $data, $eid));
         $this->assertSame([200, 'applied'], [$status, $answer['result']], 'the retry is applied, not a duplicate');
         $this->assertSame($data['login'], Usersync_Links::user_of($data['uid'])->user_login);

@@ -21,6 +21,9 @@ final class Usersync_Database_Failed extends RuntimeException {
 
 final class Usersync_Inbox {
 
+	/** @var bool the change being applied has sent a write (roll_back() must forget what the cache kept of it) */
+	private static $wrote = false;
+
 	/** Seconds an applied event's id is remembered: longer than any sender retries (3 days by default). */
 	const EVENT_MEMORY = 7 * DAY_IN_SECONDS;
 
@@ -138,6 +141,7 @@ final class Usersync_Inbox {
 				return self::answer( 503, 'busy', 'another create is being applied here' );
 			}
 		}
+		self::$wrote = false;
 		$wpdb->query( 'START TRANSACTION' );
 		try {
 			// The event, not the message, is what must apply once: a retry re-seals it with a new
@@ -217,14 +221,18 @@ final class Usersync_Inbox {
 	}
 
 	/**
-	 * Undoes a change that was (partly) applied: the transaction, and what WordPress's object
-	 * cache kept of it (a persistent cache would go on naming an account that is not there, and
-	 * the sender's retry would be refused as taken).
+	 * Undoes a change that was (partly) applied: the transaction, and — once it had written
+	 * anything — what WordPress's object cache kept of it (a persistent cache would go on naming
+	 * an account that is not there, and the sender's retry would be refused as taken). Refused
+	 * before its first write (most refusals: WordPress's checks, a veto), it changed nothing the
+	 * cache could hold: a peer's refused messages do not empty the cache everything else uses.
 	 */
 	private static function roll_back(): void {
 		global $wpdb;
 		$wpdb->query( 'ROLLBACK' );
-		wp_cache_flush();
+		if ( self::$wrote ) {
+			wp_cache_flush();
+		}
 	}
 
 	/**
@@ -239,6 +247,7 @@ final class Usersync_Inbox {
 			if ( '' !== $wpdb->last_error ) {
 				throw new Usersync_Database_Failed( $wpdb->last_error );
 			}
+			self::$wrote = self::$wrote || ! preg_match( '/^\s*(SELECT|SHOW)\b/i', (string) $query );
 			return $query;
 		};
 		$wpdb->last_error = '';
