@@ -81,6 +81,39 @@ final class OutboxTest extends UsersyncTestCase
         $this->assertArrayNotHasKey('mint', json_decode($rows[0]['event'], true));
     }
 
+    public function testAPeerDeliveredByAnotherRunMeanwhileIsNotSentItsOldEventAgain(): void
+    {
+        // A run reads every peer's oldest event, then takes the free peers' locks and reads them
+        // again: when another run delivered a peer's last event in between, nothing is sent to it
+        // (the first reading's event was sent again, and answered "duplicate").
+        self::stubAnswers('blog', 503, ['result' => 'busy']);
+        self::stubAnswers('news', 503, ['result' => 'busy']);
+        $this->newUser([], true);
+        self::flushAndDeliver(); // routed; both peers answered busy: the rows wait
+        self::timePasses();
+        $this->assertCount(2, self::outbox());
+        self::stubAnswers('blog', 200, ['result' => 'applied']);
+        self::stubAnswers('news', 200, ['result' => 'applied']);
+        $other = new wpdb(DB_USER, DB_PASSWORD, DB_NAME, DB_HOST); // the other run
+        $table = Usersync_Schema::tables()['outbox'];
+        $meanwhile = static function ($query) use ($other, $table) {
+            if (preg_match("/GET_LOCK\\('[^']+', 0\\)/", $query)) {
+                $other->query("DELETE FROM $table"); // as the other run's delivery of both ends them
+            }
+            return $query;
+        };
+        $sent = [count(self::stubReceived('blog')), count(self::stubReceived('news'))];
+        add_filter('query', $meanwhile);
+        try {
+            Usersync_Outbox::deliver();
+        } finally {
+            remove_filter('query', $meanwhile);
+            $other->close();
+        }
+        $this->assertSame($sent, [count(self::stubReceived('blog')), count(self::stubReceived('news'))], 'nothing sent again');
+        $this->assertSame([], self::outbox());
+    }
+
     public function testARunLostBeforeRoutingCommitsIsRoutedAgainAsTheSameEvent(): void
     {
         // The peers' requests leave before routing commits. The queued row holds the event's id

@@ -397,17 +397,15 @@ final class Usersync_Outbox {
 			self::end_routing();
 		}
 		// Then every other free peer with an event due, taken in one statement and read again
-		// under its lock (another run may have delivered it in between). Events expire oldest
-		// first: when no peer's oldest has, none has.
+		// under its lock: only that reading counts (another run may have delivered it in between,
+		// even all of it). Events expire oldest first: when no peer's oldest has, none has.
 		$heads = self::heads();
 		if ( array_filter( $heads, array( __CLASS__, 'expired' ) ) ) {
 			self::expire();
 			$heads = self::heads();
 		}
-		$more = self::lock_peers( array_values( array_diff( array_keys( array_filter( $heads, array( __CLASS__, 'due' ) ) ), $routed ) ) );
-		if ( $more ) {
-			$heads = self::heads( $more ) + $heads;
-		}
+		$more  = self::lock_peers( array_values( array_diff( array_keys( array_filter( $heads, array( __CLASS__, 'due' ) ) ), $routed ) ) );
+		$heads = array_intersect_key( $heads, array_flip( $later ) ) + ( $more ? self::heads( $more ) : array() );
 		foreach ( array_merge( $later, $more ) as $peer ) {
 			$next( $peer, true, $heads[ $peer ] ?? null );
 		}
