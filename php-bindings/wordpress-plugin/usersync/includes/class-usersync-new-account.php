@@ -46,21 +46,20 @@ final class Usersync_New_Account {
 			array( 'clean_user_cache', array( $self, 'write' ), PHP_INT_MIN, 0 ),
 			array( 'query', array( $self, 'before_query' ), PHP_INT_MAX, 1 ),
 		);
-		foreach ( $hooks as $hook ) {
-			add_filter( ...$hook );
-		}
 		$count = has_action( 'user_register', 'wp_maybe_update_user_counts' );
 		if ( false !== $count ) {
 			remove_action( 'user_register', 'wp_maybe_update_user_counts', $count );
 		}
 		try {
-			$id = wp_insert_user( $userdata );
-			$self->write();
-			return $id;
+			return Usersync_Plugin::with_hooks(
+				$hooks,
+				static function () use ( $self, $userdata ) {
+					$id = wp_insert_user( $userdata );
+					$self->write();
+					return $id;
+				}
+			);
 		} finally {
-			foreach ( $hooks as $hook ) {
-				remove_filter( $hook[0], $hook[1], $hook[2] );
-			}
 			if ( false !== $count ) {
 				add_action( 'user_register', 'wp_maybe_update_user_counts', $count, 0 );
 				add_action( 'shutdown', 'wp_maybe_update_user_counts', 10, 0 ); // once, however many creates

@@ -72,6 +72,25 @@ final class Usersync_Plugin {
 		add_action( 'plugins_loaded', array( 'Usersync_Schema', 'maybe_install' ) );
 	}
 
+	/**
+	 * Runs $run with these hooks added (add_filter()'s arguments each) and removes them after,
+	 * however $run ends: what $run returns.
+	 *
+	 * @param array[] $hooks
+	 */
+	public static function with_hooks( array $hooks, callable $run ) {
+		foreach ( $hooks as $hook ) {
+			add_filter( ...$hook );
+		}
+		try {
+			return $run();
+		} finally {
+			foreach ( $hooks as $hook ) {
+				remove_filter( $hook[0], $hook[1], $hook[2] ?? 10 );
+			}
+		}
+	}
+
 	public static function load_textdomain(): void {
 		load_plugin_textdomain( 'usersync', false, dirname( plugin_basename( USERSYNC_PLUGIN_FILE ) ) . '/languages' );
 	}

@@ -35,16 +35,7 @@ final class Usersync_Users_Columns {
 			array( 'pre_get_table_charset', array( $self, 'table_charset' ), 10, 2 ),
 			array( 'query', array( $self, 'written' ), PHP_INT_MAX, 1 ),
 		);
-		foreach ( $hooks as $hook ) {
-			add_filter( ...$hook );
-		}
-		try {
-			return $write();
-		} finally {
-			foreach ( $hooks as $hook ) {
-				remove_filter( $hook[0], $hook[1], $hook[2] );
-			}
-		}
+		return Usersync_Plugin::with_hooks( $hooks, $write );
 	}
 
 	/** wpdb's answers for the users table, as kept, or asked of wpdb now (and kept). */
