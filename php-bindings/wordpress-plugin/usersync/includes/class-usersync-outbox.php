@@ -367,10 +367,7 @@ final class Usersync_Outbox {
 					$request = self::request( $context, $row );
 					if ( isset( $request['handle'] ) ) {
 						curl_multi_add_handle( $multi, $request['handle'] );
-						// On its way — its bytes handed to the connection — before the next peer's
-						// request is prepared and routing commits (a peer slow to connect: 2 ms at most).
-						$bytes = strlen( (string) ( $request['args']['body'] ?? '' ) );
-						self::drive( $multi, static fn() => (int) curl_getinfo( $request['handle'], CURLINFO_SIZE_UPLOAD ) >= $bytes, 0.002 );
+						curl_multi_exec( $multi, $unused_running ); // on its way while the others are prepared
 						$busy[ $peer ] = array( $request['handle'], $row, $request );
 						$sent[ $peer ] = ( $sent[ $peer ] ?? 0 ) + 1;
 						return;
@@ -392,6 +389,19 @@ final class Usersync_Outbox {
 		try {
 			foreach ( array_diff( $routed, $later ) as $peer ) {
 				$next( $peer, true, $heads[ $peer ] ?? null );
+			}
+			// Their bytes handed to the connections before routing commits and the other peers
+			// are looked at (2 ms at most in all: a peer slow to connect is left to the loop).
+			$out = static function () use ( &$busy ): bool {
+				foreach ( $busy as list( $handle, , $request ) ) {
+					if ( (int) curl_getinfo( $handle, CURLINFO_SIZE_UPLOAD ) < strlen( (string) ( $request['args']['body'] ?? '' ) ) ) {
+						return false;
+					}
+				}
+				return true;
+			};
+			if ( $busy ) {
+				self::drive( $multi, $out, 0.002 );
 			}
 		} finally {
 			self::end_routing();
