@@ -123,12 +123,7 @@ class Identity:
     # ---- reading the sites' databases ---------------------------------------------------------
 
     def sql(self, query):
-        """Rows of tab-separated columns, unescaped (JSON columns come through intact), in UTF-8
-        whatever the locale (the client's charset is the locale's by default)."""
-        out = subprocess.run(["mariadb", f"--socket={self.env.db}/mysqld.sock", "--default-character-set=utf8mb4", "-u", "root", "-N", "-B", "-r",
-                              "-e", query],
-                             capture_output=True, text=True, check=True).stdout
-        return [line.split("\t") for line in out.splitlines()]
+        return self.env.sql_rows(query)
 
     def snapshot(self, site, logins, since=None):
         """In one query: every database row of the accounts with these logins on `site` (matched

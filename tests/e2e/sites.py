@@ -267,9 +267,17 @@ http {{
         for pid in self._nginx_pids(name):
             os.kill(pid, 18)
 
+    def _mariadb(self, *args):
+        # UTF-8 whatever the locale (the client's charset follows the locale by default).
+        return run("mariadb", f"--socket={self.db}/mysqld.sock", "--default-character-set=utf8mb4", "-u", "root", "-N", "-B", *args)
+
     def sql(self, query):
         """One value from the sites' MariaDB (as root, over the socket)."""
-        return run("mariadb", f"--socket={self.db}/mysqld.sock", "-u", "root", "-N", "-B", "-e", query).strip()
+        return self._mariadb("-e", query).strip()
+
+    def sql_rows(self, query):
+        """Rows of tab-separated columns, unescaped (JSON columns come through intact)."""
+        return [line.split("\t") for line in self._mariadb("-r", "-e", query).splitlines()]
 
     def post(self, name, path, body, source="127.0.0.1"):
         """POSTs raw bytes from a given loopback source address; returns (status, JSON)."""

@@ -113,9 +113,7 @@ class Attacks:
         return self.run_tool([{"op": "open", "secrets": [self.ab], "aad": AAD_BA, "text": text}])[0]
 
     def sql(self, query):
-        out = subprocess.run(["mariadb", f"--socket={self.env.db}/mysqld.sock", "-u", "root", "-N", "-B", "-r", "-e", query],
-                             capture_output=True, text=True, check=True).stdout
-        return [line.split("\t") for line in out.splitlines()]
+        return self.env.sql_rows(query)
 
     def rows(self, site):
         """Every row of the site's accounts, in one query each: wp_users, wp_usermeta (sessions

@@ -49,6 +49,23 @@ final class OutboxTest extends UsersyncTestCase
         $wpdb->query($wpdb->prepare('UPDATE ' . Usersync_Schema::tables()['outbox'] . ' SET next_attempt = %d', time()));
     }
 
+    /**
+     * Runs $run with a filter on $hook made by $filter from a second database connection (it
+     * sees what is committed, as another run does), then removes the filter and closes it.
+     */
+    private static function withOtherConnection(string $hook, callable $filter, callable $run): void
+    {
+        $other = new wpdb(DB_USER, DB_PASSWORD, DB_NAME, DB_HOST);
+        $made = $filter($other);
+        add_filter($hook, $made);
+        try {
+            $run();
+        } finally {
+            remove_filter($hook, $made);
+            $other->close();
+        }
+    }
+
     /** The request's events to the outbox, then a delivery run. */
     private static function flushAndDeliver(): void
     {
@@ -94,22 +111,15 @@ final class OutboxTest extends UsersyncTestCase
         $this->assertCount(2, self::outbox());
         self::stubAnswers('blog', 200, ['result' => 'applied']);
         self::stubAnswers('news', 200, ['result' => 'applied']);
-        $other = new wpdb(DB_USER, DB_PASSWORD, DB_NAME, DB_HOST); // the other run
         $table = Usersync_Schema::tables()['outbox'];
-        $meanwhile = static function ($query) use ($other, $table) {
+        $meanwhile = static fn(wpdb $other) => static function ($query) use ($other, $table) {
             if (preg_match("/GET_LOCK\\('[^']+', 0\\)/", $query)) {
                 $other->query("DELETE FROM $table"); // as the other run's delivery of both ends them
             }
             return $query;
         };
         $sent = [count(self::stubReceived('blog')), count(self::stubReceived('news'))];
-        add_filter('query', $meanwhile);
-        try {
-            Usersync_Outbox::deliver();
-        } finally {
-            remove_filter('query', $meanwhile);
-            $other->close();
-        }
+        self::withOtherConnection('query', $meanwhile, static fn() => Usersync_Outbox::deliver());
         $this->assertSame($sent, [count(self::stubReceived('blog')), count(self::stubReceived('news'))], 'nothing sent again');
         $this->assertSame([], self::outbox());
     }
@@ -124,22 +134,17 @@ final class OutboxTest extends UsersyncTestCase
         self::stubAnswers('blog', 200, ['result' => 'applied']);
         self::stubAnswers('news', 200, ['result' => 'applied']);
         $user = $this->newUser([], true);
-        $other = new wpdb(DB_USER, DB_PASSWORD, DB_NAME, DB_HOST); // another connection: sees what is committed
         $queued = [];
-        $crash = static function ($args) use (&$queued, $other, $wpdb) {
-            $queued[] = (int) $other->get_var('SELECT COUNT(*) FROM ' . Usersync_Schema::tables()['outbox'] . " WHERE peer = ''");
-            if (1 === count($queued)) {
-                $wpdb->query('ROLLBACK');
-            }
-            return $args;
+        $crash = static function (wpdb $other) use (&$queued, $wpdb) {
+            return static function ($args) use (&$queued, $other, $wpdb) {
+                $queued[] = (int) $other->get_var('SELECT COUNT(*) FROM ' . Usersync_Schema::tables()['outbox'] . " WHERE peer = ''");
+                if (1 === count($queued)) {
+                    $wpdb->query('ROLLBACK');
+                }
+                return $args;
+            };
         };
-        add_filter('http_request_args', $crash);
-        try {
-            self::flushAndDeliver();
-        } finally {
-            remove_filter('http_request_args', $crash);
-            $other->close();
-        }
+        self::withOtherConnection('http_request_args', $crash, static fn() => self::flushAndDeliver());
         $this->assertSame(1, $queued[0], 'the first request was prepared while routing was not committed');
         $this->assertNull(Usersync_Links::uid_of($user->ID), 'routing was lost');
         $this->assertSame(1, Usersync_Outbox::unrouted());
