@@ -367,7 +367,9 @@ final class Usersync_Outbox {
 					$request = self::request( $context, $row );
 					if ( isset( $request['handle'] ) ) {
 						curl_multi_add_handle( $multi, $request['handle'] );
-						curl_multi_exec( $multi, $unused_running ); // on its way while the others are prepared
+						// On its way while the others are prepared: driven until its bytes are handed
+						// to the connection, for 0.2 ms at most (a peer slow to connect is not waited for).
+						self::drive( $multi, static fn() => self::handed_over( array( $request['handle'], null, $request ) ), 0.0002 );
 						$busy[ $peer ] = array( $request['handle'], $row, $request );
 						$sent[ $peer ] = ( $sent[ $peer ] ?? 0 ) + 1;
 						return;
@@ -392,16 +394,8 @@ final class Usersync_Outbox {
 			}
 			// Their bytes handed to the connections before routing commits and the other peers
 			// are looked at (2 ms at most in all: a peer slow to connect is left to the loop).
-			$out = static function () use ( &$busy ): bool {
-				foreach ( $busy as list( $handle, , $request ) ) {
-					if ( (int) curl_getinfo( $handle, CURLINFO_SIZE_UPLOAD ) < strlen( (string) ( $request['args']['body'] ?? '' ) ) ) {
-						return false;
-					}
-				}
-				return true;
-			};
 			if ( $busy ) {
-				self::drive( $multi, $out, 0.002 );
+				self::drive( $multi, static fn() => count( array_filter( $busy, array( __CLASS__, 'handed_over' ) ) ) === count( $busy ), 0.002 );
 			}
 		} finally {
 			self::end_routing();
@@ -747,6 +741,11 @@ final class Usersync_Outbox {
 		$sent = static fn() => (int) curl_getinfo( $ch, CURLINFO_SIZE_UPLOAD ) >= strlen( $body );
 		self::drive( $mh, $sent );
 		return array( 'ch' => $ch, 'mh' => $mh, 'timeout' => $timeout );
+	}
+
+	/** @param array $busy [handle, row, request]: its request's body is with the connection */
+	private static function handed_over( array $busy ): bool {
+		return (int) curl_getinfo( $busy[0], CURLINFO_SIZE_UPLOAD ) >= strlen( (string) ( $busy[2]['args']['body'] ?? '' ) );
 	}
 
 	/** Runs a multi handle's transfers until they have ended, $far_enough() says so, or $seconds have passed. */
