@@ -571,6 +571,10 @@ class Identity:
             check(status == 200 and self.user("b", login)["user"]["display_name"] == name[::-1], f"… and an update of it ({status} {body})")
             if login == "ulla":
                 before = self.rows("b", [login])
+                clear = dict(update, fields={"display_name": "posted in the clear"})
+                status, body = env.post("b", INBOX, json.dumps({"act": "update", "data": clear}))
+                check(status == 400 and self.rows("b", [login]) == before,
+                      f"an anonymous visitor's update posted in the clear to B's inbox changes nothing ({status} {body})")
                 update["fields"]["display_name"] = "y" * 251
                 status, body = env.post("b", INBOX, self.forged("seal", "update", update))
                 check(status >= 400 and self.rows("b", [login]) == before,
